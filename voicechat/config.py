@@ -1,0 +1,128 @@
+"""Settings: one frozen dataclass built from a mapping (st.secrets, the environment, or a dict in tests).
+
+The names are the same everywhere (``OPENAI_API_KEY``, ``MONGODB_URI`` ...). ``Settings`` is hashable so the
+Streamlit layer can key cached resources on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from voicechat import defaults
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about a deployment."""
+
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str = defaults.OPENAI_DEFAULT_BASE_URL
+    elevenlabs_api_key: str | None = field(default=None, repr=False)
+    mongodb_uri: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    data_dir: Path = Path(defaults.DEFAULT_DATA_DIR)
+    admins: frozenset[str] = frozenset()
+    chat_model: str = defaults.DEFAULT_CHAT_MODEL
+    chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
+    temperature: float = defaults.DEFAULT_TEMPERATURE
+    system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
+    max_message_chars: int = defaults.MAX_MESSAGE_CHARS
+    context_messages: int = defaults.CONTEXT_MESSAGES
+    openai_timeout: float = defaults.OPENAI_TIMEOUT_SECONDS
+    openai_max_retries: int = defaults.OPENAI_MAX_RETRIES
+
+    @property
+    def uses_default_openai_endpoint(self) -> bool:
+        """True when requests go to api.openai.com (a key is then required)."""
+        return self.openai_base_url.rstrip("/") == defaults.OPENAI_DEFAULT_BASE_URL
+
+    @property
+    def openai_configured(self) -> bool:
+        """A chat provider is usable without asking the user for a key."""
+        return bool(self.openai_api_key) or not self.uses_default_openai_endpoint
+
+    def is_admin(self, email: str) -> bool:
+        """Whether ``email`` is listed in ``VOICECHAT_ADMINS`` (case-insensitive)."""
+        return email.strip().lower() in self.admins
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build settings from string-ish values; unknown keys are ignored, bad values raise SettingsError."""
+        reader = _Reader(values)
+        chat_model = reader.text("VOICECHAT_CHAT_MODEL") or defaults.DEFAULT_CHAT_MODEL
+        chat_models = reader.csv("VOICECHAT_CHAT_MODELS") or defaults.DEFAULT_CHAT_MODELS
+        if chat_model not in chat_models:
+            chat_models = (chat_model, *chat_models)
+        return cls(
+            # An absent or empty OPENAI_BASE_URL means the SDK's default endpoint, as in the SDK.
+            openai_api_key=reader.text("OPENAI_API_KEY"),
+            openai_base_url=reader.url("OPENAI_BASE_URL") or defaults.OPENAI_DEFAULT_BASE_URL,
+            elevenlabs_api_key=reader.text("ELEVENLABS_API_KEY"),
+            mongodb_uri=reader.text("MONGODB_URI"),
+            redis_url=reader.text("REDIS_URL"),
+            data_dir=Path(reader.text("VOICECHAT_DATA_DIR") or defaults.DEFAULT_DATA_DIR),
+            admins=frozenset(email.lower() for email in reader.csv("VOICECHAT_ADMINS")),
+            chat_model=chat_model,
+            chat_models=chat_models,
+            temperature=reader.number("VOICECHAT_TEMPERATURE", defaults.DEFAULT_TEMPERATURE, 0.0, 2.0),
+            system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
+            max_message_chars=int(
+                reader.number("VOICECHAT_MAX_MESSAGE_CHARS", defaults.MAX_MESSAGE_CHARS, 1, 100_000)
+            ),
+            context_messages=int(
+                reader.number("VOICECHAT_CONTEXT_MESSAGES", defaults.CONTEXT_MESSAGES, 1, 500)
+            ),
+            openai_timeout=reader.number("OPENAI_TIMEOUT", defaults.OPENAI_TIMEOUT_SECONDS, 1.0, 600.0),
+            openai_max_retries=int(reader.number("OPENAI_MAX_RETRIES", defaults.OPENAI_MAX_RETRIES, 0, 10)),
+        )
+
+
+class _Reader:
+    """Reads typed values out of a mapping of (mostly) strings, naming the key in every error."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def text(self, key: str) -> str | None:
+        value = self._values.get(key)
+        if value is None:
+            return None
+        text = str(value).strip()
+        return text or None
+
+    def csv(self, key: str) -> tuple[str, ...]:
+        value = self._values.get(key)
+        if value is None:
+            return ()
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(item for item in (str(i).strip() for i in items) if item)
+
+    def url(self, key: str) -> str | None:
+        text = self.text(key)
+        if text is None:
+            return None
+        parsed = urlparse(text)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"{key} must be an http(s) URL")
+        return text.rstrip("/")
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        text = self.text(key)
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise SettingsError(f"{key} must be a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise SettingsError(f"{key} must be between {low:g} and {high:g}")
+        return value

@@ -1,0 +1,74 @@
+"""Every built-in default in one place: models, limits, prices, timeouts.
+
+Settings (``voicechat.config``) override these by name; nothing else repeats them.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# Chat. gpt-6-luna is OpenAI's named replacement for gpt-4o-mini / gpt-4.1-mini (both shut down on
+# 2027-01-14) and has no announced shutdown date (checked 2026-11-24 on OpenAI's deprecations page).
+DEFAULT_CHAT_MODEL = "gpt-6-luna"
+DEFAULT_CHAT_MODELS: tuple[str, ...] = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful, friendly assistant. Answer clearly and concisely; "
+    "prefer short paragraphs that read well aloud."
+)
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPENAI_TIMEOUT_SECONDS = 60.0
+OPENAI_MAX_RETRIES = 2
+
+# Input limits.
+MAX_MESSAGE_CHARS = 2000
+MAX_WORD_CHARS = 300  # a longer unbroken "word" is pasted noise, not language (long URLs still fit)
+MAX_SYSTEM_PROMPT_CHARS = 4000
+MAX_TITLE_CHARS = 80
+
+# Conversation context and pages.
+CONTEXT_MESSAGES = 30  # last N messages sent to the model and kept hot in the cache
+CONTEXT_TTL_SECONDS = 3600
+HISTORY_PAGE_SIZE = 20
+MESSAGES_PAGE_SIZE = 50
+SEARCH_RESULTS = 20
+SEARCH_CANDIDATES_PER_TERM = 5000
+
+# Storage.
+DEFAULT_DATABASE = "voicechat"
+DEFAULT_DATA_DIR = "data"
+EMBEDDED_START_TIMEOUT_SECONDS = 30.0
+MONGO_SERVER_SELECTION_TIMEOUT_MS = 3000
+REDIS_SOCKET_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_AFTER_SECONDS = 1.0
+
+# Local single-user mode (no sign-in configured).
+LOCAL_USER_EMAIL = "local@localhost"
+LOCAL_USER_NAME = "Local user"
+
+# Prices in US dollars. Chat: per 1M tokens (input, output). Each usage event stores its own cost, so a
+# price change never re-prices the past.
+CHAT_PRICES_PER_MTOK: MappingProxyType[str, tuple[float, float]] = MappingProxyType(
+    {
+        "gpt-6-luna": (0.10, 0.50),
+        "gpt-6.1-terra": (0.40, 2.00),
+        "gpt-6.1-sol": (2.00, 10.00),
+        "gpt-4o-mini": (0.15, 0.60),
+        "gpt-4.1-mini": (0.40, 1.60),
+    }
+)
+
+# Announced shutdown dates (YYYY-MM-DD) for models one might still configure; the admin dashboard warns
+# when a configured model is within 60 days of its date.
+MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "gpt-5": "2026-12-11",
+        "gpt-5-mini": "2026-12-11",
+        "gpt-5-nano": "2026-12-11",
+        "gpt-4o": "2027-01-14",
+        "gpt-4o-mini": "2027-01-14",
+        "gpt-4.1": "2027-01-14",
+        "gpt-4.1-mini": "2027-01-14",
+        "gpt-5.1": "2027-04-01",
+    }
+)

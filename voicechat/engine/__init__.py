@@ -1,0 +1,1 @@
+"""Conversation engine: one turn at a time (turn.py); hands-free sessions come later."""

@@ -1,0 +1,203 @@
+"""One text turn: validate, store the user's message, stream the reply, store the reply and its usage.
+
+The user's message is stored before any provider is called, and the reply is stored however the stream ends
+(complete, cut by a provider failure, or abandoned by the page), so nothing the user said is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from voicechat.config import Settings
+from voicechat.errors import InvalidInput, ProviderError, ProviderRateLimited
+from voicechat.models import (
+    ContextMessage,
+    Conversation,
+    Message,
+    MessageStatus,
+    TurnMetrics,
+    UsageEvent,
+    UsageStatus,
+    User,
+)
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
+from voicechat.storage.conversations import title_from
+from voicechat.storage.store import Store
+from voicechat.usage import chat_cost
+from voicechat.validation import clean_message_text, clean_system_prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What the user chose for this turn."""
+
+    model: str
+    system_prompt: str
+
+
+class ChatService:
+    """Starts text turns for a user. Stateless apart from its collaborators; safe to share."""
+
+    def __init__(self, *, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def begin_text_turn(
+        self, *, user: User, conversation_id: str | None, text: object, options: TurnOptions, llm: LLM
+    ) -> TextTurn:
+        """Validate and store the user's message; return the turn whose reply the page streams.
+
+        Raises InvalidInput (nothing stored, no provider called) or NotFound (foreign / malformed id).
+        """
+        content = clean_message_text(text, max_chars=self._settings.max_message_chars)
+        system_prompt = clean_system_prompt(options.system_prompt)
+        if options.model not in self._settings.chat_models:
+            raise InvalidInput("That model is not offered here.")
+        conversations = self._store.conversations
+        if conversation_id is None:
+            conversation = conversations.create(
+                owner_id=user.id, title=title_from(content), model=options.model, system_prompt=system_prompt
+            )
+        else:
+            conversation = conversations.get(owner_id=user.id, conversation_id=conversation_id)
+            if (conversation.model, conversation.system_prompt) != (options.model, system_prompt):
+                conversations.set_settings(
+                    owner_id=user.id,
+                    conversation_id=conversation.id,
+                    model=options.model,
+                    system_prompt=system_prompt,
+                )
+        context = self._store.context.load(conversation)
+        message = conversations.add_message(
+            owner_id=user.id, conversation_id=conversation.id, role="user", content=content
+        )
+        context = self._store.context.extend(conversation.id, context, _context_of(message))
+        return TextTurn(
+            store=self._store,
+            settings=self._settings,
+            user=user,
+            conversation=conversation,
+            user_message=message,
+            context=context,
+            options=TurnOptions(model=options.model, system_prompt=system_prompt),
+            llm=llm,
+        )
+
+
+class TextTurn:
+    """A started turn: ``stream_reply()`` yields the reply's text and stores it when the stream ends."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        user: User,
+        conversation: Conversation,
+        user_message: Message,
+        context: list[ContextMessage],
+        options: TurnOptions,
+        llm: LLM,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._user = user
+        self.conversation = conversation
+        self.user_message = user_message
+        self._context = context
+        self._options = options
+        self._llm = llm
+        self.reply: Message | None = None
+
+    def stream_reply(self) -> Iterator[str]:
+        """Yield the reply as it streams. Raises ProviderError after storing whatever arrived."""
+        request = ChatRequest(
+            messages=(
+                ChatMessage(role="system", content=self._options.system_prompt),
+                *(ChatMessage(role=m.role, content=m.content) for m in self._context),
+            ),
+            model=self._options.model,
+            temperature=self._settings.temperature,
+        )
+        parts: list[str] = []
+        status: MessageStatus = "interrupted"  # if the page abandons the generator
+        error: ProviderError | None = None
+        stream: ChatStream | None = None
+        try:
+            stream = self._llm.stream_chat(request)
+            with stream:
+                for delta in stream:
+                    parts.append(delta)
+                    yield delta
+            status = "complete"
+        except ProviderError as exc:
+            status, error = "failed", exc
+            raise
+        finally:
+            self._finish("".join(parts), status=status, error=error, stream=stream)
+
+    def _finish(
+        self, text: str, *, status: MessageStatus, error: ProviderError | None, stream: ChatStream | None
+    ) -> None:
+        usage = stream.usage if stream else None
+        metrics = TurnMetrics(
+            first_token_ms=stream.first_token_ms if stream else None,
+            total_ms=stream.total_ms if stream else None,
+        )
+        conversation_id = self.conversation.id
+        if text or status == "complete":
+            self.reply = self._store.conversations.add_message(
+                owner_id=self._user.id,
+                conversation_id=conversation_id,
+                role="assistant",
+                content=text,
+                status=status,
+                interrupted=status == "interrupted",
+                model=self._options.model,
+                error=type(error).__name__ if error else None,
+                metrics=metrics,
+            )
+            if status != "failed":
+                self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
+        input_tokens = usage.input_tokens if usage else 0
+        output_tokens = usage.output_tokens if usage else 0
+        self._store.usage.record(
+            UsageEvent(
+                user_id=self._user.id,
+                conversation_id=conversation_id,
+                kind="chat",
+                provider=self._llm.provider,
+                model=self._options.model,
+                status=_usage_status(status, error),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=chat_cost(
+                    model=self._options.model, input_tokens=input_tokens, output_tokens=output_tokens
+                ),
+                latency_ms=metrics.first_token_ms,
+            )
+        )
+        log.info(
+            "turn finished conversation=%s status=%s tokens=%d/%d first_token_ms=%s",
+            conversation_id,
+            status,
+            input_tokens,
+            output_tokens,
+            metrics.first_token_ms,
+        )
+
+
+def _context_of(message: Message) -> ContextMessage:
+    return ContextMessage(id=message.id, role=message.role, content=message.content)
+
+
+def _usage_status(status: MessageStatus, error: ProviderError | None) -> UsageStatus:
+    if isinstance(error, ProviderRateLimited):
+        return "rate_limited"
+    if status == "complete":
+        return "ok"
+    return "interrupted" if status == "interrupted" else "error"

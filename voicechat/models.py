@@ -1,0 +1,139 @@
+"""Domain records. Plain frozen dataclasses; the storage layer maps them to and from documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+Role = Literal["user", "assistant"]
+UserRole = Literal["user", "admin"]
+MessageStatus = Literal["complete", "interrupted", "failed", "pending"]
+UsageKind = Literal["chat", "stt", "tts", "realtime"]
+UsageStatus = Literal["ok", "error", "rate_limited", "interrupted"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class User:
+    """A person using the app; created on first sign-in (or the local user in single-user mode)."""
+
+    id: str
+    email: str
+    name: str
+    role: UserRole = "user"
+    tier: str = "default"
+    created_at: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see the usage dashboard."""
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One conversation; its messages live in their own collection."""
+
+    id: str
+    owner_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int = 0
+    has_voice: bool = False
+    model: str | None = None
+    system_prompt: str | None = None
+    last_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnMetrics:
+    """Latencies of one turn in milliseconds (absent when not measured)."""
+
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+    stt_ms: float | None = None
+    tts_first_byte_ms: float | None = None
+    voice_to_voice_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a conversation."""
+
+    id: str
+    conversation_id: str
+    owner_id: str
+    role: Role
+    content: str
+    created_at: datetime
+    status: MessageStatus = "complete"
+    is_voice: bool = False
+    audio_id: str | None = None
+    interrupted: bool = False
+    model: str | None = None
+    error: str | None = None
+    metrics: TurnMetrics = field(default_factory=TurnMetrics)
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    """What the model sees of a stored message (also what the hot cache holds)."""
+
+    id: str
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    """One billable (or failed) call to a provider. ``cost_usd`` is fixed when the event is written."""
+
+    user_id: str
+    kind: UsageKind
+    provider: str
+    model: str
+    status: UsageStatus = "ok"
+    conversation_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DailyCost:
+    """A row of the daily rollup: cost and counts for one day, kind and model."""
+
+    day: str
+    kind: UsageKind
+    provider: str
+    model: str
+    cost_usd: float
+    events: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message matching a search, with enough to show and open it."""
+
+    message_id: str
+    conversation_id: str
+    role: Role
+    snippet: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the opaque cursor of the next one (None at the end)."""
+
+    items: list[T]
+    next_cursor: str | None

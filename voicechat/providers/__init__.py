@@ -1,0 +1,1 @@
+"""Model providers behind small interfaces (providers/base.py)."""

@@ -1,0 +1,138 @@
+"""Provider interfaces. The public method owns timing and error translation; an implementation supplies one
+abstract method and gets its SDK client injected (so tests pass a client pointed at a local fake server)."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+from voicechat.errors import ProviderError, ProviderUnavailable
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message as sent to a chat model."""
+
+    role: ChatRole
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A chat completion request; ``temperature`` None leaves the model's own default."""
+
+    messages: tuple[ChatMessage, ...]
+    model: str
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens billed for one completion."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """A piece of a streamed completion: text, or the final usage report."""
+
+    text: str = ""
+    usage: TokenUsage | None = None
+
+
+class ChatStream:
+    """Text deltas of a streamed reply. Use as a context manager so the connection is always released.
+
+    After iteration ``usage``, ``first_token_ms`` and ``total_ms`` describe the call; provider failures
+    (also mid-stream) surface as ``ProviderError`` subclasses.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[ChatChunk],
+        *,
+        close: Callable[[], None],
+        translate: Callable[[Exception], ProviderError | None],
+        started: float,
+    ) -> None:
+        self._chunks = chunks
+        self._close = close
+        self._translate = translate
+        self._started = started
+        self.usage: TokenUsage | None = None
+        self.first_token_ms: float | None = None
+        self.total_ms: float | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for chunk in self._chunks:
+                if chunk.usage is not None:
+                    self.usage = chunk.usage
+                if chunk.text:
+                    if self.first_token_ms is None:
+                        self.first_token_ms = _elapsed_ms(self._started)
+                    yield chunk.text
+        except ProviderError:
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        finally:
+            self.total_ms = _elapsed_ms(self._started)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the underlying connection (idempotent)."""
+        self._close()
+
+
+class LLM(ABC):
+    """A streaming chat model."""
+
+    def __init__(self, *, provider: str) -> None:
+        self.provider = provider
+
+    def stream_chat(self, request: ChatRequest) -> ChatStream:
+        """Start a streamed completion; raises ``ProviderError`` if it cannot start."""
+        started = time.perf_counter()
+        try:
+            chunks, close = self._open_stream(request)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            translated = self.translate_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        return ChatStream(chunks, close=close, translate=self.translate_error, started=started)
+
+    @abstractmethod
+    def _open_stream(self, request: ChatRequest) -> tuple[Iterator[ChatChunk], Callable[[], None]]:
+        """Open the provider's stream; return its chunks and a function that closes it."""
+
+    def translate_error(self, exc: Exception) -> ProviderError | None:
+        """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return ProviderUnavailable()
+        return None
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -1,0 +1,1 @@
+"""OpenAI and OpenAI-compatible providers on the official SDK."""

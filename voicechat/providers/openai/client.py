@@ -1,0 +1,73 @@
+"""Building the OpenAI SDK client from settings, and translating its errors into ours."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx2
+import openai
+
+from voicechat.config import Settings
+from voicechat.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+
+log = logging.getLogger(__name__)
+# Local OpenAI-compatible servers (Ollama, llama.cpp, vLLM) accept any key; the SDK insists on one.
+PLACEHOLDER_KEY = "not-needed"
+
+
+def make_client(settings: Settings, *, api_key: str | None = None) -> openai.OpenAI:
+    """An SDK client for the configured endpoint; ``api_key`` (a key typed in the UI) wins over settings.
+
+    The SDK retries 408/409/429/5xx and connection errors with exponential backoff (``openai_max_retries``).
+    """
+    key = api_key or settings.openai_api_key
+    if not key:
+        if settings.uses_default_openai_endpoint:
+            raise ProviderAuthError("No OpenAI API key is configured.")
+        key = PLACEHOLDER_KEY
+    return openai.OpenAI(
+        api_key=key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+def provider_name(settings: Settings) -> str:
+    """``openai`` for api.openai.com, ``openai-compatible`` for any other base URL (as usage records say)."""
+    return "openai" if settings.uses_default_openai_endpoint else "openai-compatible"
+
+
+def translate_openai_error(exc: Exception) -> ProviderError | None:
+    """Map SDK and transport errors to the error tree; logs the class and status, never the content."""
+    translated: ProviderError | None
+    if isinstance(exc, openai.RateLimitError):
+        translated = ProviderRateLimited(retry_after=_retry_after(exc.response))
+    elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        translated = ProviderAuthError()
+    elif isinstance(exc, openai.NotFoundError | openai.BadRequestError | openai.UnprocessableEntityError):
+        translated = ProviderRequestError()
+    elif isinstance(exc, openai.APITimeoutError):
+        translated = ProviderUnavailable("The assistant took too long. Your message was saved - try again.")
+    elif isinstance(exc, openai.APIError | httpx2.TransportError):
+        # 5xx after the SDK's retries, connection refused, or a stream cut mid-way.
+        translated = ProviderUnavailable()
+    else:
+        return None
+    status = getattr(exc, "status_code", None)
+    log.warning("provider error %s (status %s) -> %s", type(exc).__name__, status, type(translated).__name__)
+    return translated
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Persistence: MongoDB through pymongo (repositories), Redis or in-process hot cache, embedded server."""

@@ -1,0 +1,288 @@
+"""Conversations and their messages (one document per message), always scoped to their owner.
+
+Every method takes the acting user's id; a conversation of somebody else is "not found", exactly like a
+malformed id, so nothing leaks about which ids exist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+
+from voicechat import defaults
+from voicechat.errors import InvalidInput, NotFound
+from voicechat.models import (
+    ContextMessage,
+    Conversation,
+    Message,
+    MessageStatus,
+    Page,
+    Role,
+    TurnMetrics,
+)
+from voicechat.storage.database import Database, Document, parse_id
+from voicechat.storage.search import terms_of
+
+# A stored message is far below MongoDB's 16 MB document limit; anything near it is refused up front.
+MAX_STORED_CONTENT_CHARS = 100_000
+_CURSOR = re.compile(r"^(\d{1,16})_([0-9a-f]{24})$")
+
+
+def title_from(text: str, *, limit: int = defaults.MAX_TITLE_CHARS) -> str:
+    """A conversation title from its first message: first line, whitespace folded, cut at a word."""
+    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    if not line:
+        return "New conversation"
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0] or line[: limit - 1]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+class ConversationRepository:
+    """Reads and writes ``conversations`` and ``messages``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # Conversations ---------------------------------------------------------------------------------
+
+    def create(
+        self, *, owner_id: str, title: str, model: str | None = None, system_prompt: str | None = None
+    ) -> Conversation:
+        """A new, empty conversation owned by ``owner_id``."""
+        now = datetime.now(UTC)
+        doc: Document = {
+            "_id": ObjectId(),
+            "owner_id": parse_id(owner_id),
+            "title": title[: defaults.MAX_TITLE_CHARS],
+            "created_at": now,
+            "updated_at": now,
+            "message_count": 0,
+            "has_voice": False,
+            "model": model,
+            "system_prompt": system_prompt,
+            "last_message_id": None,
+        }
+        self._db.run(lambda db: db.conversations.insert_one(doc))
+        return _to_conversation(doc)
+
+    def get(self, *, owner_id: str, conversation_id: str) -> Conversation:
+        """The conversation, if it exists and belongs to ``owner_id``; else NotFound."""
+        return _to_conversation(self._owned(owner_id, conversation_id))
+
+    def list_page(
+        self, *, owner_id: str, cursor: str | None = None, limit: int = defaults.HISTORY_PAGE_SIZE
+    ) -> Page[Conversation]:
+        """Conversations newest first, ``limit`` at a time; pass ``next_cursor`` back for the next page."""
+        owner = parse_id(owner_id)
+        query: Document = {"owner_id": owner}
+        before: tuple[datetime, ObjectId] | None = _parse_cursor(cursor) if cursor else None
+        if before:
+            query["updated_at"] = {"$lte": before[0]}
+        # Ties on updated_at (same millisecond) are resolved by _id here rather than with $or, which the
+        # embedded server's planner would answer with a scan.
+        docs = self._db.run(
+            lambda db: list(
+                db.conversations.find(query)
+                .sort([("updated_at", -1), ("_id", -1)])
+                .limit(limit + 1 + (_TIE_SLACK if before else 0))
+            )
+        )
+        if before:
+            docs = [d for d in docs if _sort_key(d) < (before[0], before[1])]
+        items = [_to_conversation(d) for d in docs[:limit]]
+        next_cursor = _make_cursor(docs[limit - 1]) if len(docs) > limit else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def rename(self, *, owner_id: str, conversation_id: str, title: str) -> None:
+        """Set a new title (already validated by the caller)."""
+        self._update_owned(owner_id, conversation_id, {"$set": {"title": title}})
+
+    def set_settings(self, *, owner_id: str, conversation_id: str, model: str, system_prompt: str) -> None:
+        """Remember the model and persona a conversation uses."""
+        self._update_owned(
+            owner_id, conversation_id, {"$set": {"model": model, "system_prompt": system_prompt}}
+        )
+
+    def delete(self, *, owner_id: str, conversation_id: str) -> list[str]:
+        """Delete a conversation and its messages; returns the audio ids its messages referenced.
+
+        Usage events are kept for accounting with their conversation link cut.
+        """
+        doc = self._owned(owner_id, conversation_id)
+        oid = doc["_id"]
+        audio_ids = self._db.run(
+            lambda db: [
+                str(m["audio_id"])
+                for m in db.messages.find(
+                    {"conversation_id": oid, "audio_id": {"$ne": None}}, {"audio_id": 1}
+                )
+            ]
+        )
+        self._db.run(lambda db: db.messages.delete_many({"conversation_id": oid}))
+        self._db.run(
+            lambda db: db.usage_events.update_many(
+                {"conversation_id": oid}, {"$set": {"conversation_id": None}}
+            )
+        )
+        self._db.run(lambda db: db.conversations.delete_one({"_id": oid, "owner_id": doc["owner_id"]}))
+        return audio_ids
+
+    # Messages --------------------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        *,
+        owner_id: str,
+        conversation_id: str,
+        role: Role,
+        content: str,
+        status: MessageStatus = "complete",
+        is_voice: bool = False,
+        audio_id: str | None = None,
+        interrupted: bool = False,
+        model: str | None = None,
+        error: str | None = None,
+        metrics: TurnMetrics | None = None,
+    ) -> Message:
+        """Append a message (ownership checked) and update the conversation's counters."""
+        if len(content) > MAX_STORED_CONTENT_CHARS:
+            raise InvalidInput("That message is too large to store.")
+        conversation = self._owned(owner_id, conversation_id)
+        now = datetime.now(UTC)
+        doc: Document = {
+            "_id": ObjectId(),
+            "conversation_id": conversation["_id"],
+            "owner_id": conversation["owner_id"],
+            "role": role,
+            "content": content,
+            "terms": terms_of(content),
+            "created_at": now,
+            "status": status,
+            "is_voice": is_voice,
+            "audio_id": parse_id(audio_id) if audio_id else None,
+            "interrupted": interrupted,
+            "model": model,
+            "error": error,
+            "metrics": {k: v for k, v in asdict(metrics or TurnMetrics()).items() if v is not None},
+        }
+        self._db.run(lambda db: db.messages.insert_one(doc))
+        update: Document = {
+            "$inc": {"message_count": 1},
+            "$set": {"updated_at": now, "last_message_id": doc["_id"]},
+        }
+        if is_voice:
+            update["$set"]["has_voice"] = True
+        self._db.run(lambda db: db.conversations.update_one({"_id": conversation["_id"]}, update))
+        return _to_message(doc)
+
+    def messages_page(
+        self,
+        *,
+        owner_id: str,
+        conversation_id: str,
+        before: str | None = None,
+        limit: int = defaults.MESSAGES_PAGE_SIZE,
+    ) -> Page[Message]:
+        """The ``limit`` messages before ``before`` (default: the latest), oldest first within the page."""
+        conversation = self._owned(owner_id, conversation_id)
+        query: Document = {"conversation_id": conversation["_id"]}
+        if before is not None:
+            query["_id"] = {"$lt": parse_id(before)}
+        docs = self._db.run(
+            lambda db: list(
+                db.messages.find(query, {"terms": 0}).sort([("created_at", -1), ("_id", -1)]).limit(limit + 1)
+            )
+        )
+        older = str(docs[limit - 1]["_id"]) if len(docs) > limit else None
+        return Page(items=[_to_message(d) for d in reversed(docs[:limit])], next_cursor=older)
+
+    def recent_context(self, *, conversation_id: str, limit: int) -> list[ContextMessage]:
+        """The last ``limit`` complete or partial messages, oldest first, as the model should see them."""
+        oid = parse_id(conversation_id)
+        docs = self._db.run(
+            lambda db: list(
+                db.messages.find(
+                    {"conversation_id": oid, "status": {"$in": ["complete", "interrupted"]}},
+                    {"role": 1, "content": 1},
+                )
+                .sort([("created_at", -1), ("_id", -1)])
+                .limit(limit)
+            )
+        )
+        return [
+            ContextMessage(id=str(d["_id"]), role=d["role"], content=d["content"]) for d in reversed(docs)
+        ]
+
+    # Helpers ---------------------------------------------------------------------------------------
+
+    def _owned(self, owner_id: str, conversation_id: str) -> Document:
+        query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}
+        doc = self._db.run(lambda db: db.conversations.find_one(query))
+        if doc is None:
+            raise NotFound()
+        return doc
+
+    def _update_owned(self, owner_id: str, conversation_id: str, update: Document) -> None:
+        query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}
+        result = self._db.run(lambda db: db.conversations.update_one(query, update))
+        if result.matched_count == 0:
+            raise NotFound()
+
+
+_TIE_SLACK = 10
+
+
+def _sort_key(doc: Document) -> tuple[datetime, ObjectId]:
+    return (doc["updated_at"], doc["_id"])
+
+
+def _make_cursor(doc: Document) -> str:
+    millis = int(doc["updated_at"].timestamp() * 1000)
+    return f"{millis}_{doc['_id']}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+    match = _CURSOR.match(cursor)
+    if not match:
+        raise NotFound("That page link is not valid any more.")
+    return datetime.fromtimestamp(int(match[1]) / 1000, tz=UTC), ObjectId(match[2])
+
+
+def _to_conversation(doc: Document) -> Conversation:
+    return Conversation(
+        id=str(doc["_id"]),
+        owner_id=str(doc["owner_id"]),
+        title=doc.get("title") or "New conversation",
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        message_count=int(doc.get("message_count", 0)),
+        has_voice=bool(doc.get("has_voice")),
+        model=doc.get("model"),
+        system_prompt=doc.get("system_prompt"),
+        last_message_id=str(doc["last_message_id"]) if doc.get("last_message_id") else None,
+    )
+
+
+def _to_message(doc: Document) -> Message:
+    metrics: dict[str, Any] = doc.get("metrics") or {}
+    return Message(
+        id=str(doc["_id"]),
+        conversation_id=str(doc["conversation_id"]),
+        owner_id=str(doc["owner_id"]),
+        role=doc["role"],
+        content=doc["content"],
+        created_at=doc["created_at"],
+        status=doc.get("status", "complete"),
+        is_voice=bool(doc.get("is_voice")),
+        audio_id=str(doc["audio_id"]) if doc.get("audio_id") else None,
+        interrupted=bool(doc.get("interrupted")),
+        model=doc.get("model"),
+        error=doc.get("error"),
+        metrics=TurnMetrics(**{k: v for k, v in metrics.items() if k in TurnMetrics.__dataclass_fields__}),
+    )

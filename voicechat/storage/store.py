@@ -1,0 +1,71 @@
+"""The storage layer assembled from settings: MongoDB (given or embedded), the repositories, the cache."""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+
+from voicechat.config import Settings
+from voicechat.storage.cache import ContextCache, MemoryContextCache, RedisContextCache
+from voicechat.storage.context import ContextStore
+from voicechat.storage.conversations import ConversationRepository
+from voicechat.storage.database import Database
+from voicechat.storage.embedded import EmbeddedMongo
+from voicechat.storage.search import MessageSearch
+from voicechat.storage.usage_events import UsageRepository
+from voicechat.storage.users import UserRepository
+
+
+@dataclass(frozen=True)
+class Store:
+    """Every repository over one database connection. Thread-safe (pymongo and redis clients are)."""
+
+    db: Database
+    users: UserRepository
+    conversations: ConversationRepository
+    usage: UsageRepository
+    search: MessageSearch
+    context: ContextStore
+    embedded: EmbeddedMongo | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Store:
+        """Connect as configured: MONGODB_URI or the embedded server; REDIS_URL or an in-process cache."""
+        embedded: EmbeddedMongo | None = None
+        if settings.mongodb_uri:
+            db = Database.connect(settings.mongodb_uri)
+        else:
+            embedded = EmbeddedMongo(settings.data_dir)
+            db = Database.connect(embedded.attach(), recover=lambda: _restart(embedded))
+            atexit.register(embedded.detach)
+        db.ensure_indexes()
+        cache: ContextCache = (
+            RedisContextCache.from_url(settings.redis_url) if settings.redis_url else MemoryContextCache()
+        )
+        return cls.over(db, cache=cache, context_size=settings.context_messages, embedded=embedded)
+
+    @classmethod
+    def over(
+        cls, db: Database, *, cache: ContextCache, context_size: int, embedded: EmbeddedMongo | None = None
+    ) -> Store:
+        """Assemble the repositories over an open database (tests use this with their own servers)."""
+        conversations = ConversationRepository(db)
+        return cls(
+            db=db,
+            users=UserRepository(db),
+            conversations=conversations,
+            usage=UsageRepository(db),
+            search=MessageSearch(db),
+            context=ContextStore(conversations=conversations, cache=cache, size=context_size),
+            embedded=embedded,
+        )
+
+    def close(self) -> None:
+        """Close connections and, for the embedded server, stop counting this process as a user."""
+        self.db.close()
+        if self.embedded is not None:
+            self.embedded.detach()
+
+
+def _restart(embedded: EmbeddedMongo) -> None:
+    embedded.ensure_running()

@@ -1,0 +1,59 @@
+"""Users: created on first sign-in, keyed by email."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pymongo import ReturnDocument
+
+from voicechat.models import User, UserRole
+from voicechat.storage.database import Database, Document, parse_id
+
+
+class UserRepository:
+    """Reads and writes the ``users`` collection."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get_or_create(self, *, email: str, name: str, admin: bool = False) -> User:
+        """The user with ``email``, created on first sight; listed admins are always made admins."""
+        email = email.strip().lower()
+        update: Document = {
+            "$setOnInsert": {"email": email, "tier": "default", "created_at": datetime.now(UTC)},
+            "$set": {"name": name or email},
+        }
+        if admin:
+            update["$set"]["role"] = "admin"
+        else:
+            update["$setOnInsert"]["role"] = "user"
+        doc = self._db.run(
+            lambda db: db.users.find_one_and_update(
+                {"email": email}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        )
+        if doc is None:  # upsert with ReturnDocument.AFTER always returns the document
+            raise RuntimeError("user upsert returned nothing")
+        return _to_user(doc)
+
+    def get(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+        oid = parse_id(user_id)
+        doc = self._db.run(lambda db: db.users.find_one({"_id": oid}))
+        return _to_user(doc) if doc else None
+
+    def set_role(self, user_id: str, role: UserRole) -> None:
+        """Change a user's role (admins only; the page checks who asks)."""
+        oid = parse_id(user_id)
+        self._db.run(lambda db: db.users.update_one({"_id": oid}, {"$set": {"role": role}}))
+
+
+def _to_user(doc: Document) -> User:
+    return User(
+        id=str(doc["_id"]),
+        email=doc["email"],
+        name=doc.get("name") or doc["email"],
+        role=doc.get("role", "user"),
+        tier=doc.get("tier", "default"),
+        created_at=doc.get("created_at"),
+    )
