@@ -33,7 +33,7 @@ class Settings:
     admins: frozenset[str] = frozenset()
     chat_model: str = defaults.DEFAULT_CHAT_MODEL
     chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
-    temperature: float = defaults.DEFAULT_TEMPERATURE
+    temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
     context_messages: int = defaults.CONTEXT_MESSAGES
@@ -73,7 +73,7 @@ class Settings:
             admins=frozenset(email.lower() for email in reader.csv("VOICECHAT_ADMINS")),
             chat_model=chat_model,
             chat_models=chat_models,
-            temperature=reader.number("VOICECHAT_TEMPERATURE", defaults.DEFAULT_TEMPERATURE, 0.0, 2.0),
+            temperature=reader.optional_number("VOICECHAT_TEMPERATURE", 0.0, 2.0),
             system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
             max_message_chars=int(
                 reader.number("VOICECHAT_MAX_MESSAGE_CHARS", defaults.MAX_MESSAGE_CHARS, 1, 100_000)
@@ -114,6 +114,9 @@ class _Reader:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise SettingsError(f"{key} must be an http(s) URL")
         return text.rstrip("/")
+
+    def optional_number(self, key: str, low: float, high: float) -> float | None:
+        return None if self.text(key) is None else self.number(key, 0.0, low, high)
 
     def number(self, key: str, default: float, low: float, high: float) -> float:
         text = self.text(key)

@@ -11,7 +11,6 @@ from types import MappingProxyType
 # 2027-01-14) and has no announced shutdown date (checked 2026-11-24 on OpenAI's deprecations page).
 DEFAULT_CHAT_MODEL = "gpt-6-luna"
 DEFAULT_CHAT_MODELS: tuple[str, ...] = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
-DEFAULT_TEMPERATURE = 0.7
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful, friendly assistant. Answer clearly and concisely; "
     "prefer short paragraphs that read well aloud."

@@ -1,0 +1,104 @@
+"""Shared fixtures: real servers (Redis, SecantusDB, a fake OpenAI) and a Store per test on its own database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, in_ci
+from voicechat.config import Settings
+from voicechat.storage.cache import ContextCache, MemoryContextCache, RedisContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+
+def _unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_openai(openai_server: FakeOpenAI) -> FakeOpenAI:
+    openai_server.reset()
+    return openai_server
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    server = MongoServer(tmp_path_factory.mktemp("secantus"))
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+def _mongo_targets() -> list[str]:
+    # The contract suite runs on the embedded-type server always, and also on a real MongoDB if one is given.
+    return ["secantus", "external"] if os.environ.get("MONGODB_URI") else ["secantus"]
+
+
+@pytest.fixture(params=_mongo_targets())
+def mongo_uri(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the server under test; dropped afterwards."""
+    if request.param == "external":
+        base = os.environ["MONGODB_URI"].split("?")[0].rstrip("/").rsplit("/", 1)[0] + "/"
+    else:
+        base = request.getfixturevalue("mongo_server").uri
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield base + name
+    db = Database.connect(base + name)
+    db.run(lambda raw: raw.client.drop_database(name))
+    db.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> ContextCache:
+    if request.param == "memory":
+        return MemoryContextCache()
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return RedisContextCache.from_url(server.url)
+
+
+@pytest.fixture
+def store(mongo_uri: str, cache: ContextCache) -> Iterator[Store]:
+    db = Database.connect(mongo_uri)
+    db.ensure_indexes()
+    yield Store.over(db, cache=cache, context_size=10)
+    db.close()
+
+
+@pytest.fixture
+def settings(fake_openai: FakeOpenAI, tmp_path: Path) -> Settings:
+    return Settings.from_mapping(
+        {
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": fake_openai.base_url,
+            "VOICECHAT_DATA_DIR": str(tmp_path),
+        }
+    )

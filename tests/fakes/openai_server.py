@@ -1,0 +1,236 @@
+"""A local server speaking the OpenAI wire protocol, for tests that drive the real SDK through ``base_url``.
+
+Serves ``/v1/chat/completions`` (SSE streaming with a usage chunk, or a single JSON response), ``/v1/models``,
+``/v1/audio/transcriptions`` and ``/v1/audio/speech`` (streamed 24 kHz PCM). Behaviour is scripted per test:
+replies, error statuses with ``Retry-After``, a stream cut mid-way, a slow first token. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+SPEECH_SAMPLE_RATE = 24_000
+
+
+@dataclass
+class ChatScript:
+    """How the next chat completion behaves. ``reply`` None echoes the last user message."""
+
+    reply: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    cut_after_tokens: int | None = None
+    first_token_delay: float = 0.0
+    token_delay: float = 0.0
+
+
+@dataclass
+class RecordedRequest:
+    """A request the fake received."""
+
+    path: str
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeOpenAI:
+    """The fake server: start it once, script it per test, read ``requests`` afterwards."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._chat_scripts: deque[ChatScript] = deque()
+        self.transcript = "hello from the fake transcriber"
+        self.models = ["gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol"]
+        self.port = _free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as ``OPENAI_BASE_URL``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script_chat(self, *scripts: ChatScript) -> None:
+        """Queue behaviours for the next chat completions (then back to echoing)."""
+        self._chat_scripts.extend(scripts)
+
+    def reset(self) -> None:
+        """Forget scripts and recorded requests."""
+        self._chat_scripts.clear()
+        self.requests.clear()
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        """The recorded chat completion requests."""
+        return [r for r in self.requests if r.path == "/v1/chat/completions"]
+
+    # Server lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAI:
+        """Serve on 127.0.0.1 in a background thread; returns when it accepts connections."""
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
+                Route("/v1/audio/speech", self._speech, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake OpenAI server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # Endpoints ---------------------------------------------------------------------------------------
+
+    async def _chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(RecordedRequest(request.url.path, body, dict(request.headers)))
+        script = self._chat_scripts.popleft() if self._chat_scripts else ChatScript()
+        if script.status is not None:
+            headers = {"retry-after": str(script.retry_after)} if script.retry_after is not None else {}
+            return JSONResponse(
+                {"error": {"message": f"scripted {script.status}", "type": "scripted", "code": None}},
+                status_code=script.status,
+                headers=headers,
+            )
+        reply = script.reply if script.reply is not None else _echo(body["messages"])
+        tokens = _tokens(reply)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        if not body.get("stream"):
+            return JSONResponse(_completion(body["model"], reply, prompt_tokens, len(tokens)))
+        return StreamingResponse(
+            self._stream(body, script, tokens, prompt_tokens), media_type="text/event-stream"
+        )
+
+    async def _stream(
+        self, body: dict[str, Any], script: ChatScript, tokens: list[str], prompt_tokens: int
+    ) -> AsyncIterator[bytes]:
+        model = body["model"]
+        await asyncio.sleep(script.first_token_delay)
+        yield _sse(_chunk(model, {"role": "assistant", "content": ""}))
+        for index, token in enumerate(tokens):
+            if script.cut_after_tokens is not None and index >= script.cut_after_tokens:
+                raise ConnectionResetError("scripted cut")  # uvicorn drops the connection mid-body
+            yield _sse(_chunk(model, {"content": token}))
+            if script.token_delay:
+                await asyncio.sleep(script.token_delay)
+        yield _sse(_chunk(model, {}, finish_reason="stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(tokens),
+                "total_tokens": prompt_tokens + len(tokens),
+            }
+            yield _sse({**_chunk(model, {}), "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"
+
+    async def _models(self, request: Request) -> Response:
+        self.requests.append(RecordedRequest(request.url.path))
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _transcriptions(self, request: Request) -> Response:
+        form = await request.form()
+        self.requests.append(RecordedRequest(request.url.path, {k: str(v) for k, v in form.items()}))
+        return JSONResponse({"text": self.transcript})
+
+    async def _speech(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(RecordedRequest(request.url.path, body))
+        seconds = max(0.2, 0.06 * len(str(body.get("input", ""))))
+
+        async def pcm() -> AsyncIterator[bytes]:
+            chunk = SPEECH_SAMPLE_RATE // 10
+            for start in range(0, int(seconds * SPEECH_SAMPLE_RATE), chunk):
+                yield _tone(start, chunk)
+
+        return StreamingResponse(pcm(), media_type="audio/pcm")
+
+
+def _echo(messages: list[dict[str, Any]]) -> str:
+    last = next((m for m in reversed(messages) if m.get("role") == "user"), {"content": ""})
+    return f"You said: {last['content']}"
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [word if i == 0 else " " + word for i, word in enumerate(words)]
+
+
+def _chunk(model: str, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+def _completion(model: str, reply: str, prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+def _tone(start: int, count: int) -> bytes:
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * (start + i) / SPEECH_SAMPLE_RATE)))
+        for i in range(count)
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":  # serve it by hand: python -m tests.fakes.openai_server
+    fake = FakeOpenAI().start()
+    print(f"OPENAI_BASE_URL={fake.base_url}", flush=True)  # noqa: T201
+    threading.Event().wait()

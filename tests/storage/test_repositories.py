@@ -1,0 +1,215 @@
+"""Contract suite for the repositories: runs on SecantusDB (and on MONGODB_URI when set), with each cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from voicechat.errors import InvalidInput, NotFound
+from voicechat.models import ContextMessage, UsageEvent, User
+from voicechat.storage.database import parse_id
+from voicechat.storage.store import Store
+
+
+@pytest.fixture
+def alice(store: Store) -> User:
+    return store.users.get_or_create(email="Alice@Example.com", name="Alice")
+
+
+@pytest.fixture
+def bob(store: Store) -> User:
+    return store.users.get_or_create(email="bob@example.com", name="Bob")
+
+
+def test_users_are_created_once_by_email(store: Store, alice: User) -> None:
+    again = store.users.get_or_create(email="alice@example.com", name="Alice B")
+    assert again.id == alice.id and again.email == "alice@example.com" and again.role == "user"
+    assert store.users.get_or_create(email="alice@example.com", name="A", admin=True).is_admin
+    with pytest.raises(DuplicateKeyError):
+        store.db.run(lambda db: db.users.insert_one({"email": "alice@example.com"}))
+
+
+def test_conversation_round_trip_and_counters(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="Trip", model="gpt-6-luna")
+    first = store.conversations.add_message(
+        owner_id=alice.id, conversation_id=conv.id, role="user", content="Hi"
+    )
+    store.conversations.add_message(
+        owner_id=alice.id, conversation_id=conv.id, role="assistant", content="Hello", is_voice=True
+    )
+    loaded = store.conversations.get(owner_id=alice.id, conversation_id=conv.id)
+    assert loaded.message_count == 2 and loaded.has_voice and loaded.updated_at >= conv.updated_at
+    page = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id)
+    assert [m.content for m in page.items] == ["Hi", "Hello"] and page.next_cursor is None
+    assert page.items[0].id == first.id
+
+
+def test_foreign_and_malformed_ids_are_not_found(store: Store, alice: User, bob: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="Private")
+    for bad in (conv.id, "nope", "0" * 24, "", "64b0c0ffee" * 3, None, {"$ne": None}):
+        with pytest.raises(NotFound):
+            store.conversations.get(owner_id=bob.id, conversation_id=bad)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        store.conversations.add_message(owner_id=bob.id, conversation_id=conv.id, role="user", content="x")
+    with pytest.raises(NotFound):
+        store.conversations.rename(owner_id=bob.id, conversation_id=conv.id, title="Mine now")
+    with pytest.raises(NotFound):
+        store.conversations.delete(owner_id=bob.id, conversation_id=conv.id)
+    with pytest.raises(NotFound):
+        store.conversations.messages_page(owner_id=bob.id, conversation_id=conv.id)
+    assert store.conversations.get(owner_id=alice.id, conversation_id=conv.id).title == "Private"
+
+
+def test_history_pages_newest_first_without_gaps(store: Store, alice: User, bob: User) -> None:
+    ids = [store.conversations.create(owner_id=alice.id, title=f"c{i}").id for i in range(7)]
+    store.conversations.create(owner_id=bob.id, title="not alice's")
+    # Touch c2 so it becomes the newest.
+    store.conversations.add_message(owner_id=alice.id, conversation_id=ids[2], role="user", content="again")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.conversations.list_page(owner_id=alice.id, cursor=cursor, limit=3)
+        seen.extend(c.title for c in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ["c2", "c6", "c5", "c4", "c3", "c1", "c0"]
+    with pytest.raises(NotFound):
+        store.conversations.list_page(owner_id=alice.id, cursor="garbage")
+
+
+def test_history_pages_survive_identical_timestamps(store: Store, alice: User) -> None:
+    same = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [store.conversations.create(owner_id=alice.id, title=f"t{i}").id for i in range(5)]
+    store.db.run(lambda db: db.conversations.update_many({}, {"$set": {"updated_at": same}}))
+    pages = []
+    cursor = None
+    for _ in range(5):
+        page = store.conversations.list_page(owner_id=alice.id, cursor=cursor, limit=2)
+        pages.extend(c.id for c in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(pages) == sorted(ids) and len(pages) == 5
+
+
+def test_message_pages_walk_backwards(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="long")
+    for i in range(12):
+        store.conversations.add_message(
+            owner_id=alice.id, conversation_id=conv.id, role="user", content=f"m{i}"
+        )
+    last = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id, limit=5)
+    assert [m.content for m in last.items] == ["m7", "m8", "m9", "m10", "m11"]
+    older = store.conversations.messages_page(
+        owner_id=alice.id, conversation_id=conv.id, before=last.next_cursor, limit=5
+    )
+    assert [m.content for m in older.items] == ["m2", "m3", "m4", "m5", "m6"]
+
+
+def test_search_finds_all_words_only_in_own_messages(store: Store, alice: User, bob: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="s")
+    other = store.conversations.create(owner_id=bob.id, title="b")
+    add = store.conversations.add_message
+    add(owner_id=alice.id, conversation_id=conv.id, role="user", content="The weather in Paris is lovely")
+    add(owner_id=alice.id, conversation_id=conv.id, role="assistant", content="Paris has a café culture")
+    add(owner_id=alice.id, conversation_id=conv.id, role="user", content="Weather report for Lyon")
+    add(owner_id=bob.id, conversation_id=other.id, role="user", content="Paris weather secrets of Bob")
+    hits = store.search.search(owner_id=parse_id(alice.id), query="paris WEATHER")
+    assert [h.snippet for h in hits] == ["The weather in Paris is lovely"]
+    assert hits[0].conversation_id == conv.id
+    assert [h.snippet for h in store.search.search(owner_id=parse_id(alice.id), query="cafe")] == [
+        "Paris has a café culture"
+    ]
+    newest_first = store.search.search(owner_id=parse_id(alice.id), query="weather")
+    assert [h.snippet[:7] for h in newest_first] == ["Weather", "The wea"]
+    assert store.search.search(owner_id=parse_id(alice.id), query="  !! ") == []
+    assert store.search.search(owner_id=parse_id(alice.id), query="nothing-like-this") == []
+
+
+def test_delete_removes_messages_and_cuts_usage_links(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="gone")
+    store.conversations.add_message(owner_id=alice.id, conversation_id=conv.id, role="user", content="bye")
+    store.usage.record(
+        UsageEvent(user_id=alice.id, conversation_id=conv.id, kind="chat", provider="openai", model="m")
+    )
+    store.conversations.delete(owner_id=alice.id, conversation_id=conv.id)
+    with pytest.raises(NotFound):
+        store.conversations.get(owner_id=alice.id, conversation_id=conv.id)
+    assert store.db.run(lambda db: db.messages.count_documents({"conversation_id": parse_id(conv.id)})) == 0
+    events = store.usage.events_for(user_id=alice.id)
+    assert len(events) == 1 and events[0].conversation_id is None
+
+
+def test_oversized_content_is_refused_before_the_database(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="big")
+    with pytest.raises(InvalidInput):
+        store.conversations.add_message(
+            owner_id=alice.id, conversation_id=conv.id, role="user", content="x" * 16_000_000
+        )
+    assert store.conversations.get(owner_id=alice.id, conversation_id=conv.id).message_count == 0
+
+
+def test_usage_rollups_match_the_events(store: Store, alice: User, bob: User) -> None:
+    day1 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    events = [
+        UsageEvent(
+            user_id=alice.id,
+            kind="chat",
+            provider="openai",
+            model="a",
+            cost_usd=0.5,
+            input_tokens=10,
+            output_tokens=5,
+            created_at=day1,
+        ),
+        UsageEvent(user_id=bob.id, kind="chat", provider="openai", model="a", cost_usd=0.25, created_at=day1),
+        UsageEvent(
+            user_id=bob.id,
+            kind="tts",
+            provider="openai",
+            model="t",
+            cost_usd=1.0,
+            status="error",
+            created_at=day1 + timedelta(days=1),
+        ),
+    ]
+    store.usage.record_many(events)
+    store.usage.record(
+        UsageEvent(
+            user_id=alice.id,
+            kind="chat",
+            provider="openai",
+            model="a",
+            cost_usd=0.25,
+            created_at=day1 + timedelta(hours=1),
+        )
+    )
+    rows = store.usage.daily_costs(start=date(2026, 11, 1), end=date(2026, 11, 2))
+    summary = {(r.day, r.kind, r.model): (r.cost_usd, r.events, r.errors, r.input_tokens) for r in rows}
+    assert summary == {
+        ("2026-11-01", "chat", "a"): (1.0, 3, 0, 10),
+        ("2026-11-02", "tts", "t"): (1.0, 1, 1, 0),
+    }
+    assert store.usage.daily_costs(start=date(2026, 11, 3), end=date(2026, 11, 30)) == []
+
+
+def test_context_is_read_through_and_rebuilt_when_stale(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="ctx")
+    for i in range(12):
+        store.conversations.add_message(
+            owner_id=alice.id, conversation_id=conv.id, role="user", content=f"m{i}"
+        )
+    fresh = store.conversations.get(owner_id=alice.id, conversation_id=conv.id)
+    context = store.context.load(fresh)
+    assert [m.content for m in context] == [f"m{i}" for i in range(2, 12)]  # context_size=10
+    # A write the cache never saw (another process, or Redis was down): the head no longer matches.
+    store.conversations.add_message(owner_id=alice.id, conversation_id=conv.id, role="user", content="m12")
+    reloaded = store.context.load(store.conversations.get(owner_id=alice.id, conversation_id=conv.id))
+    assert reloaded[-1].content == "m12" and len(reloaded) == 10
+    extended = store.context.extend(
+        conv.id, reloaded, ContextMessage(id="x" * 24, role="assistant", content="r")
+    )
+    assert extended[-1].content == "r" and len(extended) == 10

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicechat import defaults
+from voicechat.config import Settings, SettingsError
+
+
+def test_defaults_when_nothing_is_configured() -> None:
+    settings = Settings.from_mapping({})
+    assert settings.openai_api_key is None
+    assert settings.openai_base_url == defaults.OPENAI_DEFAULT_BASE_URL
+    assert settings.chat_model == defaults.DEFAULT_CHAT_MODEL
+    assert settings.max_message_chars == 2000
+    assert settings.temperature is None  # the model's own default unless configured
+    assert settings.data_dir == Path("data")
+    assert not settings.openai_configured
+
+
+def test_values_are_read_and_typed() -> None:
+    settings = Settings.from_mapping(
+        {
+            "OPENAI_API_KEY": " sk-abc ",
+            "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1/",
+            "VOICECHAT_ADMINS": "Alice@Example.com, bob@example.com,",
+            "VOICECHAT_TEMPERATURE": "0.2",
+            "VOICECHAT_CHAT_MODEL": "llama3.2",
+            "VOICECHAT_DATA_DIR": "/tmp/vc",
+        }
+    )
+    assert settings.openai_api_key == "sk-abc"
+    assert settings.openai_base_url == "http://127.0.0.1:11434/v1"
+    assert settings.is_admin("alice@example.com") and settings.is_admin(" BOB@example.com")
+    assert not settings.is_admin("eve@example.com")
+    assert settings.temperature == 0.2
+    assert settings.chat_model == "llama3.2" and settings.chat_models[0] == "llama3.2"
+    assert settings.data_dir == Path("/tmp/vc")
+
+
+def test_empty_base_url_means_the_default_endpoint() -> None:
+    assert Settings.from_mapping({"OPENAI_BASE_URL": ""}).openai_base_url == defaults.OPENAI_DEFAULT_BASE_URL
+
+
+def test_a_local_endpoint_needs_no_key() -> None:
+    settings = Settings.from_mapping({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"})
+    assert settings.openai_configured and not settings.uses_default_openai_endpoint
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("OPENAI_BASE_URL", "ftp://x", "OPENAI_BASE_URL must be an http"),
+        ("VOICECHAT_TEMPERATURE", "hot", "VOICECHAT_TEMPERATURE must be a number"),
+        ("VOICECHAT_TEMPERATURE", "3", "between 0 and 2"),
+        ("VOICECHAT_MAX_MESSAGE_CHARS", "nan", "between"),
+    ],
+)
+def test_bad_values_name_the_setting(key: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_mapping({key: value})
+
+
+def test_secrets_are_not_in_repr() -> None:
+    settings = Settings.from_mapping({"OPENAI_API_KEY": "sk-secret", "MONGODB_URI": "mongodb://u:pw@h/db"})
+    assert "sk-secret" not in repr(settings) and "pw@" not in repr(settings)
