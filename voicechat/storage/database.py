@@ -65,23 +65,23 @@ class Database:
         *,
         client: MongoClient[Document],
         name: str,
-        recover: Callable[[], None] | None = None,
+        uri: str | None = None,
+        recover: Callable[[], str] | None = None,
     ) -> None:
         self._client = client
         self._db: PymongoDatabase[Document] = client[name]
+        self._uri = uri
         self._recover = recover
 
     @classmethod
-    def connect(cls, uri: str, *, recover: Callable[[], None] | None = None) -> Database:
-        """Connect to ``uri``; the database name is the URI's path, or ``voicechat``."""
-        client: MongoClient[Document] = MongoClient(
-            uri,
-            serverSelectionTimeoutMS=defaults.MONGO_SERVER_SELECTION_TIMEOUT_MS,
-            tz_aware=True,
-            appname="voicechat",
-        )
+    def connect(cls, uri: str, *, recover: Callable[[], str] | None = None) -> Database:
+        """Connect to ``uri``; the database name is the URI's path, or ``voicechat``.
+
+        ``recover`` restarts a lost (embedded) server and returns its URI, which may have a new port.
+        """
+        client = _client(uri)
         name = client.get_default_database(default=defaults.DEFAULT_DATABASE).name
-        return cls(client=client, name=name, recover=recover)
+        return cls(client=client, name=name, uri=uri, recover=recover)
 
     @property
     def name(self) -> str:
@@ -98,7 +98,11 @@ class Database:
                 raise StorageUnavailable() from exc
             log.warning("embedded database unreachable (%s); restarting it", type(exc).__name__)
         try:
-            self._recover()
+            uri = self._recover()
+            if uri != self._uri:
+                old, self._client, self._uri = self._client, _client(uri), uri
+                self._db = self._client[self._db.name]
+                old.close()
             return operation(self._db)
         except PyMongoError as exc:
             log.error("database still unreachable after recovery: %s", type(exc).__name__)
@@ -117,3 +121,12 @@ class Database:
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
+
+
+def _client(uri: str) -> MongoClient[Document]:
+    return MongoClient(
+        uri,
+        serverSelectionTimeoutMS=defaults.MONGO_SERVER_SELECTION_TIMEOUT_MS,
+        tz_aware=True,
+        appname="voicechat",
+    )

@@ -117,6 +117,7 @@ class EmbeddedMongo:
                     str(self.home / "db"),
                     "--log-level",
                     "WARNING",
+                    "--sync-on-commit",  # a crash (kill -9, power loss) must not lose acknowledged writes
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -239,6 +240,9 @@ def _terminate(pid: int, timeout: float = 5.0) -> None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as servers bind: TIME_WAIT is no obstacle
         try:
             sock.bind((HOST, port))
         except OSError:

@@ -36,7 +36,7 @@ class Store:
             db = Database.connect(settings.mongodb_uri)
         else:
             embedded = EmbeddedMongo(settings.data_dir)
-            db = Database.connect(embedded.attach(), recover=lambda: _restart(embedded))
+            db = Database.connect(embedded.attach(), recover=embedded.ensure_running)
             atexit.register(embedded.detach)
         db.ensure_indexes()
         cache: ContextCache = (
@@ -65,7 +65,3 @@ class Store:
         self.db.close()
         if self.embedded is not None:
             self.embedded.detach()
-
-
-def _restart(embedded: EmbeddedMongo) -> None:
-    embedded.ensure_running()
