@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers (Redis, SecantusDB, a fake OpenAI) and a Store per test on its own database."""
+"""Shared fixtures: real servers (Redis, SecantusDB, a fake OpenAI) and a Store on a fresh database."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """A local server speaking the OpenAI wire protocol, for tests that drive the real SDK through ``base_url``.
 
-Serves ``/v1/chat/completions`` (SSE streaming with a usage chunk, or a single JSON response), ``/v1/models``,
-``/v1/audio/transcriptions`` and ``/v1/audio/speech`` (streamed 24 kHz PCM). Behaviour is scripted per test:
-replies, error statuses with ``Retry-After``, a stream cut mid-way, a slow first token. Every request is recorded.
+Serves /v1/chat/completions (SSE with a usage chunk, or one JSON response), /v1/models,
+/v1/audio/transcriptions and /v1/audio/speech (streamed 24 kHz PCM). Scripted per test: replies, error
+statuses with Retry-After, a stream cut mid-way, a slow first token. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ class FakeOpenAI:
                 Route("/v1/audio/speech", self._speech, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
         self._thread.start()
@@ -232,5 +234,5 @@ def _free_port() -> int:
 
 if __name__ == "__main__":  # serve it by hand: python -m tests.fakes.openai_server
     fake = FakeOpenAI().start()
-    print(f"OPENAI_BASE_URL={fake.base_url}", flush=True)  # noqa: T201
+    print(f"OPENAI_BASE_URL={fake.base_url}", flush=True)
     threading.Event().wait()

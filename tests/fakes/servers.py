@@ -124,7 +124,7 @@ def _wait(check: object, name: str, process: subprocess.Popen[bytes], timeout: f
         try:
             if check():  # type: ignore[operator]
                 return
-        except Exception:  # noqa: BLE001,S110 (not up yet)
+        except Exception:
             pass
         time.sleep(0.05)
     process.kill()

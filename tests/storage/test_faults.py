@@ -1,4 +1,4 @@
-"""Fault tests with real processes: Redis dies and returns, the embedded server dies, two app processes share it."""
+"""Fault tests with real processes: Redis dies and returns, the embedded server dies and restarts, sharing."""
 
 from __future__ import annotations
 

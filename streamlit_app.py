@@ -1,0 +1,20 @@
+"""voicechat: page config, who the user is, and the page router. No logic lives here."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import context
+
+st.set_page_config(page_title="voicechat", page_icon="🎙️", layout="wide")
+app = context.current()
+
+pages = [
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/voice_preferences.py", title="Voice preferences", icon=":material/tune:"),
+]
+if app.user.is_admin:
+    pages.append(st.Page("pages/admin_usage.py", title="Usage (admin)", icon=":material/monitoring:"))
+
+st.navigation(pages).run()

@@ -1,0 +1,121 @@
+"""The Streamlit app through AppTest: routing, the chat page against the fake OpenAI server, guidance, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from voicechat.config import Settings
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+APP = str(Path(__file__).parents[2] / "streamlit_app.py")
+
+
+@pytest.fixture
+def app(mongo_uri: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["OPENAI_API_KEY"] = "sk-test"
+    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
+    return at
+
+
+@pytest.fixture
+def store(mongo_uri: str) -> Iterator[Store]:
+    """The test's database as the app sees it, read independently of the app's own cached Store."""
+    db = Database.connect(mongo_uri)
+    yield Store.over(db, cache=MemoryContextCache(), context_size=10)
+    db.close()
+
+
+def test_chat_page_streams_a_reply_and_stores_it(app: AppTest, store: Store, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script_chat(ChatScript(reply="Hello **there**, how can I help?"))
+    app.run()
+    assert not app.exception
+    app.chat_input[0].set_value("Hi, assistant").run()
+    assert not app.exception and not app.error
+    contents = [m.markdown[0].value for m in app.chat_message]
+    assert contents == ["Hi, assistant", "Hello **there**, how can I help?"]
+    conversation_id = app.query_params["c"]
+    user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
+    page = store.conversations.messages_page(owner_id=user.id, conversation_id=conversation_id)
+    assert [(m.role, m.content) for m in page.items] == [
+        ("user", "Hi, assistant"),
+        ("assistant", "Hello **there**, how can I help?"),
+    ]
+    # The sidebar lists it, and a fresh session (a browser reload) reopens it from the URL.
+    assert any(b.label == "Hi, assistant" for b in app.sidebar.button)
+    reloaded = AppTest.from_file(APP, default_timeout=30)
+    reloaded.secrets.update(dict(app.secrets))
+    reloaded.query_params["c"] = conversation_id
+    reloaded.run()
+    assert [m.markdown[0].value for m in reloaded.chat_message] == contents
+
+
+def test_navigation_lists_the_pages_and_each_renders(app: AppTest) -> None:
+    app.run()
+    assert not app.exception
+    for page in ("pages/history.py", "pages/voice_preferences.py", "pages/admin_usage.py"):
+        app.switch_page(page).run()
+        assert not app.exception, page
+    app.switch_page("pages/history.py").run()
+    assert "No conversations yet" in app.info[0].value
+
+
+def test_missing_key_shows_guidance_and_disables_input(app: AppTest) -> None:
+    del app.secrets["OPENAI_API_KEY"]
+    del app.secrets["OPENAI_BASE_URL"]
+    app.run()
+    assert not app.exception
+    assert "Add an OpenAI API key" in app.info[0].value
+    assert "secrets.toml" in app.info[0].value and "OPENAI_API_KEY" in app.info[0].value
+    assert app.chat_input[0].disabled
+    key_field = next(t for t in app.sidebar.text_input if t.label == "OpenAI API key")
+    key_field.input("sk-typed").run()
+    assert not app.chat_input[0].disabled and not app.info
+
+
+def test_overlong_message_is_refused_with_a_message(app: AppTest, fake_openai: FakeOpenAI) -> None:
+    app.run()
+    app.chat_input[0].set_value("x " * 1500).run()
+    assert not app.exception
+    assert "too long" in app.error[0].value
+    assert fake_openai.chat_requests() == []
+
+
+def test_provider_failure_is_explained_and_the_message_kept(
+    app: AppTest, mongo_uri: str, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script_chat(*[ChatScript(status=503)] * 3)
+    app.run()
+    app.chat_input[0].set_value("Anyone home?").run()
+    assert not app.exception
+    assert "Your message was saved" in app.error[0].value
+    assert app.chat_message[0].markdown[0].value == "Anyone home?"
+
+
+def test_foreign_or_malformed_conversation_in_url_is_not_found(app: AppTest) -> None:
+    app.query_params["c"] = "not-an-id"
+    app.run()
+    assert not app.exception
+    assert "not found" in app.warning[0].value
+
+
+def test_bad_configuration_is_explained(app: AppTest) -> None:
+    app.secrets["OPENAI_BASE_URL"] = "ftp://nope"
+    app.run()
+    assert not app.exception
+    assert "OPENAI_BASE_URL must be an http(s) URL" in app.error[0].value
+
+
+def test_settings_from_secrets_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICECHAT_CHAT_MODEL", "from-env")
+    assert Settings.from_mapping({"VOICECHAT_CHAT_MODEL": "from-env"}).chat_model == "from-env"

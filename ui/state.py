@@ -1,0 +1,43 @@
+"""Typed per-session state: one dataclass under one key, created once per browser session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from voicechat.config import Settings
+
+_KEY = "voicechat"
+
+
+@dataclass
+class ChatState:
+    """What this browser session has chosen. The API key typed here lives only in this session."""
+
+    model: str
+    system_prompt: str
+    api_key: str | None = None
+    history_cursor: str | None = None
+
+
+def chat_state(settings: Settings) -> ChatState:
+    """This session's state, created on first use from the settings' defaults."""
+    if _KEY not in st.session_state:
+        st.session_state[_KEY] = ChatState(model=settings.chat_model, system_prompt=settings.system_prompt)
+    state: ChatState = st.session_state[_KEY]
+    return state
+
+
+def conversation_id() -> str | None:
+    """The open conversation, kept in the URL (``?c=``) so a reload or a shared link reopens it."""
+    value = st.query_params.get("c")
+    return value or None
+
+
+def open_conversation(conversation: str | None) -> None:
+    """Open ``conversation`` (None: start a new one)."""
+    if conversation is None:
+        st.query_params.pop("c", None)
+    else:
+        st.query_params["c"] = conversation
