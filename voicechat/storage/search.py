@@ -51,7 +51,7 @@ class MessageSearch:
             return []
         candidates: set[ObjectId] | None = None
         for term in terms:
-            ids = self._ids_with_term(owner_id, term, within=candidates)
+            ids = self._ids_with_term(owner_id, term)
             candidates = ids if candidates is None else candidates & ids
             if not candidates:
                 return []
@@ -67,10 +67,10 @@ class MessageSearch:
         docs.sort(key=lambda doc: doc["_id"], reverse=True)
         return [_to_hit(doc, terms) for doc in docs]
 
-    def _ids_with_term(self, owner_id: ObjectId, term: str, *, within: set[ObjectId] | None) -> set[ObjectId]:
+    def _ids_with_term(self, owner_id: ObjectId, term: str) -> set[ObjectId]:
+        # Equality on (owner_id, terms) only: adding an ``_id $in`` filter made the embedded server scan
+        # (2.6 s on 20,000 messages against 7-25 ms), so candidate sets are intersected here instead.
         query: Document = {"owner_id": owner_id, "terms": term}
-        if within is not None and len(within) <= defaults.SEARCH_CANDIDATES_PER_TERM:
-            query["_id"] = {"$in": list(within)}
         return self._db.run(
             lambda db: {
                 doc["_id"]
