@@ -1,4 +1,4 @@
-"""The Streamlit app through AppTest: routing, the chat page against the fake OpenAI server, guidance, errors."""
+"""The app through AppTest: routing, the chat page against the fake OpenAI server, guidance, errors."""
 
 from __future__ import annotations
 
