@@ -161,8 +161,13 @@ class FakeOpenAI:
         return JSONResponse({"object": "list", "data": data})
 
     async def _transcriptions(self, request: Request) -> Response:
-        form = await request.form()
-        self.requests.append(RecordedRequest(request.url.path, {k: str(v) for k, v in form.items()}))
+        async with request.form() as form:
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            upload = form.get("file")
+            fields["file_bytes"] = (
+                str(len(await upload.read())) if upload is not None and not isinstance(upload, str) else "0"
+            )
+        self.requests.append(RecordedRequest(request.url.path, fields))
         return JSONResponse({"text": self.transcript})
 
     async def _speech(self, request: Request) -> Response:

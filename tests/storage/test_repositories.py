@@ -213,3 +213,37 @@ def test_context_is_read_through_and_rebuilt_when_stale(store: Store, alice: Use
         conv.id, reloaded, ContextMessage(id="x" * 24, role="assistant", content="r")
     )
     assert extended[-1].content == "r" and len(extended) == 10
+
+
+def test_audio_round_trips_and_is_private(store: Store, alice: User, bob: User) -> None:
+    clip = bytes(range(256)) * 2400  # ~600 KB, several GridFS chunks
+    audio_id = store.audio.put(owner_id=alice.id, data=clip, content_type="audio/ogg", duration_seconds=3.5)
+    loaded = store.audio.get(owner_id=alice.id, audio_id=audio_id)
+    assert (loaded.data, loaded.content_type, loaded.duration_seconds) == (clip, "audio/ogg", 3.5)
+    for owner, bad in ((bob.id, audio_id), (alice.id, "zzz"), (alice.id, "0" * 24)):
+        with pytest.raises(NotFound):
+            store.audio.get(owner_id=owner, audio_id=bad)
+    with pytest.raises(InvalidInput):
+        store.audio.put(owner_id=alice.id, data=b"", content_type="audio/ogg", duration_seconds=0)
+
+
+def test_deleting_a_conversation_removes_its_audio(store: Store, alice: User) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="voice")
+    audio_id = store.audio.put(
+        owner_id=alice.id, data=b"OggS" * 100, content_type="audio/ogg", duration_seconds=1
+    )
+    kept_id = store.audio.put(
+        owner_id=alice.id, data=b"OggS" * 10, content_type="audio/ogg", duration_seconds=1
+    )
+    store.conversations.add_message(
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        role="user",
+        content="spoken",
+        is_voice=True,
+        audio_id=audio_id,
+    )
+    store.delete_conversation(owner_id=alice.id, conversation_id=conv.id)
+    with pytest.raises(NotFound):
+        store.audio.get(owner_id=alice.id, audio_id=audio_id)
+    assert store.audio.get(owner_id=alice.id, audio_id=kept_id).data == b"OggS" * 10

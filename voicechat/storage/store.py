@@ -6,6 +6,7 @@ import atexit
 from dataclasses import dataclass
 
 from voicechat.config import Settings
+from voicechat.storage.audio import AudioStore
 from voicechat.storage.cache import ContextCache, MemoryContextCache, RedisContextCache
 from voicechat.storage.context import ContextStore
 from voicechat.storage.conversations import ConversationRepository
@@ -26,6 +27,7 @@ class Store:
     usage: UsageRepository
     search: MessageSearch
     context: ContextStore
+    audio: AudioStore
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -57,8 +59,15 @@ class Store:
             usage=UsageRepository(db),
             search=MessageSearch(db),
             context=ContextStore(conversations=conversations, cache=cache, size=context_size),
+            audio=AudioStore(db),
             embedded=embedded,
         )
+
+    def delete_conversation(self, *, owner_id: str, conversation_id: str) -> None:
+        """Delete a conversation with its messages, their audio and its cached context (usage is kept)."""
+        audio_ids = self.conversations.delete(owner_id=owner_id, conversation_id=conversation_id)
+        self.audio.delete_many(owner_id=owner_id, audio_ids=audio_ids)
+        self.context.forget(conversation_id)
 
     def close(self) -> None:
         """Close connections and, for the embedded server, stop counting this process as a user."""
