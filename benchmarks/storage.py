@@ -161,7 +161,7 @@ def main() -> None:
             search = [
                 s
                 for q in queries
-                for s in timed(lambda q=q: store.search.search(owner_id=owner, query=q), args.runs // 5)
+                for s in timed(lambda q=q: store.search.search(owner_id=user.id, query=q), args.runs // 5)
             ]
             # A conversation of 500 messages: append to one, then load its last page.
             long_id = conv_ids[0]

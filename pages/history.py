@@ -1,19 +1,18 @@
-"""History: find a past conversation by its words, or page through them newest first, and reopen it."""
+"""History: search past conversations by their words, page through them, open, rename, export, delete."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import context
+from ui import context, history_row
 from voicechat.errors import NotFound
-from voicechat.storage.database import parse_id
 
 app = context.current()
 st.title("History")
 
 query = st.text_input("Search your messages", placeholder="Words that appear in the conversation")
 if query.strip():
-    hits = app.store.search.search(owner_id=parse_id(app.user.id), query=query)
+    hits = app.store.search.search(owner_id=app.user.id, query=query)
     if not hits:
         st.info("No message contains all of those words.")
     for hit in hits:
@@ -33,12 +32,7 @@ except NotFound:
 if not page.items and cursor is None:
     st.info("No conversations yet. Open **Chat** and say hello; everything you say is kept here.")
 for conversation in page.items:
-    with st.container(border=True):
-        cols = st.columns([6, 2, 1])
-        cols[0].markdown(f"**{'🎙️ ' if conversation.has_voice else ''}{conversation.title}**")
-        cols[0].caption(f"{conversation.updated_at:%Y-%m-%d %H:%M} · {conversation.message_count} messages")
-        if cols[2].button("Open", key=f"open-{conversation.id}"):
-            st.switch_page("pages/chat.py", query_params={"c": conversation.id})
+    history_row.render(app, conversation)
 nav = st.columns(2)
 if cursor and nav[0].button("Newest"):
     st.session_state["history_page_cursor"] = None
@@ -46,4 +40,3 @@ if cursor and nav[0].button("Newest"):
 if page.next_cursor and nav[1].button("Older"):
     st.session_state["history_page_cursor"] = page.next_cursor
     st.rerun()
-st.caption("Coming next: rename, delete, export as Markdown or JSON, and replaying voice messages.")

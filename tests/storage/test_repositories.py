@@ -117,16 +117,16 @@ def test_search_finds_all_words_only_in_own_messages(store: Store, alice: User, 
     add(owner_id=alice.id, conversation_id=conv.id, role="assistant", content="Paris has a café culture")
     add(owner_id=alice.id, conversation_id=conv.id, role="user", content="Weather report for Lyon")
     add(owner_id=bob.id, conversation_id=other.id, role="user", content="Paris weather secrets of Bob")
-    hits = store.search.search(owner_id=parse_id(alice.id), query="paris WEATHER")
+    hits = store.search.search(owner_id=alice.id, query="paris WEATHER")
     assert [h.snippet for h in hits] == ["The weather in Paris is lovely"]
     assert hits[0].conversation_id == conv.id
-    assert [h.snippet for h in store.search.search(owner_id=parse_id(alice.id), query="cafe")] == [
+    assert [h.snippet for h in store.search.search(owner_id=alice.id, query="cafe")] == [
         "Paris has a café culture"
     ]
-    newest_first = store.search.search(owner_id=parse_id(alice.id), query="weather")
+    newest_first = store.search.search(owner_id=alice.id, query="weather")
     assert [h.snippet[:7] for h in newest_first] == ["Weather", "The wea"]
-    assert store.search.search(owner_id=parse_id(alice.id), query="  !! ") == []
-    assert store.search.search(owner_id=parse_id(alice.id), query="nothing-like-this") == []
+    assert store.search.search(owner_id=alice.id, query="  !! ") == []
+    assert store.search.search(owner_id=alice.id, query="nothing-like-this") == []
 
 
 def test_delete_removes_messages_and_cuts_usage_links(store: Store, alice: User) -> None:

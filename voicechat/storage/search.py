@@ -15,7 +15,7 @@ from bson import ObjectId
 
 from voicechat import defaults
 from voicechat.models import SearchHit
-from voicechat.storage.database import Database, Document
+from voicechat.storage.database import Database, Document, parse_id
 
 _WORD = re.compile(r"\w+")
 MAX_TERMS_PER_MESSAGE = 400
@@ -42,16 +42,15 @@ class MessageSearch:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def search(
-        self, *, owner_id: ObjectId, query: str, limit: int = defaults.SEARCH_RESULTS
-    ) -> list[SearchHit]:
-        """Messages of ``owner_id`` containing all the query's words (at most ``limit``)."""
+    def search(self, *, owner_id: str, query: str, limit: int = defaults.SEARCH_RESULTS) -> list[SearchHit]:
+        """Messages of ``owner_id`` containing all the query's words (at most ``limit``), newest first."""
+        owner = parse_id(owner_id)
         terms = terms_of(query, limit=MAX_QUERY_TERMS)
         if not terms:
             return []
         candidates: set[ObjectId] | None = None
         for term in terms:
-            ids = self._ids_with_term(owner_id, term)
+            ids = self._ids_with_term(owner, term)
             candidates = ids if candidates is None else candidates & ids
             if not candidates:
                 return []
@@ -59,7 +58,7 @@ class MessageSearch:
         docs = self._db.run(
             lambda db: list(
                 db.messages.find(
-                    {"_id": {"$in": newest}, "owner_id": owner_id},
+                    {"_id": {"$in": newest}, "owner_id": owner},
                     {"conversation_id": 1, "role": 1, "content": 1, "created_at": 1},
                 )
             )
