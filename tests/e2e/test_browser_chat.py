@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import free_port, in_ci
+from tests.fakes.servers import StreamlitApp, in_ci
 
-ROOT = Path(__file__).parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -32,49 +25,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "OPENAI_API_KEY")}
-    env.update(
+    app = StreamlitApp(
         {
             "MONGODB_URI": mongo_uri,
             "OPENAI_BASE_URL": fake_openai.base_url,
             "OPENAI_API_KEY": "sk-e2e",
             "VOICECHAT_DATA_DIR": str(tmp_path),
         }
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.2)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    ).start()
+    yield app.url
+    app.stop()
 
 
 @pytest.fixture

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pymongo
@@ -134,3 +136,64 @@ def _wait(check: object, name: str, process: subprocess.Popen[bytes], timeout: f
 def in_ci() -> bool:
     """CI=true: a missing service is a failure, never a skip."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class StreamlitApp:
+    """``streamlit run streamlit_app.py`` on a free 127.0.0.1 port with a chosen environment."""
+
+    ROOT = Path(__file__).parents[2]
+
+    def __init__(
+        self, env: dict[str, str], *, drop: tuple[str, ...] = ("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY")
+    ):
+        self.port = free_port()
+        self._env = {k: v for k, v in os.environ.items() if k not in drop} | env
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the app is served."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> StreamlitApp:
+        """Start and wait until ``/_stcore/health`` answers."""
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(self.port),
+                "--server.headless",
+                "true",
+            ],
+            cwd=self.ROOT,
+            env=self._env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _wait(
+            lambda: http_get(self.url + "/_stcore/health") == "ok",
+            "streamlit",
+            self._process,
+            timeout=timeout,
+        )
+        return self
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, as a process manager would; returns the exit code and everything it printed."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGTERM)
+        output, _ = self._process.communicate(timeout=30)
+        return self._process.returncode, output
+
+
+def http_get(url: str) -> str:
+    """GET a local URL and return its body as text."""
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return str(response.read().decode())
