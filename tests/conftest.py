@@ -66,13 +66,17 @@ def _mongo_targets() -> list[str]:
 @pytest.fixture(params=_mongo_targets())
 def mongo_uri(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty database on the server under test; dropped afterwards."""
-    if request.param == "external":
-        base = os.environ["MONGODB_URI"].split("?")[0].rstrip("/").rsplit("/", 1)[0] + "/"
-    else:
-        base = request.getfixturevalue("mongo_server").uri
     name = f"test_{uuid.uuid4().hex[:12]}"
-    yield base + name
-    db = Database.connect(base + name)
+    if request.param == "external":
+        # Same hosts and options as the given URI, with this test's own database name.
+        scheme, rest = os.environ["MONGODB_URI"].split("://", 1)
+        hosts = rest.split("/", 1)[0].split("?", 1)[0]
+        options = rest.split("?", 1)[1] if "?" in rest else ""
+        uri = f"{scheme}://{hosts}/{name}" + (f"?{options}" if options else "")
+    else:
+        uri = request.getfixturevalue("mongo_server").uri + name
+    yield uri
+    db = Database.connect(uri)
     db.run(lambda raw: raw.client.drop_database(name))
     db.close()
 

@@ -17,19 +17,20 @@ def render(app: AppContext, state: ChatState) -> None:
             st.rerun()
         _recent_conversations(app, state)
         st.divider()
-        st.selectbox("Model", app.settings.chat_models, key="chat_model", index=_index(app, state))
-        state.model = st.session_state["chat_model"]
+        # Widgets keyed once from the session state, so a rerun never resets what the user typed.
+        st.session_state.setdefault(
+            "chat_model", state.model if state.model in app.settings.chat_models else app.settings.chat_model
+        )
+        st.session_state.setdefault("chat_persona", state.system_prompt)
+        state.model = st.selectbox("Model", app.settings.chat_models, key="chat_model")
         state.system_prompt = st.text_area(
-            "Persona (system prompt)",
-            value=state.system_prompt,
-            height=120,
-            help="How the assistant behaves.",
+            "Persona (system prompt)", key="chat_persona", height=120, help="How the assistant behaves."
         )
         if not app.settings.openai_configured:
             typed = st.text_input(
                 "OpenAI API key",
                 type="password",
-                value=state.api_key or "",
+                key="chat_api_key",
                 help="Kept only in this browser session; never stored or logged.",
             )
             state.api_key = typed.strip() or None
@@ -58,8 +59,3 @@ def _recent_conversations(app: AppContext, state: ChatState) -> None:
     if page.next_cursor and cols[1].button("Older", width="stretch"):
         state.history_cursor = page.next_cursor
         st.rerun()
-
-
-def _index(app: AppContext, state: ChatState) -> int:
-    models = app.settings.chat_models
-    return models.index(state.model) if state.model in models else 0
