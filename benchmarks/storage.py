@@ -23,6 +23,7 @@ from bson import ObjectId
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from tests.fakes.servers import MongoServer
+from voicechat.dashboard import build_report
 from voicechat.models import UsageEvent
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
@@ -185,7 +186,8 @@ def main() -> None:
                 args.runs,
             )
             end = date(2026, 11, 24)
-            chart = timed(lambda: store.usage.daily_costs(start=end - timedelta(days=89), end=end), 10)
+            chart = timed(lambda: store.usage.daily_by_model(start=end - timedelta(days=89), end=end), 10)
+            dashboard = timed(lambda: build_report(store, start=end - timedelta(days=29), end=end), 5)
             figures = {
                 "history_page_p95_ms": round(p95(history), 1),
                 "history_next_page_p95_ms": round(p95(later), 1),
@@ -194,6 +196,7 @@ def main() -> None:
                 "history_page_p50_ms": round(statistics.median(history), 1),
                 "last_page_ms": round(statistics.median(last_page), 1),
                 "cost_chart_ms": round(statistics.median(chart), 1),
+                "dashboard_30d_ms": round(statistics.median(dashboard), 1),
             }
             for key, value in figures.items():
                 print(f"{key:>26}: {value}")

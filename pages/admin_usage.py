@@ -1,13 +1,14 @@
-"""Admin usage dashboard: cost per day by kind, from the daily rollups (full dashboard comes later)."""
+"""Admin usage dashboard: who used what, its cost, how fast it was, what failed - from daily rollups."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import pandas as pd
 import streamlit as st
 
 from ui import context
+from ui.usage_charts import model_warnings, render_report
+from voicechat.dashboard import build_report, days_back
 
 app = context.current()
 if not app.user.is_admin:
@@ -15,23 +16,18 @@ if not app.user.is_admin:
     st.stop()
 
 st.title("Usage")
-days = st.slider("Days", min_value=7, max_value=90, value=30)
-end = datetime.now(UTC).date()
-rows = app.store.usage.daily_costs(start=end - timedelta(days=days - 1), end=end)
-if not rows:
-    st.info("No usage recorded in this period yet. Every chat turn records its tokens and cost here.")
-    st.stop()
-frame = pd.DataFrame([row.__dict__ for row in rows])
-cols = st.columns(4)
-total_cost = float(frame["cost_usd"].sum())
-cols[0].metric("Cost (USD)", f"{total_cost:,.2f}" if total_cost >= 1 else f"{total_cost:.6f}")
-cols[1].metric("Calls", int(frame["events"].sum()))
-cols[2].metric("Errors", int(frame["errors"].sum()))
-cols[3].metric("Tokens", int(frame["input_tokens"].sum() + frame["output_tokens"].sum()))
-st.subheader("Cost per day by kind")
-st.bar_chart(frame.pivot_table(index="day", columns="kind", values="cost_usd", aggfunc="sum").fillna(0))
-st.subheader("By model")
-st.dataframe(
-    frame.groupby(["provider", "model"], as_index=False)[["cost_usd", "events", "errors"]].sum(),
-    hide_index=True,
+today = datetime.now(UTC).date()
+filters = st.columns([2, 2])
+chosen = filters[0].date_input(
+    "Dates", value=(days_back(today, 30), today), max_value=today, min_value=days_back(today, 366)
 )
+users = app.store.users.list_all()
+labels = {"": "Everyone", **{u.id: u.email for u in users}}
+user_id = filters[1].selectbox("User", list(labels), format_func=labels.__getitem__)
+if not isinstance(chosen, tuple) or len(chosen) != 2:
+    st.info("Pick the last day of the range.")
+    st.stop()
+start, end = chosen
+report = build_report(app.store, start=start, end=end, user_id=user_id or None)
+model_warnings(app.settings, today)
+render_report(report)

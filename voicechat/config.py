@@ -39,6 +39,14 @@ class Settings:
     context_messages: int = defaults.CONTEXT_MESSAGES
     openai_timeout: float = defaults.OPENAI_TIMEOUT_SECONDS
     openai_max_retries: int = defaults.OPENAI_MAX_RETRIES
+    chat_prices: tuple[tuple[str, float, float], ...] = tuple(
+        (model, price[0], price[1]) for model, price in defaults.CHAT_PRICES_PER_MTOK.items()
+    )
+
+    @property
+    def chat_price_table(self) -> dict[str, tuple[float, float]]:
+        """US dollars per 1M (input, output) tokens by model."""
+        return {model: (inp, out) for model, inp, out in self.chat_prices}
 
     @property
     def uses_default_openai_endpoint(self) -> bool:
@@ -83,6 +91,13 @@ class Settings:
             ),
             openai_timeout=reader.number("OPENAI_TIMEOUT", defaults.OPENAI_TIMEOUT_SECONDS, 1.0, 600.0),
             openai_max_retries=int(reader.number("OPENAI_MAX_RETRIES", defaults.OPENAI_MAX_RETRIES, 0, 10)),
+            chat_prices=tuple(
+                (model, price[0], price[1])
+                for model, price in {
+                    **defaults.CHAT_PRICES_PER_MTOK,
+                    **reader.prices("VOICECHAT_CHAT_PRICES"),
+                }.items()
+            ),
         )
 
 
@@ -105,6 +120,26 @@ class _Reader:
             return ()
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         return tuple(item for item in (str(i).strip() for i in items) if item)
+
+    def prices(self, key: str) -> dict[str, tuple[float, float]]:
+        """``model=input/output;model2=input/output`` in US dollars per 1M tokens."""
+        table: dict[str, tuple[float, float]] = {}
+        for entry in (
+            self.csv(key) if "," in str(self._values.get(key, "")) else (self.text(key) or "").split(";")
+        ):
+            if not entry.strip():
+                continue
+            try:
+                model, rates = entry.split("=", 1)
+                inp, out = (float(x) for x in rates.split("/", 1))
+            except ValueError:
+                raise SettingsError(
+                    f"{key} entries look like model=0.10/0.50 (USD per 1M input/output tokens)"
+                ) from None
+            if not (math.isfinite(inp) and math.isfinite(out)) or inp < 0 or out < 0:
+                raise SettingsError(f"{key} prices must be non-negative numbers")
+            table[model.strip()] = (inp, out)
+        return table
 
     def url(self, key: str) -> str | None:
         text = self.text(key)

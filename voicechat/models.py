@@ -106,18 +106,23 @@ class UsageEvent:
 
 
 @dataclass(frozen=True)
-class DailyCost:
-    """A row of the daily rollup: cost and counts for one day, kind and model."""
+class DailyUsage:
+    """A row of a daily rollup: totals for one day and kind (and model, or user), with a latency histogram."""
 
     day: str
     kind: UsageKind
-    provider: str
-    model: str
-    cost_usd: float
-    events: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
+    provider: str = ""
+    model: str = ""
+    user_id: str | None = None
+    cost_usd: float = 0.0
+    events: int = 0
+    errors: int = 0
+    rate_limited: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
+    latency_hist: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

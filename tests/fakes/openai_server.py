@@ -57,6 +57,7 @@ class FakeOpenAI:
         self._chat_scripts: deque[ChatScript] = deque()
         self.transcript = "hello from the fake transcriber"
         self.models = ["gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol"]
+        self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models
         self.port = _free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -157,7 +158,16 @@ class FakeOpenAI:
 
     async def _models(self, request: Request) -> Response:
         self.requests.append(RecordedRequest(request.url.path))
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        data = [
+            {
+                "id": m,
+                "object": "model",
+                "created": 0,
+                "owned_by": "fake",
+                "shutdown_date": self.shutdown_dates.get(m),
+            }
+            for m in self.models
+        ]
         return JSONResponse({"object": "list", "data": data})
 
     async def _transcriptions(self, request: Request) -> Response:

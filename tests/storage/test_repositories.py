@@ -187,13 +187,18 @@ def test_usage_rollups_match_the_events(store: Store, alice: User, bob: User) ->
             created_at=day1 + timedelta(hours=1),
         )
     )
-    rows = store.usage.daily_costs(start=date(2026, 11, 1), end=date(2026, 11, 2))
+    rows = store.usage.daily_by_model(start=date(2026, 11, 1), end=date(2026, 11, 2))
     summary = {(r.day, r.kind, r.model): (r.cost_usd, r.events, r.errors, r.input_tokens) for r in rows}
     assert summary == {
         ("2026-11-01", "chat", "a"): (1.0, 3, 0, 10),
         ("2026-11-02", "tts", "t"): (1.0, 1, 1, 0),
     }
-    assert store.usage.daily_costs(start=date(2026, 11, 3), end=date(2026, 11, 30)) == []
+    assert store.usage.daily_by_model(start=date(2026, 11, 3), end=date(2026, 11, 30)) == []
+    bob_rows = store.usage.daily_by_user(start=date(2026, 11, 1), end=date(2026, 11, 2), user_id=bob.id)
+    assert sorted((r.day, r.kind, r.cost_usd, r.errors) for r in bob_rows) == [
+        ("2026-11-01", "chat", 0.25, 0),
+        ("2026-11-02", "tts", 1.0, 1),
+    ]
 
 
 def test_context_is_read_through_and_rebuilt_when_stale(store: Store, alice: User) -> None:
@@ -247,3 +252,24 @@ def test_deleting_a_conversation_removes_its_audio(store: Store, alice: User) ->
     with pytest.raises(NotFound):
         store.audio.get(owner_id=alice.id, audio_id=audio_id)
     assert store.audio.get(owner_id=alice.id, audio_id=kept_id).data == b"OggS" * 10
+
+
+def test_history_pages_reach_conversations_of_any_age(store: Store, alice: User) -> None:
+    ids = [store.conversations.create(owner_id=alice.id, title=f"old{i}").id for i in range(30)]
+    now = datetime.now(UTC)
+    for i, conversation_id in enumerate(ids):  # one every ~2 weeks, the newest today
+        when = now - timedelta(days=14 * (29 - i), minutes=i)
+        store.db.run(
+            lambda db, c=conversation_id, w=when: db.conversations.update_one(
+                {"_id": parse_id(c)}, {"$set": {"updated_at": w}}
+            )
+        )
+    titles: list[str] = []
+    cursor = None
+    while True:
+        page = store.conversations.list_page(owner_id=alice.id, cursor=cursor, limit=4)
+        titles.extend(c.title for c in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert titles == [f"old{i}" for i in range(29, -1, -1)]

@@ -65,3 +65,13 @@ def test_bad_values_name_the_setting(key: str, value: str, message: str) -> None
 def test_secrets_are_not_in_repr() -> None:
     settings = Settings.from_mapping({"OPENAI_API_KEY": "sk-secret", "MONGODB_URI": "mongodb://u:pw@h/db"})
     assert "sk-secret" not in repr(settings) and "pw@" not in repr(settings)
+
+
+def test_prices_override_the_built_in_table() -> None:
+    settings = Settings.from_mapping({"VOICECHAT_CHAT_PRICES": "gpt-6-luna=1/2; my-local=0/0"})
+    assert settings.chat_price_table["gpt-6-luna"] == (1.0, 2.0)
+    assert settings.chat_price_table["my-local"] == (0.0, 0.0)
+    assert settings.chat_price_table["gpt-6.1-sol"] == defaults.CHAT_PRICES_PER_MTOK["gpt-6.1-sol"]
+    for bad in ("gpt=cheap", "gpt=1/-2", "gpt=1"):
+        with pytest.raises(SettingsError, match="VOICECHAT_CHAT_PRICES"):
+            Settings.from_mapping({"VOICECHAT_CHAT_PRICES": bad})

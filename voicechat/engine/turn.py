@@ -176,7 +176,10 @@ class TextTurn:
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 cost_usd=chat_cost(
-                    model=self._options.model, input_tokens=input_tokens, output_tokens=output_tokens
+                    model=self._options.model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    prices=self._settings.chat_price_table,
                 ),
                 latency_ms=metrics.first_token_ms,
             )

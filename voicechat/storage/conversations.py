@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -26,6 +26,7 @@ from voicechat.models import (
 )
 from voicechat.storage.database import Database, Document, parse_id
 from voicechat.storage.search import terms_of
+from voicechat.storage.usage_events import record_conversation_started
 
 # A stored message is far below MongoDB's 16 MB document limit; anything near it is refused up front.
 MAX_STORED_CONTENT_CHARS = 100_000
@@ -69,6 +70,7 @@ class ConversationRepository:
             "last_message_id": None,
         }
         self._db.run(lambda db: db.conversations.insert_one(doc))
+        record_conversation_started(self._db, owner_id=doc["owner_id"], when=now)
         return _to_conversation(doc)
 
     def get(self, *, owner_id: str, conversation_id: str) -> Conversation:
@@ -80,24 +82,31 @@ class ConversationRepository:
     ) -> Page[Conversation]:
         """Conversations newest first, ``limit`` at a time; pass ``next_cursor`` back for the next page."""
         owner = parse_id(owner_id)
-        query: Document = {"owner_id": owner}
         before: tuple[datetime, ObjectId] | None = _parse_cursor(cursor) if cursor else None
-        if before:
-            query["updated_at"] = {"$lte": before[0]}
+        upper = before[0] if before else datetime.now(UTC) + timedelta(days=1)
+        wanted = limit + 1 + (_TIE_SLACK if before else 0)
+        # The embedded server's planner reads every match of the owner before sorting (2,000 conversations:
+        # ~90 ms). Looking in a recent window first keeps a page to a few dozen reads; wider windows follow
+        # only when the recent one cannot fill the page.
+        docs: list[Document] = []
+        for window in _PAGE_WINDOWS:
+            bounds: Document = {"$lte": upper} if window is None else {"$lte": upper, "$gte": upper - window}
+            docs = self._newest(owner, bounds, wanted)
+            if len(docs) >= wanted:
+                break
         # Ties on updated_at (same millisecond) are resolved by _id here rather than with $or, which the
         # embedded server's planner would answer with a scan.
-        docs = self._db.run(
-            lambda db: list(
-                db.conversations.find(query)
-                .sort([("updated_at", -1), ("_id", -1)])
-                .limit(limit + 1 + (_TIE_SLACK if before else 0))
-            )
-        )
         if before:
             docs = [d for d in docs if _sort_key(d) < (before[0], before[1])]
         items = [_to_conversation(d) for d in docs[:limit]]
         next_cursor = _make_cursor(docs[limit - 1]) if len(docs) > limit else None
         return Page(items=items, next_cursor=next_cursor)
+
+    def _newest(self, owner: ObjectId, bounds: Document, limit: int) -> list[Document]:
+        query: Document = {"owner_id": owner, "updated_at": bounds}
+        return self._db.run(
+            lambda db: list(db.conversations.find(query).sort([("updated_at", -1), ("_id", -1)]).limit(limit))
+        )
 
     def rename(self, *, owner_id: str, conversation_id: str, title: str) -> None:
         """Set a new title (already validated by the caller)."""
@@ -236,6 +245,7 @@ class ConversationRepository:
 
 
 _TIE_SLACK = 10
+_PAGE_WINDOWS: tuple[timedelta | None, ...] = (timedelta(days=7), timedelta(days=60), None)
 
 
 def _sort_key(doc: Document) -> tuple[datetime, ObjectId]:

@@ -41,7 +41,20 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
             {"unique": True},
         )
     ],
-    "usage_daily_users": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
+    "usage_daily_users": [
+        (
+            [
+                ("day", ASCENDING),
+                ("user_id", ASCENDING),
+                ("kind", ASCENDING),
+                ("provider", ASCENDING),
+                ("model", ASCENDING),
+            ],
+            {"unique": True},
+        ),
+        ([("user_id", ASCENDING), ("day", ASCENDING)], {}),
+    ],
+    "conversations_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
 }
 
 

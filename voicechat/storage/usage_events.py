@@ -1,7 +1,8 @@
 """Usage events, one per provider call, plus daily rollups kept up to date on write.
 
 Aggregating a million raw events per page view takes seconds on the embedded server (shared/FINDINGS.md),
-so every write also ``$inc``s two small rollups: per day/kind/provider/model and per day/user.
+so every write also ``$inc``s two small rollups: per day/kind/provider/model, and the same per user. Each
+rollup row carries a latency histogram, so daily percentiles need no raw events either.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from datetime import UTC, date, datetime
 from bson import ObjectId
 from pymongo import UpdateOne
 
-from voicechat.models import DailyCost, UsageEvent
+from voicechat.models import DailyUsage, UsageEvent
 from voicechat.storage.database import Database, Document, parse_id
+from voicechat.usage import latency_bucket
+
+_SUMMED = ("cost_usd", "input_tokens", "output_tokens", "audio_seconds", "characters")
 
 
 class UsageRepository:
@@ -32,39 +36,39 @@ class UsageRepository:
             return
         docs = [_to_document(event) for event in events]
         self._db.run(lambda db: db.usage_events.insert_many(docs, ordered=False))
-        by_kind: dict[tuple[str, str, str, str], Document] = {}
-        by_user: dict[tuple[str, ObjectId], Document] = {}
+        by_model: dict[tuple[str, str, str, str], Document] = {}
+        by_user: dict[tuple[str, ObjectId, str, str, str], Document] = {}
         for doc in docs:
             day = doc["created_at"].strftime("%Y-%m-%d")
-            _add(by_kind.setdefault((day, doc["kind"], doc["provider"], doc["model"]), {}), doc)
-            _add(by_user.setdefault((day, doc["user_id"]), {}), doc)
-        kind_ops = [
+            _add(by_model.setdefault((day, doc["kind"], doc["provider"], doc["model"]), {}), doc)
+            _add(
+                by_user.setdefault((day, doc["user_id"], doc["kind"], doc["provider"], doc["model"]), {}), doc
+            )
+        model_ops = [
             UpdateOne({"day": d, "kind": k, "provider": p, "model": m}, {"$inc": inc}, upsert=True)
-            for (d, k, p, m), inc in by_kind.items()
+            for (d, k, p, m), inc in by_model.items()
         ]
         user_ops = [
-            UpdateOne({"day": d, "user_id": u}, {"$inc": inc}, upsert=True) for (d, u), inc in by_user.items()
+            UpdateOne(
+                {"day": d, "user_id": u, "kind": k, "provider": p, "model": m}, {"$inc": inc}, upsert=True
+            )
+            for (d, u, k, p, m), inc in by_user.items()
         ]
-        self._db.run(lambda db: db.usage_daily.bulk_write(kind_ops, ordered=False))
+        self._db.run(lambda db: db.usage_daily.bulk_write(model_ops, ordered=False))
         self._db.run(lambda db: db.usage_daily_users.bulk_write(user_ops, ordered=False))
 
-    def daily_costs(self, *, start: date, end: date) -> list[DailyCost]:
-        """Rollup rows for days ``start``..``end`` inclusive, ordered by day."""
+    def daily_by_model(self, *, start: date, end: date) -> list[DailyUsage]:
+        """Rollup rows per day, kind, provider and model for days ``start``..``end`` inclusive."""
         query = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
-        docs = self._db.run(lambda db: list(db.usage_daily.find(query, {"_id": 0}).sort("day", 1)))
+        return [_to_row(d) for d in self._db.run(lambda db: list(db.usage_daily.find(query, {"_id": 0})))]
+
+    def daily_by_user(self, *, start: date, end: date, user_id: str | None = None) -> list[DailyUsage]:
+        """Rollup rows per day, user, kind, provider and model (of one user when ``user_id`` is given)."""
+        query: Document = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
+        if user_id is not None:
+            query["user_id"] = parse_id(user_id)
         return [
-            DailyCost(
-                day=d["day"],
-                kind=d["kind"],
-                provider=d["provider"],
-                model=d["model"],
-                cost_usd=round(float(d.get("cost_usd", 0.0)), 8),
-                events=int(d.get("events", 0)),
-                errors=int(d.get("errors", 0)),
-                input_tokens=int(d.get("input_tokens", 0)),
-                output_tokens=int(d.get("output_tokens", 0)),
-            )
-            for d in docs
+            _to_row(d) for d in self._db.run(lambda db: list(db.usage_daily_users.find(query, {"_id": 0})))
         ]
 
     def events_for(self, *, user_id: str, limit: int = 100) -> list[UsageEvent]:
@@ -86,10 +90,33 @@ def _to_document(event: UsageEvent) -> Document:
 
 
 def _add(total: Document, doc: Document) -> None:
-    for key in ("cost_usd", "input_tokens", "output_tokens", "audio_seconds", "characters"):
+    for key in _SUMMED:
         total[key] = total.get(key, 0) + doc[key]
     total["events"] = total.get("events", 0) + 1
-    total["errors"] = total.get("errors", 0) + (0 if doc["status"] in ("ok", "interrupted") else 1)
+    total["errors"] = total.get("errors", 0) + (doc["status"] == "error")
+    total["rate_limited"] = total.get("rate_limited", 0) + (doc["status"] == "rate_limited")
+    if doc["latency_ms"] is not None and doc["status"] == "ok":
+        key = "latency_hist." + latency_bucket(doc["latency_ms"])
+        total[key] = total.get(key, 0) + 1
+
+
+def _to_row(doc: Document) -> DailyUsage:
+    return DailyUsage(
+        day=doc["day"],
+        kind=doc["kind"],
+        provider=doc.get("provider", ""),
+        model=doc.get("model", ""),
+        user_id=str(doc["user_id"]) if doc.get("user_id") else None,
+        cost_usd=round(float(doc.get("cost_usd", 0.0)), 8),
+        events=int(doc.get("events", 0)),
+        errors=int(doc.get("errors", 0)),
+        rate_limited=int(doc.get("rate_limited", 0)),
+        input_tokens=int(doc.get("input_tokens", 0)),
+        output_tokens=int(doc.get("output_tokens", 0)),
+        audio_seconds=float(doc.get("audio_seconds", 0.0)),
+        characters=int(doc.get("characters", 0)),
+        latency_hist={k: int(v) for k, v in (doc.get("latency_hist") or {}).items()},
+    )
 
 
 def _to_event(doc: Document) -> UsageEvent:
@@ -107,4 +134,24 @@ def _to_event(doc: Document) -> UsageEvent:
         cost_usd=doc["cost_usd"],
         latency_ms=doc.get("latency_ms"),
         created_at=doc["created_at"],
+    )
+
+
+def record_conversation_started(db: Database, *, owner_id: ObjectId, when: datetime) -> None:
+    """Count a new conversation in the per-day rollup the dashboard reads."""
+    day = when.strftime("%Y-%m-%d")
+    db.run(
+        lambda raw: raw.conversations_daily.update_one(
+            {"day": day, "user_id": owner_id}, {"$inc": {"conversations": 1}}, upsert=True
+        )
+    )
+
+
+def conversations_started(db: Database, *, start: date, end: date, user_id: str | None = None) -> int:
+    """How many conversations were started on days ``start``..``end`` (by one user, if given)."""
+    query: Document = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
+    if user_id is not None:
+        query["user_id"] = parse_id(user_id)
+    return sum(
+        int(d.get("conversations", 0)) for d in db.run(lambda raw: list(raw.conversations_daily.find(query)))
     )

@@ -42,6 +42,20 @@ class UserRepository:
         doc = self._db.run(lambda db: db.users.find_one({"_id": oid}))
         return _to_user(doc) if doc else None
 
+    def emails(self, user_ids: set[str]) -> dict[str, str]:
+        """Email by user id for the given ids (unknown ids are left out)."""
+        oids = [parse_id(u) for u in user_ids]
+        docs = (
+            self._db.run(lambda db: list(db.users.find({"_id": {"$in": oids}}, {"email": 1}))) if oids else []
+        )
+        return {str(d["_id"]): d["email"] for d in docs}
+
+    def list_all(self, *, limit: int = 500) -> list[User]:
+        """Users by email (bounded; for the admin's user filter)."""
+        return [
+            _to_user(d) for d in self._db.run(lambda db: list(db.users.find().sort("email", 1).limit(limit)))
+        ]
+
     def set_role(self, user_id: str, role: UserRole) -> None:
         """Change a user's role (admins only; the page checks who asks)."""
         oid = parse_id(user_id)

@@ -71,3 +71,13 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def reported_shutdown_dates(client: openai.OpenAI) -> dict[str, str]:
+    """Shutdown dates the provider's model list announces (``shutdown_date``, YYYY-MM-DD), by model id."""
+    dates = {}
+    for model in client.models.list():
+        when = (model.model_extra or {}).get("shutdown_date") or getattr(model, "shutdown_date", None)
+        if isinstance(when, str) and when:
+            dates[model.id] = when
+    return dates

@@ -1,0 +1,83 @@
+"""Drawing the usage report: headline, charts, per-user table with CSV, latency, provider health."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from voicechat.config import Settings
+from voicechat.dashboard import UsageReport, shutdown_warnings
+from voicechat.providers.openai.client import make_client, reported_shutdown_dates
+
+log = logging.getLogger("voicechat.ui")
+
+
+def render_report(report: UsageReport) -> None:
+    """Headline figures, cost charts, per-user table, latency percentiles and provider health."""
+    head = report.headline
+    row1 = st.columns(4)
+    row1[0].metric("Cost (USD)", _money(head.cost_usd))
+    row1[1].metric("Active users", head.active_users)
+    row1[2].metric("Conversations", head.conversations)
+    row1[3].metric("Turns", head.turns)
+    row2 = st.columns(4)
+    row2[0].metric("Tokens", f"{head.tokens:,}")
+    row2[1].metric("Audio in (min)", f"{head.audio_minutes_in:,.1f}")
+    row2[2].metric("Audio out (min)", f"{head.audio_minutes_out:,.1f}")
+    if not report.per_user:
+        st.info(
+            "No usage recorded in this period. Every chat turn records its tokens, cost and latency here."
+        )
+        return
+    st.subheader("Cost per day by kind")
+    by_kind = pd.DataFrame(report.cost_by_day_kind, columns=["day", "kind", "cost_usd"])
+    st.bar_chart(by_kind, x="day", y="cost_usd", color="kind", stack=True)
+    st.subheader("Cost per day by model")
+    by_model = pd.DataFrame(report.cost_by_day_model, columns=["day", "model", "cost_usd"])
+    st.bar_chart(by_model, x="day", y="cost_usd", color="model", stack=True)
+    st.subheader("By user")
+    users = pd.DataFrame([u.__dict__ for u in report.per_user]).drop(columns=["user_id"])
+    st.dataframe(
+        users, hide_index=True, column_config={"cost_usd": st.column_config.NumberColumn(format="%.6f")}
+    )
+    st.download_button(
+        "Download CSV",
+        users.to_csv(index=False),
+        file_name=f"usage-{report.start}-{report.end}.csv",
+        mime="text/csv",
+    )
+    st.subheader("Latency percentiles per day (ms)")
+    if report.latency:
+        latency = pd.DataFrame([r.__dict__ for r in report.latency])
+        st.dataframe(latency, hide_index=True)
+        st.caption("Percentiles are the upper bound of the histogram bucket they fall in.")
+    else:
+        st.caption("No successful calls with a measured latency in this period.")
+    st.subheader("Providers")
+    st.dataframe(pd.DataFrame([p.__dict__ for p in report.providers]), hide_index=True)
+
+
+def model_warnings(settings: Settings, today: date) -> None:
+    """Warn about configured models within 60 days of an announced shutdown."""
+    for model, when, days_left in shutdown_warnings(
+        settings.chat_models, today=today, reported=_reported_dates(settings)
+    ):
+        verb = "was shut down" if days_left < 0 else f"shuts down in {days_left} days"
+        st.warning(f"Model **{model}** {verb} ({when}). Choose a replacement in the settings.", icon="⚠️")
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _reported_dates(settings: Settings) -> dict[str, str]:
+    # A short timeout and no retries: the dashboard must not wait on a slow provider for this.
+    try:
+        return reported_shutdown_dates(make_client(settings).with_options(timeout=5, max_retries=0))
+    except Exception as exc:  # any failure: the built-in table of dates still applies
+        log.info("model list unavailable for shutdown dates: %s", type(exc).__name__)
+        return {}
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}" if value >= 1 else f"{value:.6f}"

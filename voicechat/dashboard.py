@@ -1,0 +1,196 @@
+"""The admin usage report, computed from the daily rollups (never from raw events)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from voicechat import defaults
+from voicechat.models import DailyUsage, UsageKind
+from voicechat.storage.store import Store
+from voicechat.storage.usage_events import conversations_started
+from voicechat.usage import histogram_percentile
+
+LATENCY_METRIC: Mapping[UsageKind, str] = {
+    "chat": "LLM first token",
+    "stt": "Speech-to-text",
+    "tts": "TTS first byte",
+    "realtime": "Voice-to-voice (realtime)",
+}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures at the top of the dashboard."""
+
+    active_users: int
+    conversations: int
+    turns: int
+    audio_minutes_in: float
+    audio_minutes_out: float
+    tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class UserUsage:
+    """One row of the per-user table."""
+
+    user_id: str
+    email: str
+    cost_usd: float
+    calls: int
+    tokens: int
+    audio_minutes: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    """Daily percentiles of one latency metric (bucket upper bounds, in ms)."""
+
+    day: str
+    metric: str
+    p50_ms: float | None
+    p95_ms: float | None
+    samples: int
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """Calls, failures and rate limits of one provider over the range."""
+
+    provider: str
+    calls: int
+    errors: int
+    rate_limited: int
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """Everything the dashboard shows for a date range (and optionally one user)."""
+
+    start: date
+    end: date
+    headline: Headline
+    cost_by_day_kind: list[tuple[str, str, float]]
+    cost_by_day_model: list[tuple[str, str, float]]
+    per_user: list[UserUsage]
+    latency: list[LatencyRow]
+    providers: list[ProviderHealth]
+
+
+def build_report(store: Store, *, start: date, end: date, user_id: str | None = None) -> UsageReport:
+    """The report for days ``start``..``end`` inclusive; ``user_id`` narrows every figure to one user."""
+    user_rows = store.usage.daily_by_user(start=start, end=end, user_id=user_id)
+    model_rows = user_rows if user_id else store.usage.daily_by_model(start=start, end=end)
+    emails = store.users.emails({row.user_id for row in user_rows if row.user_id})
+    headline = Headline(
+        active_users=len({row.user_id for row in user_rows if row.events}),
+        conversations=conversations_started(store.db, start=start, end=end, user_id=user_id),
+        turns=sum(row.events for row in model_rows if row.kind in ("chat", "realtime")),
+        audio_minutes_in=round(sum(r.audio_seconds for r in model_rows if r.kind == "stt") / 60, 2),
+        audio_minutes_out=round(
+            sum(r.audio_seconds for r in model_rows if r.kind in ("tts", "realtime")) / 60, 2
+        ),
+        tokens=sum(r.input_tokens + r.output_tokens for r in model_rows),
+        cost_usd=round(sum(r.cost_usd for r in model_rows), 6),
+    )
+    return UsageReport(
+        start=start,
+        end=end,
+        headline=headline,
+        cost_by_day_kind=_sum_by(model_rows, lambda r: (r.day, r.kind)),
+        cost_by_day_model=_sum_by(model_rows, lambda r: (r.day, r.model)),
+        per_user=_per_user(user_rows, emails),
+        latency=_latency(model_rows),
+        providers=_providers(model_rows),
+    )
+
+
+def days_back(end: date, days: int) -> date:
+    """The first day of a range of ``days`` days ending on ``end``."""
+    return end - timedelta(days=days - 1)
+
+
+def shutdown_warnings(
+    models: Iterable[str], *, today: date, reported: Mapping[str, str] | None = None, within_days: int = 60
+) -> list[tuple[str, str, int]]:
+    """Configured models with an announced shutdown date within ``within_days``: (model, date, days left).
+
+    Dates the provider reports (its model list) win over the built-in table.
+    """
+    known = {**defaults.MODEL_SHUTDOWN_DATES, **(reported or {})}
+    warnings = []
+    for model in dict.fromkeys(models):
+        when = known.get(model)
+        if when:
+            days_left = (date.fromisoformat(when) - today).days
+            if days_left <= within_days:
+                warnings.append((model, when, days_left))
+    return sorted(warnings, key=lambda w: w[2])
+
+
+def _sum_by(
+    rows: list[DailyUsage], key: Callable[[DailyUsage], tuple[str, str]]
+) -> list[tuple[str, str, float]]:
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for row in rows:
+        totals[key(row)] += row.cost_usd
+    return sorted((day, name, round(cost, 8)) for (day, name), cost in totals.items())
+
+
+def _per_user(rows: list[DailyUsage], emails: Mapping[str, str]) -> list[UserUsage]:
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0, 0.0, 0])
+    for row in rows:
+        total = totals[row.user_id or ""]
+        total[0] += row.cost_usd
+        total[1] += row.events
+        total[2] += row.input_tokens + row.output_tokens
+        total[3] += row.audio_seconds / 60
+        total[4] += row.errors
+    users = [
+        UserUsage(
+            user_id=user_id,
+            email=emails.get(user_id, "(deleted user)"),
+            cost_usd=round(t[0], 6),
+            calls=int(t[1]),
+            tokens=int(t[2]),
+            audio_minutes=round(t[3], 2),
+            errors=int(t[4]),
+        )
+        for user_id, t in totals.items()
+    ]
+    return sorted(users, key=lambda u: u.cost_usd, reverse=True)
+
+
+def _latency(rows: list[DailyUsage]) -> list[LatencyRow]:
+    merged: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        for bucket, count in row.latency_hist.items():
+            merged[(row.day, LATENCY_METRIC[row.kind])][bucket] += count
+    return [
+        LatencyRow(
+            day=day,
+            metric=metric,
+            p50_ms=histogram_percentile(hist, 0.5),
+            p95_ms=histogram_percentile(hist, 0.95),
+            samples=sum(hist.values()),
+        )
+        for (day, metric), hist in sorted(merged.items())
+    ]
+
+
+def _providers(rows: list[DailyUsage]) -> list[ProviderHealth]:
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        total = totals[row.provider]
+        total[0] += row.events
+        total[1] += row.errors
+        total[2] += row.rate_limited
+    return [
+        ProviderHealth(provider=p, calls=t[0], errors=t[1], rate_limited=t[2])
+        for p, t in sorted(totals.items())
+    ]
