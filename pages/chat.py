@@ -12,7 +12,7 @@ from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.llm import OpenAIChat
 
 app = context.current()
-state = chat_state(app.settings)
+state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
 chat_sidebar.render(app, state)
 
 key_available = app.settings.openai_configured or bool(state.api_key)

@@ -1,16 +1,114 @@
-"""Voice preferences (placeholder until the voice issues land)."""
+"""Voice preferences: how you talk to the assistant and how it talks back. Saved to your account."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ui import context
+from voicechat import defaults, preferences
+from voicechat.errors import InvalidInput
 
 app = context.current()
+saved = app.store.users.preferences(app.user.id)
+engines = preferences.engine_offers(app.settings)
+providers = preferences.speech_provider_offers(app.settings)
+
+
+def label(options: dict[str, preferences.Offer]) -> object:
+    """Show why an option cannot be chosen here, next to its name."""
+    return lambda name: name if options[name].available else f"{name} (unavailable: {options[name].reason})"
+
+
 st.title("Voice preferences")
-st.info(
-    "Voice is coming: push-to-talk and hands-free conversation. This page will hold your voice, speed, "
-    "language, speech providers, turn-taking sensitivity, barge-in and persona - saved to your account.",
-    icon=":material/record_voice_over:",
+st.caption(
+    "Saved to your account and used from your next turn. Voice conversation arrives with the voice issues."
 )
-st.caption(f"Signed in as {app.user.name}. Text chat works today on the Chat page.")
+with st.form("voice_preferences"):
+    st.subheader("Voice")
+    cols = st.columns(3)
+    voice = cols[0].text_input("Voice", value=saved.voice, help="The provider's voice name or id.")
+    speed = cols[1].number_input(
+        "Speed",
+        value=saved.speed,
+        min_value=defaults.SPEECH_SPEED_RANGE[0],
+        max_value=defaults.SPEECH_SPEED_RANGE[1],
+        step=0.05,
+    )
+    language = cols[2].text_input(
+        "Language", value=saved.language, help="'auto', or a code such as en, fr, pt-BR."
+    )
+    cols = st.columns(2)
+    stt = cols[0].selectbox(
+        "Speech-to-text provider",
+        list(providers),
+        index=list(providers).index(saved.stt_provider),
+        format_func=label(providers),
+    )
+    tts = cols[1].selectbox(
+        "Text-to-speech provider",
+        list(providers),
+        index=list(providers).index(saved.tts_provider),
+        format_func=label(providers),
+    )
+    autoplay = st.toggle("Play spoken replies automatically", value=saved.autoplay)
+    st.subheader("Talk mode")
+    engine = st.selectbox(
+        "Engine",
+        list(engines),
+        index=list(engines).index(saved.talk_engine),
+        format_func=label(engines),
+        help="cascaded: speech-to-text, then the chat model, then text-to-speech. Others: speech-to-speech.",
+    )
+    cols = st.columns(2)
+    silence = cols[0].slider(
+        "Silence before the end of your turn (ms)",
+        *defaults.END_OF_TURN_SILENCE_RANGE_MS,
+        value=saved.end_of_turn_silence_ms,
+        step=50,
+    )
+    sensitivity = cols[1].slider(
+        "Voice detection sensitivity", 0.0, 1.0, value=saved.vad_sensitivity, step=0.05
+    )
+    barge_in = st.toggle("Let me interrupt the assistant (barge-in)", value=saved.barge_in)
+    st.subheader("Assistant")
+    persona = st.text_area(
+        "Persona (system prompt)",
+        value=saved.persona or app.settings.system_prompt,
+        height=120,
+        max_chars=defaults.MAX_SYSTEM_PROMPT_CHARS,
+    )
+    greeting = st.text_input("Greeting", value=saved.greeting, help="Spoken when a Talk session starts.")
+    submitted = st.form_submit_button("Save", type="primary")
+
+if submitted:
+    unavailable = [
+        f"{name}: {offers[name].reason}"
+        for name, offers in ((stt, providers), (tts, providers), (engine, engines))
+        if not offers[name].available
+    ]
+    try:
+        if unavailable:
+            raise InvalidInput(
+                "Not available on this deployment - " + "; ".join(dict.fromkeys(unavailable)) + "."
+            )
+        chosen = preferences.validate(
+            {
+                "voice": voice.strip(),
+                "speed": speed,
+                "language": language.strip(),
+                "stt_provider": stt,
+                "tts_provider": tts,
+                "talk_engine": engine,
+                "end_of_turn_silence_ms": silence,
+                "vad_sensitivity": sensitivity,
+                "barge_in": barge_in,
+                "autoplay": autoplay,
+                "persona": None if persona.strip() == app.settings.system_prompt else persona,
+                "greeting": greeting,
+            }
+        )
+    except InvalidInput as exc:
+        st.error(exc.user_message)
+    else:
+        app.store.users.save_preferences(app.user.id, chosen)
+        st.success("Saved. Your next turn uses these preferences.")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
 from voicechat.config import Settings
+from voicechat.models import VoicePreferences
 
 _KEY = "voicechat"
 
@@ -21,10 +23,13 @@ class ChatState:
     history_cursor: str | None = None
 
 
-def chat_state(settings: Settings) -> ChatState:
-    """This session's state, created on first use from the settings' defaults."""
+def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) -> ChatState:
+    """This session's state, created on first use from the user's preferences and the settings' defaults."""
     if _KEY not in st.session_state:
-        st.session_state[_KEY] = ChatState(model=settings.chat_model, system_prompt=settings.system_prompt)
+        persona = preferences().persona
+        st.session_state[_KEY] = ChatState(
+            model=settings.chat_model, system_prompt=persona or settings.system_prompt
+        )
     state: ChatState = st.session_state[_KEY]
     return state
 

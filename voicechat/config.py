@@ -39,6 +39,7 @@ class Settings:
     context_messages: int = defaults.CONTEXT_MESSAGES
     openai_timeout: float = defaults.OPENAI_TIMEOUT_SECONDS
     openai_max_retries: int = defaults.OPENAI_MAX_RETRIES
+    talk_engines: tuple[str, ...] = defaults.TALK_ENGINES
     chat_prices: tuple[tuple[str, float, float], ...] = tuple(
         (model, price[0], price[1]) for model, price in defaults.CHAT_PRICES_PER_MTOK.items()
     )
@@ -91,6 +92,7 @@ class Settings:
             ),
             openai_timeout=reader.number("OPENAI_TIMEOUT", defaults.OPENAI_TIMEOUT_SECONDS, 1.0, 600.0),
             openai_max_retries=int(reader.number("OPENAI_MAX_RETRIES", defaults.OPENAI_MAX_RETRIES, 0, 10)),
+            talk_engines=_engines(reader.csv("VOICECHAT_TALK_ENGINES")),
             chat_prices=tuple(
                 (model, price[0], price[1])
                 for model, price in {
@@ -99,6 +101,13 @@ class Settings:
                 }.items()
             ),
         )
+
+
+def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [engine for engine in chosen if engine not in defaults.TALK_ENGINES]
+    if unknown:
+        raise SettingsError(f"VOICECHAT_TALK_ENGINES: unknown engine {unknown[0]!r}")
+    return chosen or defaults.TALK_ENGINES
 
 
 class _Reader:

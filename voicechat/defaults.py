@@ -69,5 +69,25 @@ MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(
         "gpt-4.1": "2027-01-14",
         "gpt-4.1-mini": "2027-01-14",
         "gpt-5.1": "2027-04-01",
+        # Speech endpoint, realtime and transcription models (OpenAI deprecations page, checked 2026-11-24).
+        "tts-1": "2027-01-06",
+        "tts-1-hd": "2027-01-06",
+        "gpt-4o-mini-tts": "2027-01-06",
+        "gpt-realtime": "2027-01-20",
+        "gpt-realtime-mini": "2027-01-20",
+        "whisper-1": "2027-02-26",
+        "gpt-4o-transcribe": "2027-02-26",
+        "gpt-4o-mini-transcribe": "2027-02-26",
     }
 )
+
+# Voice preferences: defaults and allowed ranges (the preferences page and every voice turn use these).
+TALK_ENGINES: tuple[str, ...] = ("cascaded", "openai-realtime", "elevenlabs-agent")
+DEFAULT_VOICE = "alloy"
+DEFAULT_SPEECH_SPEED = 1.0
+SPEECH_SPEED_RANGE = (0.5, 2.0)
+DEFAULT_LANGUAGE = "auto"
+DEFAULT_END_OF_TURN_SILENCE_MS = 600
+END_OF_TURN_SILENCE_RANGE_MS = (200, 2000)
+DEFAULT_VAD_SENSITIVITY = 0.5
+MAX_GREETING_CHARS = 300

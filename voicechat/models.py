@@ -31,6 +31,27 @@ class User:
         return self.role == "admin"
 
 
+TalkEngine = Literal["cascaded", "openai-realtime", "elevenlabs-agent"]
+
+
+@dataclass(frozen=True)
+class VoicePreferences:
+    """How a user wants to talk and be talked to; saved per user, applied on the next turn."""
+
+    voice: str = "alloy"
+    speed: float = 1.0
+    language: str = "auto"
+    stt_provider: str = "openai"
+    tts_provider: str = "openai"
+    talk_engine: TalkEngine = "cascaded"
+    end_of_turn_silence_ms: int = 600
+    vad_sensitivity: float = 0.5
+    barge_in: bool = True
+    autoplay: bool = True
+    persona: str | None = None  # None: the deployment's default system prompt
+    greeting: str = ""
+
+
 @dataclass(frozen=True)
 class Conversation:
     """One conversation; its messages live in their own collection."""

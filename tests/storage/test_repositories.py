@@ -273,3 +273,13 @@ def test_history_pages_reach_conversations_of_any_age(store: Store, alice: User)
         if cursor is None:
             break
     assert titles == [f"old{i}" for i in range(29, -1, -1)]
+
+
+def test_preferences_round_trip(store: Store, alice: User, bob: User) -> None:
+    from voicechat.preferences import validate
+
+    assert store.users.preferences(alice.id) == validate({})
+    chosen = validate({"voice": "verse", "speed": 1.25, "barge_in": False, "persona": "Pirate voice."})
+    store.users.save_preferences(alice.id, chosen)
+    assert store.users.preferences(alice.id) == chosen
+    assert store.users.preferences(bob.id) == validate({})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pymongo import ReturnDocument
 
-from voicechat.models import User, UserRole
+from voicechat.models import User, UserRole, VoicePreferences
 from voicechat.storage.database import Database, Document, parse_id
 
 
@@ -55,6 +56,21 @@ class UserRepository:
         return [
             _to_user(d) for d in self._db.run(lambda db: list(db.users.find().sort("email", 1).limit(limit)))
         ]
+
+    def preferences(self, user_id: str) -> VoicePreferences:
+        """The user's saved voice preferences (defaults for anything never saved)."""
+        oid = parse_id(user_id)
+        doc = self._db.run(lambda db: db.users.find_one({"_id": oid}, {"preferences": 1})) or {}
+        saved = doc.get("preferences") or {}
+        known = VoicePreferences.__dataclass_fields__
+        return VoicePreferences(**{k: v for k, v in saved.items() if k in known})
+
+    def save_preferences(self, user_id: str, preferences: VoicePreferences) -> None:
+        """Store validated preferences; they apply from the user's next turn."""
+        oid = parse_id(user_id)
+        self._db.run(
+            lambda db: db.users.update_one({"_id": oid}, {"$set": {"preferences": asdict(preferences)}})
+        )
 
     def set_role(self, user_id: str, role: UserRole) -> None:
         """Change a user's role (admins only; the page checks who asks)."""

@@ -1,0 +1,116 @@
+"""The admin usage page (AppTest): figures equal sums of seeded events; the user filter narrows them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from voicechat.models import UsageEvent
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+APP = str(Path(__file__).parents[2] / "streamlit_app.py")
+
+
+@pytest.fixture
+def store(mongo_uri: str) -> Iterator[Store]:
+    db = Database.connect(mongo_uri)
+    db.ensure_indexes()
+    yield Store.over(db, cache=MemoryContextCache(), context_size=10)
+    db.close()
+
+
+@pytest.fixture
+def dashboard(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["OPENAI_BASE_URL"] = (
+        "http://127.0.0.1:9/v1"  # no provider: the model list is simply unavailable
+    )
+    at.secrets["VOICECHAT_CHAT_MODELS"] = "gpt-6-luna,gpt-4o-mini"
+    at.run()
+    at.switch_page("pages/admin_usage.py").run()
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_figures_and_user_filter(dashboard: AppTest, store: Store) -> None:
+    now = datetime.now(UTC)
+    ann = store.users.get_or_create(email="ann@example.com", name="Ann")
+    ben = store.users.get_or_create(email="ben@example.com", name="Ben")
+    events = [
+        UsageEvent(
+            user_id=ann.id,
+            kind="chat",
+            provider="openai",
+            model="gpt-6-luna",
+            input_tokens=100,
+            output_tokens=50,
+            cost_usd=0.25,
+            latency_ms=420,
+            created_at=now - timedelta(days=1),
+        ),
+        UsageEvent(
+            user_id=ann.id,
+            kind="stt",
+            provider="openai",
+            model="stt",
+            audio_seconds=90,
+            cost_usd=1.5,
+            created_at=now - timedelta(days=2),
+        ),
+        UsageEvent(
+            user_id=ben.id,
+            kind="chat",
+            provider="openai",
+            model="gpt-6-luna",
+            input_tokens=10,
+            output_tokens=5,
+            cost_usd=0.75,
+            status="rate_limited",
+            created_at=now,
+        ),
+        UsageEvent(
+            user_id=ben.id,
+            kind="tts",
+            provider="elevenlabs",
+            model="tts",
+            audio_seconds=30,
+            cost_usd=2.0,
+            created_at=now - timedelta(days=40),
+        ),  # outside the default 30 days
+    ]
+    store.usage.record_many(events)
+    store.conversations.create(owner_id=ann.id, title="one")
+    dashboard.run()
+    assert not dashboard.exception
+    shown = metrics(dashboard)
+    assert shown["Cost (USD)"] == "2.50"  # 0.25 + 1.5 + 0.75
+    assert shown["Tokens"] == "165" and shown["Turns"] == "2" and shown["Active users"] == "2"
+    assert shown["Audio in (min)"] == "1.5" and shown["Audio out (min)"] == "0.0"
+    assert shown["Conversations"] == "1"
+    per_user = dashboard.dataframe[0].value
+    assert list(per_user["email"]) == ["ann@example.com", "ben@example.com"]  # by cost, highest first
+    providers = dashboard.dataframe[-1].value.set_index("provider")
+    assert providers.loc["openai", "rate_limited"] == 1 and "elevenlabs" not in providers.index
+    assert any("gpt-4o-mini" in w.value and "2027-01-14" in w.value for w in dashboard.warning)
+    dashboard.selectbox[0].select(ben.id).run()
+    shown = metrics(dashboard)
+    assert (
+        shown["Cost (USD)"] == "0.750000" and shown["Active users"] == "1" and shown["Conversations"] == "0"
+    )
+
+
+def test_empty_period_says_what_will_appear(dashboard: AppTest) -> None:
+    assert not dashboard.exception
+    assert "No usage recorded in this period" in dashboard.info[0].value

@@ -1,0 +1,83 @@
+"""Voice preferences page (AppTest): saved per user, validated, unavailable options explained and refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fakes.openai_server import FakeOpenAI
+from voicechat import defaults
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+APP = str(Path(__file__).parents[2] / "streamlit_app.py")
+
+
+@pytest.fixture
+def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL", "ELEVENLABS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["OPENAI_API_KEY"] = "sk-test"
+    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
+    at.run()
+    at.switch_page("pages/voice_preferences.py").run()
+    return at
+
+
+def saved(mongo_uri: str) -> object:
+    db = Database.connect(mongo_uri)
+    try:
+        store = Store.over(db, cache=MemoryContextCache(), context_size=5)
+        user = store.users.get_or_create(
+            email=defaults.LOCAL_USER_EMAIL, name=defaults.LOCAL_USER_NAME, admin=True
+        )
+        return store.users.preferences(user.id)
+    finally:
+        db.close()
+
+
+def test_saved_preferences_persist_and_the_persona_reaches_the_next_chat(
+    prefs_page: AppTest, mongo_uri: str, fake_openai: FakeOpenAI
+) -> None:
+    assert not prefs_page.exception
+    prefs_page.text_input[0].input("verse")
+    prefs_page.toggle[1].set_value(False)  # barge-in off
+    prefs_page.text_area[0].input("You are a pirate. Answer in one line.")
+    prefs_page.button[0].click().run()
+    assert "Saved" in prefs_page.success[0].value
+    stored = saved(mongo_uri)
+    assert (stored.voice, stored.barge_in, stored.persona) == (
+        "verse",
+        False,
+        "You are a pirate. Answer in one line.",
+    )  # type: ignore[attr-defined]
+    # A new browser session starts its chat with the saved persona, and the model receives it.
+    chat = AppTest.from_file(APP, default_timeout=30)
+    chat.secrets.update(dict(prefs_page.secrets))
+    chat.run()
+    chat.chat_input[0].set_value("Hello").run()
+    assert (
+        fake_openai.chat_requests()[-1].body["messages"][0]["content"]
+        == "You are a pirate. Answer in one line."
+    )
+
+
+def test_unavailable_options_are_explained_and_refused(prefs_page: AppTest, mongo_uri: str) -> None:
+    engine = next(s for s in prefs_page.selectbox if s.label == "Engine")
+    assert "elevenlabs-agent (unavailable: needs ELEVENLABS_API_KEY)" in engine.options
+    engine.set_value("elevenlabs-agent")
+    prefs_page.button[0].click().run()
+    assert "Not available on this deployment" in prefs_page.error[0].value
+    assert saved(mongo_uri).talk_engine == "cascaded"  # type: ignore[attr-defined]
+
+
+def test_bad_language_is_refused_with_a_message(prefs_page: AppTest, mongo_uri: str) -> None:
+    prefs_page.text_input[1].input("klingon!")
+    prefs_page.button[0].click().run()
+    assert "Language must be" in prefs_page.error[0].value
+    assert saved(mongo_uri).language == "auto"  # type: ignore[attr-defined]
