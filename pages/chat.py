@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import chat_sidebar, context
+from ui import audio_replay, chat_sidebar, context
 from ui.state import chat_state, conversation_id, open_conversation
 from voicechat.engine.turn import ChatService, TurnOptions
 from voicechat.errors import NotFound, ProviderError, VoicechatError
@@ -42,6 +42,8 @@ if current is not None:
         for message in history.items:
             with st.chat_message(message.role):
                 st.markdown(message.content)
+                if message.audio_id:
+                    audio_replay.replay(app, message.audio_id)
                 if message.status != "complete":
                     st.caption("⚠️ reply interrupted" if message.interrupted else "⚠️ reply incomplete")
 

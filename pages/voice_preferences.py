@@ -6,7 +6,10 @@ import streamlit as st
 
 from ui import context
 from voicechat import defaults, preferences
-from voicechat.errors import InvalidInput
+from voicechat.engine.preview import preview_voice
+from voicechat.errors import InvalidInput, VoicechatError
+from voicechat.providers.openai.client import make_client, provider_name
+from voicechat.providers.openai.speech import OpenAISpeech
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
@@ -78,16 +81,25 @@ with st.form("voice_preferences"):
         max_chars=defaults.MAX_SYSTEM_PROMPT_CHARS,
     )
     greeting = st.text_input("Greeting", value=saved.greeting, help="Spoken when a Talk session starts.")
-    submitted = st.form_submit_button("Save", type="primary")
+    buttons = st.columns([1, 1, 4])
+    submitted = buttons[0].form_submit_button("Save", type="primary")
+    preview = buttons[1].form_submit_button(
+        "Preview voice",
+        icon=":material/volume_up:",
+        disabled=not providers["openai"].available,
+        help="Speaks a sample with the voice and speed above."
+        if providers["openai"].available
+        else "Needs OPENAI_API_KEY",
+    )
 
-if submitted:
+if submitted or preview:
     unavailable = [
         f"{name}: {offers[name].reason}"
         for name, offers in ((stt, providers), (tts, providers), (engine, engines))
         if not offers[name].available
     ]
     try:
-        if unavailable:
+        if unavailable and submitted:
             raise InvalidInput(
                 "Not available on this deployment - " + "; ".join(dict.fromkeys(unavailable)) + "."
             )
@@ -110,5 +122,19 @@ if submitted:
     except InvalidInput as exc:
         st.error(exc.user_message)
     else:
-        app.store.users.save_preferences(app.user.id, chosen)
-        st.success("Saved. Your next turn uses these preferences.")
+        if submitted:
+            app.store.users.save_preferences(app.user.id, chosen)
+            st.success("Saved. Your next turn uses these preferences.")
+        else:
+            try:
+                clip = preview_voice(
+                    tts=OpenAISpeech(client=make_client(app.settings), provider=provider_name(app.settings)),
+                    model=app.settings.tts_model,
+                    preferences=chosen,
+                    store=app.store,
+                    user=app.user,
+                )
+            except VoicechatError as exc:
+                st.error(f"The voice preview is not available right now. {exc.user_message}")
+            else:
+                st.audio(clip, format="audio/wav", autoplay=True)

@@ -63,7 +63,7 @@ def render_report(report: UsageReport) -> None:
 def model_warnings(settings: Settings, today: date) -> None:
     """Warn about configured models within 60 days of an announced shutdown."""
     for model, when, days_left in shutdown_warnings(
-        settings.chat_models, today=today, reported=_reported_dates(settings)
+        settings.configured_models, today=today, reported=_reported_dates(settings)
     ):
         verb = "was shut down" if days_left < 0 else f"shuts down in {days_left} days"
         st.warning(f"Model **{model}** {verb} ({when}). Choose a replacement in the settings.", icon="⚠️")

@@ -33,6 +33,7 @@ class Settings:
     admins: frozenset[str] = frozenset()
     chat_model: str = defaults.DEFAULT_CHAT_MODEL
     chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
+    tts_model: str = defaults.DEFAULT_TTS_MODEL
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
@@ -43,6 +44,11 @@ class Settings:
     chat_prices: tuple[tuple[str, float, float], ...] = tuple(
         (model, price[0], price[1]) for model, price in defaults.CHAT_PRICES_PER_MTOK.items()
     )
+
+    @property
+    def configured_models(self) -> tuple[str, ...]:
+        """Every model this deployment may call (for shutdown warnings)."""
+        return (*self.chat_models, self.tts_model)
 
     @property
     def chat_price_table(self) -> dict[str, tuple[float, float]]:
@@ -82,6 +88,7 @@ class Settings:
             admins=frozenset(email.lower() for email in reader.csv("VOICECHAT_ADMINS")),
             chat_model=chat_model,
             chat_models=chat_models,
+            tts_model=reader.text("VOICECHAT_TTS_MODEL") or defaults.DEFAULT_TTS_MODEL,
             temperature=reader.optional_number("VOICECHAT_TEMPERATURE", 0.0, 2.0),
             system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
             max_message_chars=int(

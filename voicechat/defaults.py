@@ -57,6 +57,13 @@ CHAT_PRICES_PER_MTOK: MappingProxyType[str, tuple[float, float]] = MappingProxyT
     }
 )
 
+# Speech endpoint TTS (shuts down 2027-01-06; the voice-turns issue adds the Realtime route after it).
+DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
+TTS_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
+    {"gpt-4o-mini-tts": 0.015, "tts-1": 0.015}
+)
+PREVIEW_TEXT = "Hello! This is how I will sound when I answer you."
+
 # Announced shutdown dates (YYYY-MM-DD) for models one might still configure; the admin dashboard warns
 # when a configured model is within 60 days of its date.
 MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(

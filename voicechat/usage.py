@@ -22,6 +22,13 @@ def chat_cost(
     return round((input_tokens * per_input + output_tokens * per_output) / 1_000_000, 8)
 
 
+def speech_cost(
+    *, model: str, audio_seconds: float, prices: Mapping[str, float] = defaults.TTS_PRICES_PER_MINUTE
+) -> float:
+    """Cost in US dollars of synthesised speech, priced per minute of audio (0 for an unlisted model)."""
+    return round(prices.get(model, 0.0) * audio_seconds / 60, 8)
+
+
 # Latency histogram buckets (upper bounds in ms). Rollups count events per bucket so daily percentiles need no
 # raw events; a percentile is reported as the upper bound of the bucket it falls in.
 LATENCY_BUCKETS_MS: tuple[int, ...] = (

@@ -119,3 +119,30 @@ def test_bad_configuration_is_explained(app: AppTest) -> None:
 def test_settings_from_secrets_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICECHAT_CHAT_MODEL", "from-env")
     assert Settings.from_mapping({"VOICECHAT_CHAT_MODEL": "from-env"}).chat_model == "from-env"
+
+
+def test_stored_recordings_are_replayable(app: AppTest, store: Store) -> None:
+    from voicechat.audio.pcm import pcm_to_wav
+
+    user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
+    conversation = store.conversations.create(owner_id=user.id, title="spoken")
+    clip = pcm_to_wav(b"\x01\x00" * 16_000, sample_rate=16_000)
+    audio_id = store.audio.put(owner_id=user.id, data=clip, content_type="audio/wav", duration_seconds=1.0)
+    store.conversations.add_message(
+        owner_id=user.id,
+        conversation_id=conversation.id,
+        role="user",
+        content="said aloud",
+        is_voice=True,
+        audio_id=audio_id,
+    )
+    gone = store.audio.put(owner_id=user.id, data=clip, content_type="audio/wav", duration_seconds=1.0)
+    store.conversations.add_message(
+        owner_id=user.id, conversation_id=conversation.id, role="assistant", content="reply", audio_id=gone
+    )
+    store.audio.delete_many(owner_id=user.id, audio_ids=[gone])
+    app.query_params["c"] = conversation.id
+    app.run()
+    assert not app.exception
+    assert len(app.get("audio")) == 1
+    assert any("Recording no longer available" in c.value for c in app.caption)

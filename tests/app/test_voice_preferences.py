@@ -81,3 +81,41 @@ def test_bad_language_is_refused_with_a_message(prefs_page: AppTest, mongo_uri: 
     prefs_page.button[0].click().run()
     assert "Language must be" in prefs_page.error[0].value
     assert saved(mongo_uri).language == "auto"  # type: ignore[attr-defined]
+
+
+def test_preview_speaks_the_chosen_voice_and_records_usage(
+    prefs_page: AppTest, mongo_uri: str, fake_openai: FakeOpenAI
+) -> None:
+    prefs_page.text_input[0].input("verse")
+    next(n for n in prefs_page.number_input if n.label == "Speed").set_value(1.5)
+    next(b for b in prefs_page.button if b.label == "Preview voice").click().run()
+    assert not prefs_page.exception and not prefs_page.error
+    spoken = fake_openai.requests[-1]
+    assert spoken.path == "/v1/audio/speech"
+    assert (spoken.body["voice"], spoken.body["speed"], spoken.body["response_format"]) == (
+        "verse",
+        1.5,
+        "pcm",
+    )
+    assert spoken.body["model"] == defaults.DEFAULT_TTS_MODEL
+    assert len(prefs_page.get("audio")) == 1
+    assert saved(mongo_uri).voice == "alloy"  # previewing does not save  # type: ignore[attr-defined]
+    db = Database.connect(mongo_uri)
+    try:
+        event = db.run(lambda raw: raw.usage_events.find_one({"kind": "tts"}))
+    finally:
+        db.close()
+    assert (
+        event is not None
+        and event["status"] == "ok"
+        and event["audio_seconds"] > 0
+        and event["characters"] > 0
+    )
+
+
+def test_preview_failure_is_explained(prefs_page: AppTest, fake_openai: FakeOpenAI) -> None:
+    fake_openai.speech_status = 400
+    next(b for b in prefs_page.button if b.label == "Preview voice").click().run()
+    assert not prefs_page.exception
+    assert "The voice preview is not available right now" in prefs_page.error[0].value
+    assert not prefs_page.get("audio")

@@ -58,6 +58,7 @@ class FakeOpenAI:
         self.transcript = "hello from the fake transcriber"
         self.models = ["gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol"]
         self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models
+        self.speech_status: int | None = None  # answer /v1/audio/speech with this error status
         self.port = _free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -74,6 +75,8 @@ class FakeOpenAI:
     def reset(self) -> None:
         """Forget scripts and recorded requests."""
         self._chat_scripts.clear()
+        self.speech_status = None
+        self.shutdown_dates = {}
         self.requests.clear()
 
     def chat_requests(self) -> list[RecordedRequest]:
@@ -183,7 +186,11 @@ class FakeOpenAI:
     async def _speech(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(RecordedRequest(request.url.path, body))
-        seconds = max(0.2, 0.06 * len(str(body.get("input", ""))))
+        if self.speech_status is not None:
+            return JSONResponse(
+                {"error": {"message": "scripted", "type": "scripted"}}, status_code=self.speech_status
+            )
+        seconds = max(0.2, 0.06 * len(str(body.get("input", ""))) / float(body.get("speed") or 1.0))
 
         async def pcm() -> AsyncIterator[bytes]:
             chunk = SPEECH_SAMPLE_RATE // 10

@@ -136,3 +136,100 @@ class LLM(ABC):
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    """Text to speak, with the voice, speed and model to speak it with."""
+
+    text: str
+    voice: str
+    model: str
+    speed: float = 1.0
+
+
+class SpeechStream:
+    """PCM chunks (16-bit little-endian mono at ``sample_rate``) as they arrive, and when the first came.
+
+    Use as a context manager so the connection is always released.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        sample_rate: int,
+        close: Callable[[], None],
+        translate: Callable[[Exception], ProviderError | None],
+        started: float,
+    ) -> None:
+        self._chunks = chunks
+        self.sample_rate = sample_rate
+        self._close = close
+        self._translate = translate
+        self._started = started
+        self.first_byte_ms: float | None = None
+        self.bytes_received = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._chunks:
+                if chunk:
+                    if self.first_byte_ms is None:
+                        self.first_byte_ms = _elapsed_ms(self._started)
+                    self.bytes_received += len(chunk)
+                    yield chunk
+        except ProviderError:
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    @property
+    def audio_seconds(self) -> float:
+        """Seconds of audio received so far."""
+        return self.bytes_received / 2 / self.sample_rate
+
+    def __enter__(self) -> SpeechStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close()
+
+
+class TTS(ABC):
+    """A streaming text-to-speech engine."""
+
+    def __init__(self, *, provider: str, sample_rate: int) -> None:
+        self.provider = provider
+        self.sample_rate = sample_rate
+
+    def synthesize(self, request: SpeechRequest) -> SpeechStream:
+        """Start speaking ``request.text``; raises ``ProviderError`` if it cannot start."""
+        started = time.perf_counter()
+        try:
+            chunks, close = self._open_stream(request)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            translated = self.translate_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        return SpeechStream(
+            chunks, sample_rate=self.sample_rate, close=close, translate=self.translate_error, started=started
+        )
+
+    @abstractmethod
+    def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes], Callable[[], None]]:
+        """Open the provider's audio stream; return its PCM chunks and a function that closes it."""
+
+    def translate_error(self, exc: Exception) -> ProviderError | None:
+        """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return ProviderUnavailable()
+        return None
