@@ -8,6 +8,7 @@ from ui import context
 
 st.set_page_config(page_title="voicechat", page_icon="🎙️", layout="wide")
 app = context.current()
+context.warn_if_exposed_without_sign_in()
 
 pages = [
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
@@ -16,5 +17,9 @@ pages = [
 ]
 if app.user.is_admin:
     pages.append(st.Page("pages/admin_usage.py", title="Usage (admin)", icon=":material/monitoring:"))
+
+if st.user.get("is_logged_in"):
+    st.sidebar.caption(f"Signed in as {app.user.email}")
+    st.sidebar.button("Sign out", on_click=st.logout)
 
 st.navigation(pages).run()

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -49,7 +50,7 @@ def current() -> AppContext:
     try:
         settings = load_settings()
         store = open_store(settings)
-        user = _local_user(store, settings)
+        user = _signed_in_user(store, settings)
     except SettingsError as exc:
         st.error(f"The app's configuration has a problem: {exc}")
         st.stop()
@@ -60,11 +61,55 @@ def current() -> AppContext:
     return AppContext(settings=settings, store=store, user=user)
 
 
-def _local_user(store: Store, settings: Settings) -> User:
-    # Single-user local mode: one local user, an administrator. (Sign-in arrives with the identity issue.)
-    return store.users.get_or_create(
-        email=defaults.LOCAL_USER_EMAIL, name=defaults.LOCAL_USER_NAME, admin=True
-    )
+def _signed_in_user(store: Store, settings: Settings) -> User:
+    """Who is using the app: the OpenID Connect user when sign-in is configured, else the local user.
+
+    Read once per browser session (and identity), not on every rerun.
+    """
+    info = st.user
+    if info.get("is_logged_in"):
+        email = str(info.get("email") or "").strip().lower()
+        if not email:
+            st.error(
+                "Your sign-in did not share an email address, which this app needs to keep your data apart."
+            )
+            st.stop()
+        name = str(info.get("name") or email)
+        admin = settings.is_admin(email)
+    elif _sign_in_configured():
+        st.title("voicechat")
+        st.write("Sign in to continue. Your conversations are private to your account.")
+        st.button("Sign in", type="primary", on_click=st.login)
+        st.stop()
+    else:
+        # Single-user local mode: one local user, an administrator.
+        email, name, admin = defaults.LOCAL_USER_EMAIL, defaults.LOCAL_USER_NAME, True
+    key = f"voicechat_user:{store.db.name}:{email}"
+    user: User | None = st.session_state.get(key)
+    if user is None:
+        user = store.users.get_or_create(email=email, name=name, admin=admin)
+        st.session_state[key] = user
+    return user
+
+
+def _sign_in_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def warn_if_exposed_without_sign_in() -> None:
+    """In single-user local mode, say so loudly when the app is opened through a network address."""
+    if st.user.get("is_logged_in") or _sign_in_configured():
+        return
+    host = urlparse(st.context.url or "").hostname or "localhost"
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        st.warning(
+            "This app is reachable at a network address but has no sign-in: anyone who can open it acts as "
+            "the administrator. Configure sign-in ([auth] in secrets) before sharing it.",
+            icon=":material/warning:",
+        )
 
 
 def _secrets() -> Mapping[str, Any]:
