@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 APT_TEST_PACKAGES := redis-server chromium
 
-.PHONY: run test lint format bench setup setup-dev system-test-deps clean
+.PHONY: run test lint format bench screenshots setup setup-dev system-test-deps clean
 
 run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
@@ -26,6 +26,9 @@ format: setup-dev
 
 bench: setup-dev
 	$(PY) benchmarks/storage.py
+
+screenshots: setup-dev system-test-deps
+	$(PY) docs/screenshots.py
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev

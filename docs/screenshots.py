@@ -1,0 +1,61 @@
+"""Take the README's screenshots: the app against the fake OpenAI server, driven in Debian's Chromium.
+
+Usage: python docs/screenshots.py  (or make screenshots). Writes docs/screenshots/<page>.png.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.fakes.openai_server import ChatScript, FakeOpenAI  # noqa: E402
+from tests.fakes.servers import StreamlitApp  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> None:
+    fake = FakeOpenAI().start()
+    fake.script_chat(
+        ChatScript(
+            reply="It listens for when you have finished, answers in short sentences, and stops talking "
+            "the moment you interrupt - like a person would."
+        )
+    )
+    with tempfile.TemporaryDirectory() as data:
+        app = StreamlitApp({"OPENAI_BASE_URL": fake.base_url, "VOICECHAT_DATA_DIR": data}).start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 820})
+                page.goto(app.url)
+                page.get_by_test_id("stChatInputTextArea").fill("What makes a voice assistant feel natural?")
+                page.keyboard.press("Enter")
+                page.get_by_text("like a person would").wait_for(timeout=30_000)
+                page.wait_for_timeout(1000)
+                page.screenshot(path=OUT / "chat.png")
+                for path, marker, name in (
+                    ("history", "Search your messages", "history"),
+                    ("voice_preferences", "Talk mode", "voice_preferences"),
+                    ("admin_usage", "Cost per day by kind", "admin_usage"),
+                ):
+                    page.goto(f"{app.url}/{path}")
+                    page.get_by_text(marker).first.wait_for(timeout=30_000)
+                    page.wait_for_timeout(1500)
+                    page.screenshot(path=OUT / f"{name}.png", full_page=False)
+                browser.close()
+        finally:
+            app.stop()
+            fake.stop()
+    print(f"screenshots written to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
