@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import APP
 from voicechat.models import UsageEvent
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
 from voicechat.storage.store import Store
 
-APP = str(Path(__file__).parents[2] / "streamlit_app.py")
-
 
 @pytest.fixture
-def store(mongo_uri: str) -> Iterator[Store]:
-    db = Database.connect(mongo_uri)
-    db.ensure_indexes()
-    yield Store.over(db, cache=MemoryContextCache(), context_size=10)
-    db.close()
-
-
-@pytest.fixture
-def dashboard(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+def dashboard(mongo_uri: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.secrets["OPENAI_BASE_URL"] = (

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import APP
 from voicechat import defaults
 from voicechat.errors import NotFound
 from voicechat.models import User
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
 from voicechat.storage.store import Store
-
-APP = str(Path(__file__).parents[2] / "streamlit_app.py")
-
-
-@pytest.fixture
-def store(mongo_uri: str) -> Iterator[Store]:
-    db = Database.connect(mongo_uri)
-    db.ensure_indexes()
-    yield Store.over(db, cache=MemoryContextCache(), context_size=10)
-    db.close()
 
 
 @pytest.fixture
@@ -34,9 +20,7 @@ def local_user(store: Store) -> User:
 
 
 @pytest.fixture
-def history(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+def history(mongo_uri: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.run()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).parents[2] / "streamlit_app.py")
+from tests.app.conftest import APP
+
 AUTH = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
     "cookie_secret": "x" * 32,
@@ -18,9 +19,7 @@ AUTH = {
 
 
 @pytest.fixture
-def app(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL", "VOICECHAT_ADMINS"):
-        monkeypatch.delenv(name, raising=False)
+def app(mongo_uri: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.secrets["VOICECHAT_ADMINS"] = "boss@example.com"
@@ -54,11 +53,7 @@ def test_listed_admins_get_the_dashboard(app: AppTest) -> None:
     assert not app.exception and app.title[0].value == "Usage"
 
 
-def test_local_mode_warns_when_served_on_a_network_address(
-    mongo_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("MONGODB_URI", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+def test_local_mode_warns_when_served_on_a_network_address(mongo_uri: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.context = {"url": "http://10.1.2.3:8501/"}
@@ -69,11 +64,8 @@ def test_local_mode_warns_when_served_on_a_network_address(
     assert not any("has no sign-in" in w.value for w in at.warning)
 
 
-def test_the_dashboard_page_itself_refuses_non_admins(
-    mongo_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_dashboard_page_itself_refuses_non_admins(mongo_uri: str) -> None:
     # Defence in depth: even run directly (not through the router), the page checks the role.
-    monkeypatch.delenv("MONGODB_URI", raising=False)
     page = AppTest.from_file(str(Path(APP).parent / "pages" / "admin_usage.py"), default_timeout=30)
     page.secrets["MONGODB_URI"] = mongo_uri
     page.secrets["auth"] = AUTH

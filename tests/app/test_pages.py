@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import APP
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from voicechat.config import Settings
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
 from voicechat.storage.store import Store
-
-APP = str(Path(__file__).parents[2] / "streamlit_app.py")
 
 
 @pytest.fixture
-def app(mongo_uri: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+def app(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.secrets["OPENAI_API_KEY"] = "sk-test"
     at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
     return at
-
-
-@pytest.fixture
-def store(mongo_uri: str) -> Iterator[Store]:
-    """The test's database as the app sees it, read independently of the app's own cached Store."""
-    db = Database.connect(mongo_uri)
-    yield Store.over(db, cache=MemoryContextCache(), context_size=10)
-    db.close()
 
 
 def test_chat_page_streams_a_reply_and_stores_it(app: AppTest, store: Store, fake_openai: FakeOpenAI) -> None:
@@ -116,9 +99,13 @@ def test_bad_configuration_is_explained(app: AppTest) -> None:
     assert "OPENAI_BASE_URL must be an http(s) URL" in app.error[0].value
 
 
-def test_settings_from_secrets_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VOICECHAT_CHAT_MODEL", "from-env")
-    assert Settings.from_mapping({"VOICECHAT_CHAT_MODEL": "from-env"}).chat_model == "from-env"
+def test_settings_from_secrets_win_over_environment(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICECHAT_CHAT_MODEL", "env-model")
+    monkeypatch.setenv("VOICECHAT_SYSTEM_PROMPT", "From the environment.")
+    app.secrets["VOICECHAT_CHAT_MODEL"] = "secret-model"
+    app.run()
+    assert app.sidebar.selectbox[0].value == "secret-model"  # secrets win
+    assert app.sidebar.text_area[0].value == "From the environment."  # the environment still counts
 
 
 def test_stored_recordings_are_replayable(app: AppTest, store: Store) -> None:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import APP
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat import defaults
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
 from voicechat.storage.store import Store
 
-APP = str(Path(__file__).parents[2] / "streamlit_app.py")
-
 
 @pytest.fixture
-def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MONGODB_URI", "REDIS_URL", "ELEVENLABS_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.secrets["OPENAI_API_KEY"] = "sk-test"

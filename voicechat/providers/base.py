@@ -8,11 +8,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from voicechat.errors import ProviderError, ProviderUnavailable
 
 ChatRole = Literal["system", "user", "assistant"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,13 @@ class ChatStream:
 
     def __iter__(self) -> Iterator[str]:
         try:
-            for chunk in self._chunks:
+            for chunk in _translating(self._chunks, self._translate):
                 if chunk.usage is not None:
                     self.usage = chunk.usage
                 if chunk.text:
                     if self.first_token_ms is None:
                         self.first_token_ms = _elapsed_ms(self._started)
                     yield chunk.text
-        except ProviderError:
-            raise
-        except Exception as exc:
-            translated = self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
         finally:
             self.total_ms = _elapsed_ms(self._started)
 
@@ -112,15 +106,7 @@ class LLM(ABC):
     def stream_chat(self, request: ChatRequest) -> ChatStream:
         """Start a streamed completion; raises ``ProviderError`` if it cannot start."""
         started = time.perf_counter()
-        try:
-            chunks, close = self._open_stream(request)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            translated = self.translate_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        chunks, close = _opened(lambda: self._open_stream(request), self.translate_error)
         return ChatStream(chunks, close=close, translate=self.translate_error, started=started)
 
     @abstractmethod
@@ -129,9 +115,7 @@ class LLM(ABC):
 
     def translate_error(self, exc: Exception) -> ProviderError | None:
         """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
-        if isinstance(exc, ConnectionError | TimeoutError):
-            return ProviderUnavailable()
-        return None
+        return _network_failure(exc)
 
 
 def _elapsed_ms(started: float) -> float:
@@ -172,20 +156,12 @@ class SpeechStream:
         self.bytes_received = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in self._chunks:
-                if chunk:
-                    if self.first_byte_ms is None:
-                        self.first_byte_ms = _elapsed_ms(self._started)
-                    self.bytes_received += len(chunk)
-                    yield chunk
-        except ProviderError:
-            raise
-        except Exception as exc:
-            translated = self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        for chunk in _translating(self._chunks, self._translate):
+            if chunk:
+                if self.first_byte_ms is None:
+                    self.first_byte_ms = _elapsed_ms(self._started)
+                self.bytes_received += len(chunk)
+                yield chunk
 
     @property
     def audio_seconds(self) -> float:
@@ -211,15 +187,7 @@ class TTS(ABC):
     def synthesize(self, request: SpeechRequest) -> SpeechStream:
         """Start speaking ``request.text``; raises ``ProviderError`` if it cannot start."""
         started = time.perf_counter()
-        try:
-            chunks, close = self._open_stream(request)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            translated = self.translate_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        chunks, close = _opened(lambda: self._open_stream(request), self.translate_error)
         return SpeechStream(
             chunks, sample_rate=self.sample_rate, close=close, translate=self.translate_error, started=started
         )
@@ -230,6 +198,37 @@ class TTS(ABC):
 
     def translate_error(self, exc: Exception) -> ProviderError | None:
         """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
-        if isinstance(exc, ConnectionError | TimeoutError):
-            return ProviderUnavailable()
-        return None
+        return _network_failure(exc)
+
+
+Translate = Callable[[Exception], ProviderError | None]
+
+
+def _network_failure(exc: Exception) -> ProviderError | None:
+    return ProviderUnavailable() if isinstance(exc, ConnectionError | TimeoutError) else None
+
+
+def _opened(open_stream: Callable[[], T], translate: Translate) -> T:
+    """Call ``open_stream``, turning provider failures into ``ProviderError`` (others propagate)."""
+    try:
+        return open_stream()
+    except ProviderError:
+        raise
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _translating(items: Iterator[T], translate: Translate) -> Iterator[T]:
+    """Iterate ``items``, turning provider failures mid-stream into ``ProviderError``."""
+    try:
+        yield from items
+    except ProviderError:
+        raise
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
