@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.config import Settings
 from voicechat.engine.turn import ChatService, TurnOptions
 from voicechat.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable
+from voicechat.log_safety import keep_content_out_of_logs
 from voicechat.models import User
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
@@ -151,3 +154,32 @@ def test_an_abandoned_stream_is_stored_as_interrupted(
     stream.close()  # what happens when the page reruns mid-reply
     assert messages(store, user, turn.conversation.id)[-1] == ("assistant", "one", "interrupted")
     assert store.usage.events_for(user_id=user.id)[0].status == "interrupted"
+
+
+def test_logs_carry_no_content_or_keys(
+    service: ChatService,
+    user: User,
+    llm: OpenAIChat,
+    fake_openai: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    keep_content_out_of_logs()  # what the app does at start-up
+    caplog.set_level(logging.DEBUG)
+    secret_text = "my bank PIN is 4321"
+    fake_openai.script_chat(
+        ChatScript(reply="Noted the secret reply"), ChatScript(status=429, retry_after=0.01)
+    )
+    turn = service.begin_text_turn(
+        user=user, conversation_id=None, text=secret_text, options=OPTIONS, llm=llm
+    )
+    list(turn.stream_reply())
+    fake_openai.script_chat(*[ChatScript(status=429, retry_after=0.01)] * 3)
+    failing = service.begin_text_turn(
+        user=user, conversation_id=turn.conversation.id, text=secret_text, options=OPTIONS, llm=llm
+    )
+    with pytest.raises(ProviderRateLimited):
+        list(failing.stream_reply())
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "turn finished" in logged and "provider error RateLimitError" in logged  # the logs do say things
+    for forbidden in (secret_text, "secret reply", "sk-test", OPTIONS.system_prompt):
+        assert forbidden not in logged

@@ -1,0 +1,20 @@
+"""Keep user content and secrets out of logs.
+
+Our own log lines carry ids, statuses and timings only. Some libraries log whole requests at DEBUG: pymongo's
+command logger writes documents (messages, titles), the OpenAI SDK and its HTTP clients write request bodies
+(prompts) and headers. Those loggers are capped at WARNING whatever the root level is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+CONTENT_LOGGERS = ("pymongo", "openai", "httpx", "httpx2", "httpcore", "urllib3", "uvicorn.access")
+
+
+def keep_content_out_of_logs() -> None:
+    """Cap the loggers that would record content at WARNING (idempotent)."""
+    for name in CONTENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
