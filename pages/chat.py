@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import audio_replay, chat_sidebar, context
 from ui.state import chat_state, conversation_id, open_conversation
+from voicechat import defaults
 from voicechat.engine.turn import ChatService, TurnOptions
 from voicechat.errors import NotFound, ProviderError, VoicechatError
 from voicechat.providers.openai.client import make_client, provider_name
@@ -31,14 +32,18 @@ if current is not None:
     try:
         conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
         st.subheader(conversation.title)
-        history = app.store.conversations.messages_page(owner_id=app.user.id, conversation_id=current)
+        shown = st.session_state.get(f"shown-{current}", defaults.MESSAGES_PAGE_SIZE)
+        history = app.store.conversations.messages_page(
+            owner_id=app.user.id, conversation_id=current, limit=shown
+        )
     except NotFound as exc:
         st.warning(exc.user_message)
         open_conversation(None)
         current = None
     else:
-        if history.next_cursor:
-            st.caption("Earlier messages are in History.")
+        if history.next_cursor and st.button("Show earlier messages", icon=":material/expand_less:"):
+            st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
+            st.rerun()
         for message in history.items:
             with st.chat_message(message.role):
                 st.markdown(message.content)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from ui import context
@@ -17,7 +19,7 @@ engines = preferences.engine_offers(app.settings)
 providers = preferences.speech_provider_offers(app.settings)
 
 
-def label(options: dict[str, preferences.Offer]) -> object:
+def label(options: dict[str, preferences.Offer]) -> Callable[[str], str]:
     """Show why an option cannot be chosen here, next to its name."""
     return lambda name: name if options[name].available else f"{name} (unavailable: {options[name].reason})"
 
@@ -78,7 +80,7 @@ with st.form("voice_preferences"):
         "Persona (system prompt)",
         value=saved.persona or app.settings.system_prompt,
         height=120,
-        max_chars=defaults.MAX_SYSTEM_PROMPT_CHARS,
+        help=f"Up to {defaults.MAX_SYSTEM_PROMPT_CHARS:,} characters.",
     )
     greeting = st.text_input("Greeting", value=saved.greeting, help="Spoken when a Talk session starts.")
     buttons = st.columns([1, 1, 4])

@@ -138,11 +138,9 @@ class _Reader:
         return tuple(item for item in (str(i).strip() for i in items) if item)
 
     def prices(self, key: str) -> dict[str, tuple[float, float]]:
-        """``model=input/output;model2=input/output`` in US dollars per 1M tokens."""
+        """``model=input/output;model2=input/output`` (``,`` also separates) in US dollars per 1M tokens."""
         table: dict[str, tuple[float, float]] = {}
-        for entry in (
-            self.csv(key) if "," in str(self._values.get(key, "")) else (self.text(key) or "").split(";")
-        ):
+        for entry in (self.text(key) or "").replace(",", ";").split(";"):
             if not entry.strip():
                 continue
             try:

@@ -133,3 +133,19 @@ def test_stored_recordings_are_replayable(app: AppTest, store: Store) -> None:
     assert not app.exception
     assert len(app.get("audio")) == 1
     assert any("Recording no longer available" in c.value for c in app.caption)
+
+
+def test_earlier_messages_are_reachable_in_the_chat(app: AppTest, store: Store) -> None:
+    user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
+    conversation = store.conversations.create(owner_id=user.id, title="long one")
+    for i in range(60):
+        store.conversations.add_message(
+            owner_id=user.id, conversation_id=conversation.id, role="user", content=f"m{i}"
+        )
+    app.query_params["c"] = conversation.id
+    app.run()
+    assert [m.markdown[0].value for m in app.chat_message] == [f"m{i}" for i in range(10, 60)]  # latest 50
+    next(b for b in app.button if b.label == "Show earlier messages").click().run()
+    shown = [m.markdown[0].value for m in app.chat_message]
+    assert shown == [f"m{i}" for i in range(60)]
+    assert not any(b.label == "Show earlier messages" for b in app.button)  # nothing older left

@@ -114,3 +114,10 @@ def test_preview_failure_is_explained(prefs_page: AppTest, fake_openai: FakeOpen
     assert not prefs_page.exception
     assert "The voice preview is not available right now" in prefs_page.error[0].value
     assert not prefs_page.get("audio")
+
+
+def test_an_overlong_persona_is_refused_not_cut(prefs_page: AppTest, mongo_uri: str) -> None:
+    prefs_page.text_area[0].input("Be kind. " * 500)  # 4,500 characters
+    prefs_page.button[0].click().run()
+    assert "too long" in prefs_page.error[0].value
+    assert saved(mongo_uri).persona is None  # type: ignore[attr-defined]

@@ -68,7 +68,8 @@ def test_secrets_are_not_in_repr() -> None:
 
 
 def test_prices_override_the_built_in_table() -> None:
-    settings = Settings.from_mapping({"VOICECHAT_CHAT_PRICES": "gpt-6-luna=1/2; my-local=0/0"})
+    settings = Settings.from_mapping({"VOICECHAT_CHAT_PRICES": "gpt-6-luna=1/2; my-local=0/0, other=3/4"})
+    assert settings.chat_price_table["other"] == (3.0, 4.0)  # both separators, mixed
     assert settings.chat_price_table["gpt-6-luna"] == (1.0, 2.0)
     assert settings.chat_price_table["my-local"] == (0.0, 0.0)
     assert settings.chat_price_table["gpt-6.1-sol"] == defaults.CHAT_PRICES_PER_MTOK["gpt-6.1-sol"]

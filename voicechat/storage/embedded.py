@@ -90,11 +90,6 @@ class EmbeddedMongo:
             self._start_locked(port)
             return self.uri
 
-    def stop(self) -> None:
-        """Stop the server now, whoever else uses it (tests and shutdown scripts)."""
-        with self._locked():
-            self._stop_locked()
-
     def pid(self) -> int | None:
         """The recorded server pid, if any."""
         state = self._read_state()
@@ -240,9 +235,8 @@ def _terminate(pid: int, timeout: float = 5.0) -> None:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-        )  # as servers bind: TIME_WAIT is no obstacle
+        # Bind as servers do: a port in TIME_WAIT after a crash is still free to reuse.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pymongo import ReturnDocument
 
-from voicechat.models import User, UserRole, VoicePreferences
+from voicechat.models import User, VoicePreferences
 from voicechat.storage.database import Database, Document, parse_id
 
 
@@ -37,12 +37,6 @@ class UserRepository:
             raise RuntimeError("user upsert returned nothing")
         return _to_user(doc)
 
-    def get(self, user_id: str) -> User | None:
-        """The user with this id, or None."""
-        oid = parse_id(user_id)
-        doc = self._db.run(lambda db: db.users.find_one({"_id": oid}))
-        return _to_user(doc) if doc else None
-
     def emails(self, user_ids: set[str]) -> dict[str, str]:
         """Email by user id for the given ids (unknown ids are left out)."""
         oids = [parse_id(u) for u in user_ids]
@@ -71,11 +65,6 @@ class UserRepository:
         self._db.run(
             lambda db: db.users.update_one({"_id": oid}, {"$set": {"preferences": asdict(preferences)}})
         )
-
-    def set_role(self, user_id: str, role: UserRole) -> None:
-        """Change a user's role (admins only; the page checks who asks)."""
-        oid = parse_id(user_id)
-        self._db.run(lambda db: db.users.update_one({"_id": oid}, {"$set": {"role": role}}))
 
 
 def _to_user(doc: Document) -> User:
