@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8501
-APT_TEST_PACKAGES := redis-server chromium
+APT_TEST_PACKAGES := redis-server chromium espeak-ng
 
 .PHONY: run test lint format bench screenshots setup setup-dev system-test-deps clean
 

@@ -57,11 +57,47 @@ CHAT_PRICES_PER_MTOK: MappingProxyType[str, tuple[float, float]] = MappingProxyT
     }
 )
 
-# Speech endpoint TTS (shuts down 2027-01-06; the voice-turns issue adds the Realtime route after it).
+# Speech. The speech-endpoint models shut down on 2027-01-06 and OpenAI names gpt-realtime-2.1-mini as their
+# replacement, which the speech endpoint does not serve: the "realtime" route reads text aloud with it
+# instead, and the "auto" route switches on the speech model's shutdown date (checked 2026-11-24).
 DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
+DEFAULT_REALTIME_TTS_MODEL = "gpt-realtime-2.1-mini"
+SPEECH_ROUTES: tuple[str, ...] = ("auto", "speech-endpoint", "realtime")
+DEFAULT_SPEECH_ROUTE = "auto"
 TTS_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
-    {"gpt-4o-mini-tts": 0.015, "tts-1": 0.015}
+    {"gpt-4o-mini-tts": 0.015, "tts-1": 0.015, "tts-1-hd": 0.030}
 )
+# Realtime reader: US dollars per 1M (text input, audio output) tokens.
+REALTIME_PRICES_PER_MTOK: MappingProxyType[str, tuple[float, float]] = MappingProxyType(
+    {"gpt-realtime-2.1-mini": (0.60, 20.00), "gpt-realtime-2.1": (4.00, 64.00)}
+)
+SPEECH_CHUNK_CHARS = (
+    1000  # replies are synthesised in sentence-aligned pieces of at most this many characters
+)
+# Transcription: gpt-transcribe replaces whisper-1 and gpt-4o(-mini)-transcribe (both shut down 2027-02-26).
+DEFAULT_STT_MODEL = "gpt-transcribe"
+STT_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
+    {
+        "gpt-transcribe": 0.0045,
+        "gpt-4o-transcribe": 0.006,
+        "gpt-4o-mini-transcribe": 0.003,
+        "whisper-1": 0.006,
+    }
+)
+# ElevenLabs streaming TTS: a voice id and a model; priced per 1,000 characters.
+ELEVENLABS_BASE_URL = "https://api.elevenlabs.io"
+DEFAULT_ELEVENLABS_VOICE_ID = "JBFqnCBsd6RMkjVDRZzb"
+DEFAULT_ELEVENLABS_MODEL = "eleven_flash_v2_5"
+ELEVENLABS_PRICES_PER_KCHAR: MappingProxyType[str, float] = MappingProxyType(
+    {"eleven_flash_v2_5": 0.05, "eleven_turbo_v2_5": 0.05, "eleven_multilingual_v2": 0.10}
+)
+
+# Recorded audio (push-to-talk uploads).
+MAX_AUDIO_UPLOAD_BYTES = 25 * 1024 * 1024
+DEFAULT_MAX_AUDIO_SECONDS = 300.0
+RECOGNITION_SAMPLE_RATE = 16_000  # what speech recognition gets: 16 kHz mono 16-bit
+SILENCE_DBFS = -45.0  # a recording whose loudest 30 ms stays below this is "silence only"
+STORED_AUDIO_BITRATE = 32_000  # MP3, mono: compact and playable in every browser
 PREVIEW_TEXT = "Hello! This is how I will sound when I answer you."
 
 # Announced shutdown dates (YYYY-MM-DD) for models one might still configure; the admin dashboard warns
@@ -85,6 +121,7 @@ MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(
         "whisper-1": "2027-02-26",
         "gpt-4o-transcribe": "2027-02-26",
         "gpt-4o-mini-transcribe": "2027-02-26",
+        "gpt-4o-transcribe-diarize": "2027-02-26",
     }
 )
 
