@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import streamlit as st
 
@@ -10,13 +11,13 @@ from ui import context
 from voicechat import defaults, preferences
 from voicechat.engine.preview import preview_voice
 from voicechat.errors import InvalidInput, VoicechatError
-from voicechat.providers.openai.client import make_client, provider_name
-from voicechat.providers.openai.speech import OpenAISpeech
+from voicechat.providers.speech_factory import voice_for
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
 engines = preferences.engine_offers(app.settings)
 providers = preferences.speech_provider_offers(app.settings)
+recognisers = preferences.recognition_provider_offers(app.settings)
 
 
 def label(options: dict[str, preferences.Offer]) -> Callable[[str], str]:
@@ -26,7 +27,7 @@ def label(options: dict[str, preferences.Offer]) -> Callable[[str], str]:
 
 st.title("Voice preferences")
 st.caption(
-    "Saved to your account and used from your next turn. Voice conversation arrives with the voice issues."
+    "Saved to your account and used from your next turn: by push-to-talk on the chat page, and by Talk mode."
 )
 with st.form("voice_preferences"):
     st.subheader("Voice")
@@ -45,9 +46,9 @@ with st.form("voice_preferences"):
     cols = st.columns(2)
     stt = cols[0].selectbox(
         "Speech-to-text provider",
-        list(providers),
-        index=list(providers).index(saved.stt_provider),
-        format_func=label(providers),
+        list(recognisers),
+        index=list(recognisers).index(saved.stt_provider),
+        format_func=label(recognisers),
     )
     tts = cols[1].selectbox(
         "Text-to-speech provider",
@@ -88,16 +89,14 @@ with st.form("voice_preferences"):
     preview = buttons[1].form_submit_button(
         "Preview voice",
         icon=":material/volume_up:",
-        disabled=not providers["openai"].available,
-        help="Speaks a sample with the voice and speed above."
-        if providers["openai"].available
-        else "Needs OPENAI_API_KEY",
+        disabled=not any(offer.available for offer in providers.values()),
+        help="Speaks a sample with the voice, speed and text-to-speech provider above.",
     )
 
 if submitted or preview:
     unavailable = [
         f"{name}: {offers[name].reason}"
-        for name, offers in ((stt, providers), (tts, providers), (engine, engines))
+        for name, offers in ((stt, recognisers), (tts, providers), (engine, engines))
         if not offers[name].available
     ]
     try:
@@ -130,11 +129,10 @@ if submitted or preview:
         else:
             try:
                 clip = preview_voice(
-                    tts=OpenAISpeech(client=make_client(app.settings), provider=provider_name(app.settings)),
-                    model=app.settings.tts_model,
-                    preferences=chosen,
+                    voice=voice_for(app.settings, chosen, today=date.today()),
                     store=app.store,
                     user=app.user,
+                    prices=app.settings.price_tables,
                 )
             except VoicechatError as exc:
                 st.error(f"The voice preview is not available right now. {exc.user_message}")

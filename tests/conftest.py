@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
+from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, in_ci
 from voicechat.config import Settings
@@ -34,6 +36,19 @@ def openai_server() -> Iterator[FakeOpenAI]:
 def fake_openai(openai_server: FakeOpenAI) -> FakeOpenAI:
     openai_server.reset()
     return openai_server
+
+
+@pytest.fixture(scope="session")
+def elevenlabs_server() -> Iterator[FakeElevenLabs]:
+    fake = FakeElevenLabs().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_elevenlabs(elevenlabs_server: FakeElevenLabs) -> FakeElevenLabs:
+    elevenlabs_server.reset()
+    return elevenlabs_server
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +113,13 @@ def store(mongo_uri: str, cache: ContextCache) -> Iterator[Store]:
 
 
 @pytest.fixture
-def settings(fake_openai: FakeOpenAI, tmp_path: Path) -> Settings:
+def settings(fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs, tmp_path: Path) -> Settings:
     return Settings.from_mapping(
         {
             "OPENAI_API_KEY": "sk-test",
             "OPENAI_BASE_URL": fake_openai.base_url,
+            "ELEVENLABS_API_KEY": ELEVENLABS_KEY,
+            "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
             "VOICECHAT_DATA_DIR": str(tmp_path),
         }
     )

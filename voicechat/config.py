@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from voicechat import defaults
+from voicechat.usage import PriceTables
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,13 @@ class Settings:
     chat_model: str = defaults.DEFAULT_CHAT_MODEL
     chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
     tts_model: str = defaults.DEFAULT_TTS_MODEL
+    realtime_tts_model: str = defaults.DEFAULT_REALTIME_TTS_MODEL
+    speech_route: str = defaults.DEFAULT_SPEECH_ROUTE
+    stt_model: str = defaults.DEFAULT_STT_MODEL
+    elevenlabs_base_url: str = defaults.ELEVENLABS_BASE_URL
+    elevenlabs_voice_id: str = defaults.DEFAULT_ELEVENLABS_VOICE_ID
+    elevenlabs_model: str = defaults.DEFAULT_ELEVENLABS_MODEL
+    max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
@@ -44,16 +52,33 @@ class Settings:
     chat_prices: tuple[tuple[str, float, float], ...] = tuple(
         (model, price[0], price[1]) for model, price in defaults.CHAT_PRICES_PER_MTOK.items()
     )
+    realtime_prices: tuple[tuple[str, float, float], ...] = tuple(
+        (model, price[0], price[1]) for model, price in defaults.REALTIME_PRICES_PER_MTOK.items()
+    )
+    stt_prices: tuple[tuple[str, float], ...] = tuple(defaults.STT_PRICES_PER_MINUTE.items())
+    tts_prices: tuple[tuple[str, float], ...] = tuple(defaults.TTS_PRICES_PER_MINUTE.items())
+    elevenlabs_prices: tuple[tuple[str, float], ...] = tuple(defaults.ELEVENLABS_PRICES_PER_KCHAR.items())
 
     @property
     def configured_models(self) -> tuple[str, ...]:
         """Every model this deployment may call (for shutdown warnings)."""
-        return (*self.chat_models, self.tts_model)
+        return (*self.chat_models, self.tts_model, self.realtime_tts_model, self.stt_model)
 
     @property
     def chat_price_table(self) -> dict[str, tuple[float, float]]:
         """US dollars per 1M (input, output) tokens by model."""
         return {model: (inp, out) for model, inp, out in self.chat_prices}
+
+    @property
+    def price_tables(self) -> PriceTables:
+        """Every price table, for pricing usage events."""
+        return PriceTables(
+            chat=self.chat_price_table,
+            realtime={model: (inp, out) for model, inp, out in self.realtime_prices},
+            stt_per_minute=dict(self.stt_prices),
+            tts_per_minute=dict(self.tts_prices),
+            elevenlabs_per_kchar=dict(self.elevenlabs_prices),
+        )
 
     @property
     def uses_default_openai_endpoint(self) -> bool:
@@ -89,6 +114,18 @@ class Settings:
             chat_model=chat_model,
             chat_models=chat_models,
             tts_model=reader.text("VOICECHAT_TTS_MODEL") or defaults.DEFAULT_TTS_MODEL,
+            realtime_tts_model=reader.text("VOICECHAT_REALTIME_TTS_MODEL")
+            or defaults.DEFAULT_REALTIME_TTS_MODEL,
+            speech_route=reader.choice(
+                "VOICECHAT_SPEECH_ROUTE", defaults.SPEECH_ROUTES, defaults.DEFAULT_SPEECH_ROUTE
+            ),
+            stt_model=reader.text("VOICECHAT_STT_MODEL") or defaults.DEFAULT_STT_MODEL,
+            elevenlabs_base_url=reader.url("ELEVENLABS_BASE_URL") or defaults.ELEVENLABS_BASE_URL,
+            elevenlabs_voice_id=reader.text("ELEVENLABS_VOICE_ID") or defaults.DEFAULT_ELEVENLABS_VOICE_ID,
+            elevenlabs_model=reader.text("ELEVENLABS_MODEL") or defaults.DEFAULT_ELEVENLABS_MODEL,
+            max_audio_seconds=reader.number(
+                "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0
+            ),
             temperature=reader.optional_number("VOICECHAT_TEMPERATURE", 0.0, 2.0),
             system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
             max_message_chars=int(
@@ -100,14 +137,27 @@ class Settings:
             openai_timeout=reader.number("OPENAI_TIMEOUT", defaults.OPENAI_TIMEOUT_SECONDS, 1.0, 600.0),
             openai_max_retries=int(reader.number("OPENAI_MAX_RETRIES", defaults.OPENAI_MAX_RETRIES, 0, 10)),
             talk_engines=_engines(reader.csv("VOICECHAT_TALK_ENGINES")),
-            chat_prices=tuple(
-                (model, price[0], price[1])
-                for model, price in {
-                    **defaults.CHAT_PRICES_PER_MTOK,
-                    **reader.prices("VOICECHAT_CHAT_PRICES"),
+            chat_prices=_pairs({**defaults.CHAT_PRICES_PER_MTOK, **reader.prices("VOICECHAT_CHAT_PRICES")}),
+            realtime_prices=_pairs(
+                {**defaults.REALTIME_PRICES_PER_MTOK, **reader.prices("VOICECHAT_REALTIME_PRICES")}
+            ),
+            stt_prices=tuple(
+                {**defaults.STT_PRICES_PER_MINUTE, **reader.rates("VOICECHAT_STT_PRICES")}.items()
+            ),
+            tts_prices=tuple(
+                {**defaults.TTS_PRICES_PER_MINUTE, **reader.rates("VOICECHAT_TTS_PRICES")}.items()
+            ),
+            elevenlabs_prices=tuple(
+                {
+                    **defaults.ELEVENLABS_PRICES_PER_KCHAR,
+                    **reader.rates("VOICECHAT_ELEVENLABS_PRICES"),
                 }.items()
             ),
         )
+
+
+def _pairs(table: Mapping[str, tuple[float, float]]) -> tuple[tuple[str, float, float], ...]:
+    return tuple((model, price[0], price[1]) for model, price in table.items())
 
 
 def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
@@ -154,6 +204,28 @@ class _Reader:
                 raise SettingsError(f"{key} prices must be non-negative numbers")
             table[model.strip()] = (inp, out)
         return table
+
+    def rates(self, key: str) -> dict[str, float]:
+        """``model=rate;model2=rate`` (``,`` also separates): one non-negative US dollar rate per model."""
+        table: dict[str, float] = {}
+        for entry in (self.text(key) or "").replace(",", ";").split(";"):
+            if not entry.strip():
+                continue
+            try:
+                model, rate_text = entry.split("=", 1)
+                rate = float(rate_text)
+            except ValueError:
+                raise SettingsError(f"{key} entries look like model=0.006 (US dollars)") from None
+            if not math.isfinite(rate) or rate < 0:
+                raise SettingsError(f"{key} prices must be non-negative numbers")
+            table[model.strip()] = rate
+        return table
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(key) or default
+        if value not in allowed:
+            raise SettingsError(f"{key} must be one of: {', '.join(allowed)}")
+        return value
 
     def url(self, key: str) -> str | None:
         text = self.text(key)

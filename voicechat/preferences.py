@@ -84,13 +84,21 @@ def engine_offers(settings: Settings) -> dict[str, Offer]:
 
 
 def speech_provider_offers(settings: Settings) -> dict[str, Offer]:
-    """Each speech provider, offered or not on this deployment."""
+    """Each text-to-speech provider, offered or not on this deployment."""
     return {
         "openai": Offer(True) if settings.openai_configured else Offer(False, "needs OPENAI_API_KEY"),
         "elevenlabs": Offer(True)
         if settings.elevenlabs_api_key
         else Offer(False, "needs ELEVENLABS_API_KEY"),
         "local": Offer(False, "offline engines are not installed yet"),
+    }
+
+
+def recognition_provider_offers(settings: Settings) -> dict[str, Offer]:
+    """Each speech-to-text provider, offered or not on this deployment."""
+    return {
+        **speech_provider_offers(settings),
+        "elevenlabs": Offer(False, "speech recognition is not offered for ElevenLabs here"),
     }
 
 

@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from voicechat import defaults
+
+
+@dataclass(frozen=True)
+class PriceTables:
+    """Every price a usage event can be priced with (US dollars); defaults from ``defaults``, overridable."""
+
+    chat: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: dict(defaults.CHAT_PRICES_PER_MTOK)
+    )
+    realtime: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: dict(defaults.REALTIME_PRICES_PER_MTOK)
+    )
+    stt_per_minute: Mapping[str, float] = field(default_factory=lambda: dict(defaults.STT_PRICES_PER_MINUTE))
+    tts_per_minute: Mapping[str, float] = field(default_factory=lambda: dict(defaults.TTS_PRICES_PER_MINUTE))
+    elevenlabs_per_kchar: Mapping[str, float] = field(
+        default_factory=lambda: dict(defaults.ELEVENLABS_PRICES_PER_KCHAR)
+    )
 
 
 def chat_cost(
@@ -22,11 +40,34 @@ def chat_cost(
     return round((input_tokens * per_input + output_tokens * per_output) / 1_000_000, 8)
 
 
+def transcription_cost(*, model: str, audio_seconds: float, prices: PriceTables) -> float:
+    """Cost in US dollars of recognising ``audio_seconds`` of speech (per minute; 0 for an unlisted model)."""
+    return round(prices.stt_per_minute.get(model, 0.0) * audio_seconds / 60, 8)
+
+
 def speech_cost(
-    *, model: str, audio_seconds: float, prices: Mapping[str, float] = defaults.TTS_PRICES_PER_MINUTE
+    *,
+    model: str,
+    audio_seconds: float,
+    characters: int = 0,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    prices: PriceTables | None = None,
 ) -> float:
-    """Cost in US dollars of synthesised speech, priced per minute of audio (0 for an unlisted model)."""
-    return round(prices.get(model, 0.0) * audio_seconds / 60, 8)
+    """Cost in US dollars of synthesised speech, however the model is billed.
+
+    Speech-endpoint models per minute of audio, Realtime models per token (text in, audio out), ElevenLabs
+    models per 1,000 characters; an unlisted model (a local engine) costs 0.
+    """
+    tables = prices or PriceTables()
+    if model in tables.tts_per_minute:
+        return round(tables.tts_per_minute[model] * audio_seconds / 60, 8)
+    if model in tables.realtime:
+        per_input, per_output = tables.realtime[model]
+        return round((input_tokens * per_input + output_tokens * per_output) / 1_000_000, 8)
+    if model in tables.elevenlabs_per_kchar:
+        return round(tables.elevenlabs_per_kchar[model] * characters / 1000, 8)
+    return 0.0
 
 
 # Latency histogram buckets (upper bounds in ms). Rollups count events per bucket so daily percentiles need no

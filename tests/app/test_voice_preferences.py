@@ -19,6 +19,7 @@ def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
     at.secrets["MONGODB_URI"] = mongo_uri
     at.secrets["OPENAI_API_KEY"] = "sk-test"
     at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
+    at.secrets["VOICECHAT_SPEECH_ROUTE"] = "speech-endpoint"  # the auto switch is tested with a set clock
     at.run()
     at.switch_page("pages/voice_preferences.py").run()
     return at

@@ -1,17 +1,15 @@
 """A local server speaking the OpenAI wire protocol, for tests that drive the real SDK through ``base_url``.
 
 Serves /v1/chat/completions (SSE with a usage chunk, or one JSON response), /v1/models,
-/v1/audio/transcriptions and /v1/audio/speech (streamed 24 kHz PCM). Scripted per test: replies, error
-statuses with Retry-After, a stream cut mid-way, a slow first token. Every request is recorded.
+/v1/audio/transcriptions, /v1/audio/speech (streamed 24 kHz PCM) and the /v1/realtime WebSocket (see
+``realtime_fake``). Scripted per test: replies, error statuses with Retry-After, a stream cut mid-way, a slow
+first token, failing speech and transcription. Every request is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import socket
-import struct
 import threading
 import time
 from collections import deque
@@ -19,11 +17,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+
+from tests.fakes.asgi import AsgiServer
+from tests.fakes.realtime_fake import FakeRealtime, tone
 
 SPEECH_SAMPLE_RATE = 24_000
 
@@ -59,9 +59,22 @@ class FakeOpenAI:
         self.models = ["gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol"]
         self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models
         self.speech_status: int | None = None  # answer /v1/audio/speech with this error status
-        self.port = _free_port()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self.transcription_status: int | None = None  # answer transcriptions with this error status
+        self.transcription_delay = 0.0
+        self.realtime = FakeRealtime()
+        self._server = AsgiServer(
+            Starlette(
+                routes=[
+                    Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                    Route("/v1/models", self._models, methods=["GET"]),
+                    Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
+                    Route("/v1/audio/speech", self._speech, methods=["POST"]),
+                    WebSocketRoute("/v1/realtime", self.realtime.serve),
+                ]
+            ),
+            name="fake-openai",
+        )
+        self.port = self._server.port
 
     @property
     def base_url(self) -> str:
@@ -76,6 +89,10 @@ class FakeOpenAI:
         """Forget scripts and recorded requests."""
         self._chat_scripts.clear()
         self.speech_status = None
+        self.transcription_status = None
+        self.transcription_delay = 0.0
+        self.transcript = "hello from the fake transcriber"
+        self.realtime.reset()
         self.shutdown_dates = {}
         self.requests.clear()
 
@@ -87,33 +104,12 @@ class FakeOpenAI:
 
     def start(self) -> FakeOpenAI:
         """Serve on 127.0.0.1 in a background thread; returns when it accepts connections."""
-        app = Starlette(
-            routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
-                Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
-                Route("/v1/audio/speech", self._speech, methods=["POST"]),
-            ]
-        )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-openai", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._server.stop()
 
     # Endpoints ---------------------------------------------------------------------------------------
 
@@ -181,6 +177,11 @@ class FakeOpenAI:
                 str(len(await upload.read())) if upload is not None and not isinstance(upload, str) else "0"
             )
         self.requests.append(RecordedRequest(request.url.path, fields))
+        await asyncio.sleep(self.transcription_delay)
+        if self.transcription_status is not None:
+            return JSONResponse(
+                {"error": {"message": "scripted", "type": "scripted"}}, status_code=self.transcription_status
+            )
         return JSONResponse({"text": self.transcript})
 
     async def _speech(self, request: Request) -> Response:
@@ -195,7 +196,7 @@ class FakeOpenAI:
         async def pcm() -> AsyncIterator[bytes]:
             chunk = SPEECH_SAMPLE_RATE // 10
             for start in range(0, int(seconds * SPEECH_SAMPLE_RATE), chunk):
-                yield _tone(start, chunk)
+                yield tone(start, chunk, SPEECH_SAMPLE_RATE)
 
         return StreamingResponse(pcm(), media_type="audio/pcm")
 
@@ -239,19 +240,6 @@ def _completion(model: str, reply: str, prompt_tokens: int, completion_tokens: i
 
 def _sse(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
-
-
-def _tone(start: int, count: int) -> bytes:
-    return b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * (start + i) / SPEECH_SAMPLE_RATE)))
-        for i in range(count)
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":  # serve it by hand: python -m tests.fakes.openai_server

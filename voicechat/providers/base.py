@@ -1,4 +1,6 @@
-"""Provider interfaces. The public method owns timing and error translation; an implementation supplies one
+"""Provider interfaces (chat, speech-to-text, text-to-speech).
+
+The public method owns timing and error translation; an implementation supplies one
 abstract method and gets its SDK client injected (so tests pass a client pointed at a local fake server)."""
 
 from __future__ import annotations
@@ -135,12 +137,13 @@ class SpeechRequest:
 class SpeechStream:
     """PCM chunks (16-bit little-endian mono at ``sample_rate``) as they arrive, and when the first came.
 
-    Use as a context manager so the connection is always released.
+    Providers billed by tokens report them as ``usage`` (after iteration). Use as a context manager so the
+    connection is always released.
     """
 
     def __init__(
         self,
-        chunks: Iterator[bytes],
+        chunks: Iterator[bytes | TokenUsage],
         *,
         sample_rate: int,
         close: Callable[[], None],
@@ -154,10 +157,13 @@ class SpeechStream:
         self._started = started
         self.first_byte_ms: float | None = None
         self.bytes_received = 0
+        self.usage: TokenUsage | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in _translating(self._chunks, self._translate):
-            if chunk:
+            if isinstance(chunk, TokenUsage):
+                self.usage = _added(self.usage, chunk)
+            elif chunk:
                 if self.first_byte_ms is None:
                     self.first_byte_ms = _elapsed_ms(self._started)
                 self.bytes_received += len(chunk)
@@ -193,8 +199,55 @@ class TTS(ABC):
         )
 
     @abstractmethod
-    def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes], Callable[[], None]]:
-        """Open the provider's audio stream; return its PCM chunks and a function that closes it."""
+    def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes | TokenUsage], Callable[[], None]]:
+        """Open the provider's audio stream; return its PCM chunks (and any billed tokens) and a closer."""
+
+    def translate_error(self, exc: Exception) -> ProviderError | None:
+        """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
+        return _network_failure(exc)
+
+
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    """Speech to recognise: 16-bit mono PCM, the model, and an optional language hint (ISO-639-1)."""
+
+    pcm: bytes
+    sample_rate: int
+    model: str
+    language: str | None = None
+
+    @property
+    def audio_seconds(self) -> float:
+        """Duration of the audio in seconds."""
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was recognised, and how long recognition took."""
+
+    text: str
+    audio_seconds: float
+    latency_ms: float
+
+
+class STT(ABC):
+    """A speech-to-text engine for whole recordings."""
+
+    def __init__(self, *, provider: str) -> None:
+        self.provider = provider
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcript:
+        """Recognise ``request``; the text is stripped (empty: nothing understood). Raises ProviderError."""
+        started = time.perf_counter()
+        text = _opened(lambda: self._transcribe(request), self.translate_error)
+        return Transcript(
+            text=text.strip(), audio_seconds=request.audio_seconds, latency_ms=_elapsed_ms(started)
+        )
+
+    @abstractmethod
+    def _transcribe(self, request: TranscriptionRequest) -> str:
+        """Call the provider and return the recognised text."""
 
     def translate_error(self, exc: Exception) -> ProviderError | None:
         """Map a provider/SDK exception to our error tree (None: not a provider failure, re-raise)."""
@@ -202,6 +255,12 @@ class TTS(ABC):
 
 
 Translate = Callable[[Exception], ProviderError | None]
+
+
+def _added(total: TokenUsage | None, more: TokenUsage) -> TokenUsage:
+    if total is None:
+        return more
+    return TokenUsage(total.input_tokens + more.input_tokens, total.output_tokens + more.output_tokens)
 
 
 def _network_failure(exc: Exception) -> ProviderError | None:

@@ -1,7 +1,7 @@
 """Text-to-speech on OpenAI's speech endpoint (``/v1/audio/speech``), streamed as 24 kHz PCM.
 
 The speech-endpoint models have an announced shutdown date (see ``defaults.MODEL_SHUTDOWN_DATES``); the
-voice-turns work adds the Realtime route that takes over after it.
+Realtime reader (``realtime_reader.py``) takes over after it (``speech_route.choose_route``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import openai
 
 from voicechat.errors import ProviderError
-from voicechat.providers.base import TTS, SpeechRequest
+from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
 from voicechat.providers.openai.client import translate_openai_error
 
 SPEECH_SAMPLE_RATE = 24_000  # what the endpoint's "pcm" format carries
@@ -24,7 +24,7 @@ class OpenAISpeech(TTS):
         super().__init__(provider=provider, sample_rate=SPEECH_SAMPLE_RATE)
         self._client = client
 
-    def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes], Callable[[], None]]:
+    def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes | TokenUsage], Callable[[], None]]:
         manager = self._client.audio.speech.with_streaming_response.create(
             model=request.model,
             voice=request.voice,

@@ -1,0 +1,140 @@
+"""Speaking a text and recognising a recording, each recorded as a priced usage event however it ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicechat.engine.sentences import group_for_speech, speakable, split_sentences
+from voicechat.errors import ProviderRateLimited
+from voicechat.models import UsageEvent, UsageStatus, User
+from voicechat.providers.base import SpeechRequest, TokenUsage, Transcript, TranscriptionRequest
+from voicechat.providers.speech_factory import Ears, Voice
+from voicechat.storage.store import Store
+from voicechat.usage import PriceTables, speech_cost, transcription_cost
+
+
+@dataclass(frozen=True)
+class SpokenAudio:
+    """Synthesised speech as 16-bit mono PCM, and how long the first audio took to arrive."""
+
+    pcm: bytes
+    sample_rate: int
+    first_byte_ms: float | None
+
+    @property
+    def seconds(self) -> float:
+        """Duration in seconds."""
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+def speak(
+    voice: Voice,
+    text: str,
+    *,
+    store: Store,
+    user: User,
+    prices: PriceTables,
+    conversation_id: str | None = None,
+) -> SpokenAudio:
+    """Speak ``text`` (markdown marks removed, long texts in sentence-aligned pieces) and record its usage.
+
+    Raises ProviderError; the usage event is written either way, with the audio that did arrive.
+    """
+    pieces = group_for_speech(split_sentences(speakable(text)))
+    chunks: list[bytes] = []
+    first_byte_ms: float | None = None
+    usage: TokenUsage | None = None
+    status: UsageStatus = "error"
+    try:
+        for piece in pieces:
+            request = SpeechRequest(text=piece, voice=voice.voice, model=voice.model, speed=voice.speed)
+            with voice.tts.synthesize(request) as stream:
+                chunks.extend(stream)
+                if first_byte_ms is None:
+                    first_byte_ms = stream.first_byte_ms
+                if stream.usage is not None:
+                    usage = (
+                        stream.usage
+                        if usage is None
+                        else TokenUsage(
+                            usage.input_tokens + stream.usage.input_tokens,
+                            usage.output_tokens + stream.usage.output_tokens,
+                        )
+                    )
+        status = "ok"
+    except ProviderRateLimited:
+        status = "rate_limited"
+        raise
+    finally:
+        audio = SpokenAudio(
+            pcm=b"".join(chunks), sample_rate=voice.tts.sample_rate, first_byte_ms=first_byte_ms
+        )
+        characters = sum(len(p) for p in pieces)
+        input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
+        store.usage.record(
+            UsageEvent(
+                user_id=user.id,
+                conversation_id=conversation_id,
+                kind="tts",
+                provider=voice.tts.provider,
+                model=voice.model,
+                status=status,
+                characters=characters,
+                audio_seconds=round(audio.seconds, 3),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=speech_cost(
+                    model=voice.model,
+                    audio_seconds=audio.seconds,
+                    characters=characters,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    prices=prices,
+                ),
+                latency_ms=first_byte_ms,
+            )
+        )
+    return audio
+
+
+def recognise(
+    ears: Ears,
+    pcm: bytes,
+    *,
+    sample_rate: int,
+    store: Store,
+    user: User,
+    prices: PriceTables,
+    conversation_id: str | None = None,
+) -> Transcript:
+    """Transcribe a recording and record its usage (also when it fails). Raises ProviderError."""
+    request = TranscriptionRequest(pcm=pcm, sample_rate=sample_rate, model=ears.model, language=ears.language)
+    transcript: Transcript | None = None
+    status: UsageStatus = "error"
+    try:
+        transcript = ears.stt.transcribe(request)
+        status = "ok"
+    except ProviderRateLimited:
+        status = "rate_limited"
+        raise
+    finally:
+        store.usage.record(
+            UsageEvent(
+                user_id=user.id,
+                conversation_id=conversation_id,
+                kind="stt",
+                provider=ears.stt.provider,
+                model=ears.model,
+                status=status,
+                audio_seconds=round(request.audio_seconds, 3),
+                characters=len(transcript.text) if transcript else 0,
+                cost_usd=transcription_cost(
+                    model=ears.model, audio_seconds=request.audio_seconds, prices=prices
+                )
+                if transcript
+                else 0.0,
+                latency_ms=transcript.latency_ms if transcript else None,
+            )
+        )
+    assert transcript is not None  # transcribe() returned or raised
+    return transcript

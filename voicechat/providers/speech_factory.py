@@ -1,0 +1,126 @@
+"""Which speech engines a turn uses: built from the settings and the user's voice preferences.
+
+``auto`` reads with the speech endpoint until its model's announced shutdown date and with the Realtime API
+from that day on; the date is passed in, so the switch is tested with an injected clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from voicechat import defaults
+from voicechat.config import Settings
+from voicechat.errors import ProviderAuthError
+from voicechat.models import VoicePreferences
+from voicechat.providers.base import STT, TTS
+from voicechat.providers.elevenlabs import ElevenLabsSpeech, make_http_client
+from voicechat.providers.openai.client import make_client, provider_name
+from voicechat.providers.openai.realtime_reader import OpenAIRealtimeReader
+from voicechat.providers.openai.speech import OpenAISpeech
+from voicechat.providers.openai.transcription import OpenAITranscription
+
+SpeechRoute = Literal["speech-endpoint", "realtime"]
+OPENAI_VOICES = frozenset(
+    {
+        "alloy",
+        "ash",
+        "ballad",
+        "coral",
+        "echo",
+        "fable",
+        "onyx",
+        "nova",
+        "sage",
+        "shimmer",
+        "verse",
+        "marin",
+        "cedar",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A text-to-speech engine with the model, voice and speed to speak with."""
+
+    tts: TTS
+    model: str
+    voice: str
+    speed: float
+
+
+@dataclass(frozen=True)
+class Ears:
+    """A speech-to-text engine with the model and language hint to recognise with."""
+
+    stt: STT
+    model: str
+    language: str | None
+
+
+def choose_route(
+    *,
+    setting: str,
+    speech_model: str,
+    today: date,
+    shutdown_dates: Mapping[str, str] = defaults.MODEL_SHUTDOWN_DATES,
+) -> SpeechRoute:
+    """The OpenAI speech route for ``today``: the setting, or for ``auto`` the speech endpoint until the
+    speech model's shutdown date and the Realtime reader from that date on."""
+    if setting == "speech-endpoint":
+        return "speech-endpoint"
+    if setting == "realtime":
+        return "realtime"
+    shutdown = shutdown_dates.get(speech_model)
+    if shutdown is not None and today >= date.fromisoformat(shutdown):
+        return "realtime"
+    return "speech-endpoint"
+
+
+def voice_for(
+    settings: Settings, preferences: VoicePreferences, *, today: date, openai_api_key: str | None = None
+) -> Voice:
+    """The engine that speaks replies for this user today. Raises ProviderAuthError when it has no key."""
+    if preferences.tts_provider == "elevenlabs":
+        if not settings.elevenlabs_api_key:
+            raise ProviderAuthError(
+                "ElevenLabs speech needs ELEVENLABS_API_KEY; choose OpenAI in the preferences."
+            )
+        client = make_http_client(api_key=settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url)
+        voice = settings.elevenlabs_voice_id if preferences.voice in OPENAI_VOICES else preferences.voice
+        language = None if preferences.language == "auto" else preferences.language
+        return Voice(
+            tts=ElevenLabsSpeech(client=client, language=language),
+            model=settings.elevenlabs_model,
+            voice=voice,
+            speed=preferences.speed,
+        )
+    client_openai = make_client(settings, api_key=openai_api_key)
+    provider = provider_name(settings)
+    route = choose_route(setting=settings.speech_route, speech_model=settings.tts_model, today=today)
+    if route == "realtime":
+        return Voice(
+            tts=OpenAIRealtimeReader(client=client_openai, provider=provider),
+            model=settings.realtime_tts_model,
+            voice=preferences.voice,
+            speed=preferences.speed,
+        )
+    return Voice(
+        tts=OpenAISpeech(client=client_openai, provider=provider),
+        model=settings.tts_model,
+        voice=preferences.voice,
+        speed=preferences.speed,
+    )
+
+
+def ears_for(settings: Settings, preferences: VoicePreferences, *, openai_api_key: str | None = None) -> Ears:
+    """The engine that recognises this user's recordings (OpenAI's transcription endpoint)."""
+    client = make_client(settings, api_key=openai_api_key)
+    return Ears(
+        stt=OpenAITranscription(client=client, provider=provider_name(settings)),
+        model=settings.stt_model,
+        language=None if preferences.language == "auto" else preferences.language,
+    )
