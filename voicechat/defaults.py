@@ -23,6 +23,7 @@ OPENAI_MAX_RETRIES = 2
 MAX_MESSAGE_CHARS = 2000
 MAX_WORD_CHARS = 300  # a longer unbroken "word" is pasted noise, not language (long URLs still fit)
 MAX_SYSTEM_PROMPT_CHARS = 4000
+MAX_TRANSCRIPT_CHARS = 20_000  # five minutes of fast speech is about 5,000 characters
 MAX_TITLE_CHARS = 80
 
 # Conversation context and pages.

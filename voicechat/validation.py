@@ -29,6 +29,20 @@ def clean_system_prompt(text: object) -> str:
     )
 
 
+def clean_transcript(text: str, *, max_chars: int = defaults.MAX_TRANSCRIPT_CHARS) -> str:
+    """A recognised text made safe to store and show: NFC, no control or bidi characters, trimmed, capped.
+
+    Unlike typed text nothing is refused here: the user cannot edit what a recogniser returned.
+    """
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    kept = "".join(
+        char
+        for char in text
+        if char not in _BIDI_CONTROLS and (unicodedata.category(char) != "Cc" or char in _ALLOWED_CONTROLS)
+    )
+    return kept.strip()[:max_chars]
+
+
 def clean_title(text: object) -> str:
     """Return a conversation title: one line, cleaned, at most ``MAX_TITLE_CHARS``."""
     title = _clean(

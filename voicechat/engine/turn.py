@@ -54,13 +54,29 @@ class ChatService:
         Raises InvalidInput (nothing stored, no provider called) or NotFound (foreign / malformed id).
         """
         content = clean_message_text(text, max_chars=self._settings.max_message_chars)
+        conversation, options = self.open_conversation(
+            user=user, conversation_id=conversation_id, options=options, title=title_from(content)
+        )
+        context = self._store.context.load(conversation)
+        message = self._store.conversations.add_message(
+            owner_id=user.id, conversation_id=conversation.id, role="user", content=content
+        )
+        return self.reply_to(
+            user=user, conversation=conversation, message=message, context=context, options=options, llm=llm
+        )
+
+    def open_conversation(
+        self, *, user: User, conversation_id: str | None, options: TurnOptions, title: str
+    ) -> tuple[Conversation, TurnOptions]:
+        """The conversation a turn goes into (created with ``title`` when ``conversation_id`` is None), with
+        the chosen model and persona validated and saved on it. Raises InvalidInput or NotFound."""
         system_prompt = clean_system_prompt(options.system_prompt)
         if options.model not in self._settings.chat_models:
             raise InvalidInput("That model is not offered here.")
         conversations = self._store.conversations
         if conversation_id is None:
             conversation = conversations.create(
-                owner_id=user.id, title=title_from(content), model=options.model, system_prompt=system_prompt
+                owner_id=user.id, title=title, model=options.model, system_prompt=system_prompt
             )
         else:
             conversation = conversations.get(owner_id=user.id, conversation_id=conversation_id)
@@ -71,10 +87,19 @@ class ChatService:
                     model=options.model,
                     system_prompt=system_prompt,
                 )
-        context = self._store.context.load(conversation)
-        message = conversations.add_message(
-            owner_id=user.id, conversation_id=conversation.id, role="user", content=content
-        )
+        return conversation, TurnOptions(model=options.model, system_prompt=system_prompt)
+
+    def reply_to(
+        self,
+        *,
+        user: User,
+        conversation: Conversation,
+        message: Message,
+        context: list[ContextMessage],
+        options: TurnOptions,
+        llm: LLM,
+    ) -> TextTurn:
+        """The turn answering ``message`` (already stored), given the context loaded before it was added."""
         context = self._store.context.extend(conversation.id, context, _context_of(message))
         return TextTurn(
             store=self._store,
@@ -83,7 +108,7 @@ class ChatService:
             conversation=conversation,
             user_message=message,
             context=context,
-            options=TurnOptions(model=options.model, system_prompt=system_prompt),
+            options=options,
             llm=llm,
         )
 

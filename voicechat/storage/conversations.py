@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 from voicechat import defaults
 from voicechat.errors import InvalidInput, NotFound
@@ -188,6 +189,47 @@ class ConversationRepository:
         if is_voice:
             update["$set"]["has_voice"] = True
         self._db.run(lambda db: db.conversations.update_one({"_id": conversation["_id"]}, update))
+        return _to_message(doc)
+
+    def update_message(
+        self,
+        *,
+        owner_id: str,
+        message_id: str,
+        content: str | None = None,
+        status: MessageStatus | None = None,
+        audio_id: str | None = None,
+        error: str | None = None,
+        metrics: TurnMetrics | None = None,
+    ) -> Message:
+        """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
+        ended, more timings (merged with those already stored). Ownership checked; returns the message."""
+        changes: Document = {}
+        if content is not None:
+            if len(content) > MAX_STORED_CONTENT_CHARS:
+                raise InvalidInput("That message is too large to store.")
+            changes |= {"content": content, "terms": terms_of(content)}
+        if status is not None:
+            changes["status"] = status
+        if audio_id is not None:
+            changes["audio_id"] = parse_id(audio_id)
+        if error is not None:
+            changes["error"] = error
+        for name, value in asdict(metrics or TurnMetrics()).items():
+            if value is not None:
+                changes[f"metrics.{name}"] = value
+        query = {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}
+        doc = self._db.run(
+            lambda db: (
+                db.messages.find_one_and_update(
+                    query, {"$set": changes}, projection={"terms": 0}, return_document=ReturnDocument.AFTER
+                )
+                if changes
+                else db.messages.find_one(query, {"terms": 0})
+            )
+        )
+        if doc is None:
+            raise NotFound("That message was not found.")
         return _to_message(doc)
 
     def messages_page(
