@@ -1,16 +1,15 @@
-"""Chat: the conversation, a message box, and the reply streaming in."""
+"""Chat: the conversation, a message box and a voice recorder, and the reply streaming in (and spoken)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ui import audio_replay, chat_sidebar, context
-from ui.state import chat_state, conversation_id, open_conversation
+from ui.state import ChatState, chat_state, conversation_id, open_conversation
+from ui.turn_runner import run_text_turn, run_voice_turn
 from voicechat import defaults
-from voicechat.engine.turn import ChatService, TurnOptions
-from voicechat.errors import NotFound, ProviderError, VoicechatError
-from voicechat.providers.openai.client import make_client, provider_name
-from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.errors import NotFound
+from voicechat.models import Message
 
 app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
@@ -26,6 +25,27 @@ if not key_available:
         "- or point `OPENAI_BASE_URL` at a local OpenAI-compatible server (Ollama, llama.cpp, vLLM).",
         icon=":material/key:",
     )
+
+
+def show_message(message: Message, state: ChatState) -> None:
+    """One stored message with its recording or spoken reply, and what went wrong if anything did."""
+    with st.chat_message(message.role):
+        if message.content:
+            st.markdown(message.content)
+        if message.audio_id:
+            autoplay = message.audio_id == state.autoplay_audio_id
+            audio_replay.replay(app, message.audio_id, autoplay=autoplay)
+            if autoplay:
+                state.autoplay_audio_id = None
+        if message.role == "user" and message.is_voice:
+            st.caption(
+                "🎙️ voice message - not transcribed; please type it instead"
+                if message.status == "failed"
+                else "🎙️ voice message"
+            )
+        elif message.status != "complete":
+            st.caption("⚠️ reply interrupted" if message.interrupted else "⚠️ reply incomplete")
+
 
 current = conversation_id()
 if current is not None:
@@ -45,42 +65,22 @@ if current is not None:
             st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
             st.rerun()
         for message in history.items:
-            with st.chat_message(message.role):
-                st.markdown(message.content)
-                if message.audio_id:
-                    audio_replay.replay(app, message.audio_id)
-                if message.status != "complete":
-                    st.caption("⚠️ reply interrupted" if message.interrupted else "⚠️ reply incomplete")
+            show_message(message, state)
 
+if state.notice is not None:
+    kind, text = state.notice
+    state.notice = None
+    {"error": st.error, "warning": st.warning, "info": st.info}[kind](text)
+
+recording = st.audio_input(
+    "Ask by voice: record, then the answer is spoken back",
+    key=f"recorder-{state.recorder_generation}",
+    disabled=not key_available,
+)
 # No max_chars on the widget: it would cut a pasted text silently; the turn refuses it with a message instead.
 prompt = st.chat_input("Message the assistant", disabled=not key_available)
 if prompt is not None:
-    service = ChatService(store=app.store, settings=app.settings)
-    try:
-        llm = OpenAIChat(
-            client=make_client(app.settings, api_key=state.api_key), provider=provider_name(app.settings)
-        )
-        turn = service.begin_text_turn(
-            user=app.user,
-            conversation_id=current,
-            text=prompt,
-            options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
-            llm=llm,
-        )
-    except VoicechatError as exc:
-        st.error(exc.user_message)
-        with st.expander("Your text (not sent), to copy and edit"):
-            st.text(prompt)
-    else:
-        if current is None:
-            open_conversation(turn.conversation.id)
-        with st.chat_message("user"):
-            st.markdown(turn.user_message.content)
-        with st.chat_message("assistant"):
-            try:
-                st.write_stream(turn.stream_reply())
-            except ProviderError as exc:
-                st.error(exc.user_message)
-            else:
-                if current is None:
-                    st.rerun()  # list the new conversation in the sidebar
+    run_text_turn(app, state, current, prompt)
+elif recording is not None and recording.file_id != state.handled_recording:
+    state.handled_recording = recording.file_id
+    run_voice_turn(app, state, current, recording.getvalue())

@@ -18,10 +18,10 @@ def _clip(_app: AppContext, owner_id: str, audio_id: str) -> tuple[bytes, str] |
     return clip.data, clip.content_type
 
 
-def replay(app: AppContext, audio_id: str) -> None:
-    """An audio player for the clip, or a short note when it is gone."""
+def replay(app: AppContext, audio_id: str, *, autoplay: bool = False) -> None:
+    """An audio player for the clip (playing at once when ``autoplay``), or a short note when it is gone."""
     found = _clip(app, app.user.id, audio_id)
     if found is None:
         st.caption("Recording no longer available.")
     else:
-        st.audio(found[0], format=found[1])
+        st.audio(found[0], format=found[1], autoplay=autoplay)

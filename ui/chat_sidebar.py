@@ -1,12 +1,15 @@
-"""The chat page's sidebar: new conversation, recent conversations, model, persona, and a session-only key."""
+"""The chat page's sidebar: conversations, model, persona, speech for this session, and a session-only key."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import streamlit as st
 
 from ui.context import AppContext
 from ui.state import ChatState, conversation_id, open_conversation
-from voicechat.errors import NotFound
+from voicechat import defaults, preferences
+from voicechat.errors import InvalidInput, NotFound
 
 
 def render(app: AppContext, state: ChatState) -> None:
@@ -26,6 +29,7 @@ def render(app: AppContext, state: ChatState) -> None:
         state.system_prompt = st.text_area(
             "Persona (system prompt)", key="chat_persona", height=120, help="How the assistant behaves."
         )
+        _voice_controls(app, state)
         if not app.settings.openai_configured:
             typed = st.text_input(
                 "OpenAI API key",
@@ -34,6 +38,41 @@ def render(app: AppContext, state: ChatState) -> None:
                 help="Kept only in this browser session; never stored or logged.",
             )
             state.api_key = typed.strip() or None
+
+
+def _voice_controls(app: AppContext, state: ChatState) -> None:
+    """Speech for this session, starting from the saved preferences (the preferences page saves them)."""
+    st.session_state.setdefault("chat_speak_replies", state.speak_replies)
+    st.session_state.setdefault("chat_autoplay", state.voice.autoplay)
+    state.speak_replies = st.toggle(
+        "Speak replies", key="chat_speak_replies", help="Also speak answers to typed messages."
+    )
+    autoplay = st.toggle("Play spoken replies automatically", key="chat_autoplay")
+    offers = preferences.speech_provider_offers(app.settings)
+    usable = [name for name, offer in offers.items() if offer.available] or ["openai"]
+    with st.expander("Voice", icon=":material/record_voice_over:"):
+        st.session_state.setdefault(
+            "chat_tts_provider", state.voice.tts_provider if state.voice.tts_provider in usable else usable[0]
+        )
+        st.session_state.setdefault("chat_voice", state.voice.voice)
+        st.session_state.setdefault("chat_speed", state.voice.speed)
+        provider = st.selectbox("Speech provider", usable, key="chat_tts_provider")
+        voice = st.text_input(
+            "Voice", key="chat_voice", help="alloy, verse, marin… or an ElevenLabs voice id."
+        )
+        speed = st.slider("Speed", *defaults.SPEECH_SPEED_RANGE, step=0.05, key="chat_speed")
+    try:
+        state.voice = preferences.validate(
+            {
+                **asdict(state.voice),
+                "tts_provider": provider,
+                "voice": voice.strip(),
+                "speed": speed,
+                "autoplay": autoplay,
+            }
+        )
+    except InvalidInput as exc:
+        st.warning(exc.user_message)
 
 
 def _recent_conversations(app: AppContext, state: ChatState) -> None:

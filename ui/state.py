@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -19,16 +20,22 @@ class ChatState:
 
     model: str
     system_prompt: str
+    voice: VoicePreferences
+    speak_replies: bool = False
     api_key: str | None = None
     history_cursor: str | None = None
+    recorder_generation: int = 0  # bumped after each recording, so the recorder comes back empty
+    autoplay_audio_id: str | None = None  # a reply clip to play once when the page next draws it
+    handled_recording: str | None = None  # the recorder's file id already turned into a turn (or refused)
+    notice: tuple[Literal["error", "warning", "info"], str] | None = None  # shown once on the next run
 
 
 def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) -> ChatState:
     """This session's state, created on first use from the user's preferences and the settings' defaults."""
     if _KEY not in st.session_state:
-        persona = preferences().persona
+        saved = preferences()
         st.session_state[_KEY] = ChatState(
-            model=settings.chat_model, system_prompt=persona or settings.system_prompt
+            model=settings.chat_model, system_prompt=saved.persona or settings.system_prompt, voice=saved
         )
     state: ChatState = st.session_state[_KEY]
     return state

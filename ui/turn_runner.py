@@ -1,0 +1,108 @@
+"""Running one turn on the chat page: typed or recorded, with progress, the streamed reply, and speech.
+
+After a turn that changes what the page shows (a new conversation, a spoken reply, a kept recording) the page
+reruns and draws it from storage; a message to show and a clip to autoplay survive the rerun in the state.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from ui.context import AppContext
+from ui.state import ChatState, open_conversation
+from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
+from voicechat.engine.voice_turn import NothingHeard, TranscriptionFailed, VoiceTurnService
+from voicechat.errors import ProviderError, VoicechatError
+from voicechat.providers.openai.client import make_client, provider_name
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.speech_factory import ears_for, voice_for
+
+
+def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt: str) -> None:
+    """Store and answer a typed message (and speak the answer when "Speak replies" is on)."""
+    service = ChatService(store=app.store, settings=app.settings)
+    try:
+        turn = service.begin_text_turn(
+            user=app.user, conversation_id=current, text=prompt, options=_options(state), llm=_llm(app, state)
+        )
+    except VoicechatError as exc:
+        st.error(exc.user_message)
+        with st.expander("Your text (not sent), to copy and edit"):
+            st.text(prompt)
+        return
+    open_conversation(turn.conversation.id)
+    with st.chat_message("user"):
+        st.markdown(turn.user_message.content)
+    spoke = _reply(app, state, turn, speak=state.speak_replies)
+    if current is None or spoke:
+        st.rerun()  # list the new conversation in the sidebar / play the spoken reply from storage
+
+
+def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recording: bytes) -> None:
+    """Transcribe a recording, answer it, speak the answer; every failure is explained and nothing is lost."""
+    service = VoiceTurnService(store=app.store, settings=app.settings)
+    try:
+        with st.spinner("Transcribing…"):
+            turn = service.begin_voice_turn(
+                user=app.user,
+                conversation_id=current,
+                recording=recording,
+                options=_options(state),
+                ears=ears_for(app.settings, state.voice, openai_api_key=state.api_key),
+                llm=_llm(app, state),
+            )
+    except (TranscriptionFailed, NothingHeard) as exc:
+        state.notice = ("warning", exc.user_message)
+        state.recorder_generation += 1
+        open_conversation(exc.message.conversation_id)
+        st.rerun()
+    except VoicechatError as exc:
+        st.error(exc.user_message, icon=":material/mic_off:")
+        return
+    open_conversation(turn.conversation.id)
+    with st.chat_message("user"):
+        st.markdown(turn.user_message.content)
+        st.caption("🎙️ voice message")
+    _reply(app, state, turn, speak=True)
+    state.recorder_generation += 1
+    st.rerun()
+
+
+def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) -> bool:
+    """Stream the reply, then speak it if asked; True when a spoken reply was stored."""
+    with st.chat_message("assistant"):
+        try:
+            st.write_stream(turn.stream_reply())
+        except ProviderError as exc:
+            state.notice = ("error", exc.user_message)
+            st.error(exc.user_message)
+            return False
+        if not speak or turn.reply is None:
+            return False
+        try:
+            with st.spinner("Speaking…"):
+                voice = voice_for(app.settings, state.voice, today=date.today(), openai_api_key=state.api_key)
+                spoken = VoiceTurnService(store=app.store, settings=app.settings).speak_reply(
+                    user=app.user, reply=turn.reply, voice=voice
+                )
+        except VoicechatError as exc:
+            state.notice = (
+                "warning",
+                f"The reply could not be spoken, so here it is as text. {exc.user_message}",
+            )
+            return True
+        if spoken is not None and state.voice.autoplay:
+            state.autoplay_audio_id = spoken.message.audio_id
+        return True
+
+
+def _options(state: ChatState) -> TurnOptions:
+    return TurnOptions(model=state.model, system_prompt=state.system_prompt)
+
+
+def _llm(app: AppContext, state: ChatState) -> OpenAIChat:
+    return OpenAIChat(
+        client=make_client(app.settings, api_key=state.api_key), provider=provider_name(app.settings)
+    )
