@@ -37,12 +37,17 @@ def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator
     app.stop()
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
+def browser_available() -> None:
+    """Fail in CI, skip elsewhere, when Debian's chromium is missing."""
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         if in_ci():
             pytest.fail("chromium is not installed (apt-get install chromium)")
         pytest.skip("chromium is not installed")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    browser_available()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
