@@ -66,7 +66,11 @@ def model_warnings(settings: Settings, today: date) -> None:
         settings.configured_models, today=today, reported=_reported_dates(settings)
     ):
         verb = "was shut down" if days_left < 0 else f"shuts down in {days_left} days"
-        st.warning(f"Model **{model}** {verb} ({when}). Choose a replacement in the settings.", icon="⚠️")
+        if model == settings.tts_model and settings.speech_route == "auto":
+            action = f"Spoken replies move to the Realtime route ({settings.realtime_tts_model}) that day."
+            st.info(f"Model **{model}** {verb} ({when}). {action}", icon="ℹ️")
+        else:
+            st.warning(f"Model **{model}** {verb} ({when}). Choose a replacement in the settings.", icon="⚠️")
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
