@@ -26,6 +26,7 @@ format: setup-dev
 
 bench: setup-dev
 	$(PY) benchmarks/storage.py
+	$(PY) benchmarks/voice_turn.py
 
 screenshots: setup-dev system-test-deps
 	$(PY) docs/screenshots.py
