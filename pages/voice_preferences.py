@@ -8,6 +8,7 @@ from datetime import date
 import streamlit as st
 
 from ui import context
+from ui.state import adopt_preferences
 from voicechat import defaults, preferences
 from voicechat.engine.preview import preview_voice
 from voicechat.errors import InvalidInput, VoicechatError
@@ -125,6 +126,7 @@ if submitted or preview:
     else:
         if submitted:
             app.store.users.save_preferences(app.user.id, chosen)
+            adopt_preferences(chosen)
             st.success("Saved. Your next turn uses these preferences.")
         else:
             try:

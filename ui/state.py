@@ -41,6 +41,24 @@ def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) 
     return state
 
 
+def adopt_preferences(preferences: VoicePreferences) -> None:
+    """Use newly saved preferences in this session's chat from now on (speech, and the persona)."""
+    state: ChatState | None = st.session_state.get(_KEY)
+    if state is not None:
+        state.voice = preferences
+        if preferences.persona:
+            state.system_prompt = preferences.persona
+        for key in (
+            "chat_speak_replies",
+            "chat_autoplay",
+            "chat_tts_provider",
+            "chat_voice",
+            "chat_speed",
+            "chat_persona",
+        ):
+            st.session_state.pop(key, None)  # the sidebar widgets start again from the state
+
+
 def conversation_id() -> str | None:
     """The open conversation, kept in the URL (``?c=``) so a reload or a shared link reopens it."""
     value = st.query_params.get("c")

@@ -130,3 +130,20 @@ def test_speak_replies_also_speaks_typed_answers(app: AppTest, store: Store, fak
     user_message, reply = stored(store, app.query_params["c"])
     assert user_message.audio_id is None and reply.audio_id is not None
     assert len(audio_elements(app)) == 1
+
+
+def test_saved_preferences_apply_to_the_open_chat(
+    app: AppTest, fake_openai: FakeOpenAI, question: bytes
+) -> None:
+    app.switch_page("pages/voice_preferences.py").run()
+    next(t for t in app.text_input if t.label == "Voice").input("verse")
+    next(t for t in app.text_input if t.label == "Language").input("fr")
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert "Saved" in app.success[0].value
+    app.switch_page("pages/chat.py").run()
+    app.audio_input[0].set_value(("question.wav", question, "audio/wav")).run()
+    assert not app.exception and not app.error
+    transcription = next(r for r in fake_openai.requests if r.path == "/v1/audio/transcriptions")
+    speech = next(r for r in fake_openai.requests if r.path == "/v1/audio/speech")
+    assert speech.body["voice"] == "verse"
+    assert "fr" in (transcription.body.get("languages[]"), transcription.body.get("languages"))
