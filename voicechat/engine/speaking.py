@@ -69,32 +69,59 @@ def speak(
         audio = SpokenAudio(
             pcm=b"".join(chunks), sample_rate=voice.tts.sample_rate, first_byte_ms=first_byte_ms
         )
-        characters = sum(len(p) for p in pieces)
-        input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
-        store.usage.record(
-            UsageEvent(
-                user_id=user.id,
-                conversation_id=conversation_id,
-                kind="tts",
-                provider=voice.tts.provider,
-                model=voice.model,
-                status=status,
-                characters=characters,
-                audio_seconds=round(audio.seconds, 3),
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cost_usd=speech_cost(
-                    model=voice.model,
-                    audio_seconds=audio.seconds,
-                    characters=characters,
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    prices=prices,
-                ),
-                latency_ms=first_byte_ms,
-            )
+        record_speech_usage(
+            store,
+            user=user,
+            voice=voice,
+            characters=sum(len(p) for p in pieces),
+            audio_seconds=audio.seconds,
+            usage=usage,
+            status=status,
+            latency_ms=first_byte_ms,
+            prices=prices,
+            conversation_id=conversation_id,
         )
     return audio
+
+
+def record_speech_usage(
+    store: Store,
+    *,
+    user: User,
+    voice: Voice,
+    characters: int,
+    audio_seconds: float,
+    usage: TokenUsage | None,
+    status: UsageStatus,
+    latency_ms: float | None,
+    prices: PriceTables,
+    conversation_id: str | None = None,
+) -> None:
+    """Write the priced usage event of one synthesis (however the provider bills it)."""
+    input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
+    store.usage.record(
+        UsageEvent(
+            user_id=user.id,
+            conversation_id=conversation_id,
+            kind="tts",
+            provider=voice.tts.provider,
+            model=voice.model,
+            status=status,
+            characters=characters,
+            audio_seconds=round(audio_seconds, 3),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=speech_cost(
+                model=voice.model,
+                audio_seconds=audio_seconds,
+                characters=characters,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                prices=prices,
+            ),
+            latency_ms=latency_ms,
+        )
+    )
 
 
 def recognise(

@@ -7,7 +7,7 @@ The user's message is stored before any provider is called, and the reply is sto
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from voicechat.config import Settings
@@ -138,7 +138,7 @@ class TextTurn:
         self._llm = llm
         self.reply: Message | None = None
 
-    def stream_reply(self) -> Iterator[str]:
+    def stream_reply(self) -> Generator[str, None, None]:
         """Yield the reply as it streams. Raises ProviderError after storing whatever arrived."""
         request = ChatRequest(
             messages=(

