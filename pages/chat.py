@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import audio_replay, chat_sidebar, context
+from ui import audio_replay, chat_sidebar, context, talk_panel
 from ui.state import ChatState, chat_state, conversation_id, open_conversation
 from ui.turn_runner import run_text_turn, run_voice_turn
 from voicechat import defaults
@@ -72,11 +72,18 @@ if state.notice is not None:
     state.notice = None
     {"error": st.error, "warning": st.warning, "info": st.info}[kind](text)
 
-recording = st.audio_input(
-    "Ask by voice: record, then the answer is spoken back",
-    key=f"recorder-{state.recorder_generation}",
-    disabled=not key_available,
+talk_mode = st.toggle(
+    "Talk mode", key="talk_mode", disabled=not key_available, help="A hands-free conversation: just speak."
 )
+recording = None
+if talk_mode:
+    talk_panel.render(app, state)
+else:
+    recording = st.audio_input(
+        "Ask by voice: record, then the answer is spoken back",
+        key=f"recorder-{state.recorder_generation}",
+        disabled=not key_available,
+    )
 # No max_chars on the widget: it would cut a pasted text silently; the turn refuses it with a message instead.
 prompt = st.chat_input("Message the assistant", disabled=not key_available)
 if prompt is not None:

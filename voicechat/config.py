@@ -6,6 +6,7 @@ Streamlit layer can key cached resources on it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Settings:
     elevenlabs_voice_id: str = defaults.DEFAULT_ELEVENLABS_VOICE_ID
     elevenlabs_model: str = defaults.DEFAULT_ELEVENLABS_MODEL
     max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
+    ice_servers_json: str = "[]"  # WebRTC ICE servers (STUN/TURN), a JSON list; see ``ice_servers``
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
@@ -68,6 +70,12 @@ class Settings:
     def chat_price_table(self) -> dict[str, tuple[float, float]]:
         """US dollars per 1M (input, output) tokens by model."""
         return {model: (inp, out) for model, inp, out in self.chat_prices}
+
+    @property
+    def ice_servers(self) -> list[dict[str, Any]]:
+        """WebRTC ICE servers for Talk mode (``[]``: host candidates only, enough on one machine or a LAN)."""
+        servers: list[dict[str, Any]] = json.loads(self.ice_servers_json)
+        return servers
 
     @property
     def price_tables(self) -> PriceTables:
@@ -123,6 +131,7 @@ class Settings:
             elevenlabs_base_url=reader.url("ELEVENLABS_BASE_URL") or defaults.ELEVENLABS_BASE_URL,
             elevenlabs_voice_id=reader.text("ELEVENLABS_VOICE_ID") or defaults.DEFAULT_ELEVENLABS_VOICE_ID,
             elevenlabs_model=reader.text("ELEVENLABS_MODEL") or defaults.DEFAULT_ELEVENLABS_MODEL,
+            ice_servers_json=reader.ice_servers("VOICECHAT_ICE_SERVERS"),
             max_audio_seconds=reader.number(
                 "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0
             ),
@@ -220,6 +229,19 @@ class _Reader:
                 raise SettingsError(f"{key} prices must be non-negative numbers")
             table[model.strip()] = rate
         return table
+
+    def ice_servers(self, key: str) -> str:
+        """A JSON list of RTCIceServer objects (each with ``urls``), returned normalised."""
+        text = self.text(key)
+        if text is None:
+            return "[]"
+        try:
+            servers = json.loads(text)
+        except ValueError:
+            raise SettingsError(f'{key} must be a JSON list, e.g. [{{"urls": "turn:host:3478"}}]') from None
+        if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+            raise SettingsError(f'{key} must be a JSON list of objects that each have "urls"')
+        return json.dumps(servers)
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(key) or default

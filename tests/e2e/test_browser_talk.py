@@ -1,0 +1,119 @@
+"""Talk mode in real Chromium over WebRTC: the fake microphone asks a question, the live panel shows the
+transcript and the reply, the reply's audio reaches the browser (inbound audio energy > 0), and both messages
+are stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
+from tests.fakes.audio_samples import spoken_wav
+from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from tests.fakes.servers import StreamlitApp
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+pytestmark = pytest.mark.slow
+QUESTION = "What is the capital of France?"
+# Keep every RTCPeerConnection a page (or its component iframe) makes, to read its stats.
+KEEP_PEER_CONNECTIONS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original || window.__peers) return;
+  window.__peers = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Original(...args);
+    window.__peers.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+})();
+"""
+INBOUND_AUDIO_ENERGY = """async () => {
+  let energy = 0;
+  for (const pc of window.__peers || []) {
+    const stats = await pc.getStats();
+    stats.forEach(s => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
+    });
+  }
+  return energy;
+}"""
+
+
+@pytest.fixture
+def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[str]:
+    app = StreamlitApp(
+        {
+            "MONGODB_URI": mongo_uri,
+            "OPENAI_BASE_URL": fake_openai.base_url,
+            "OPENAI_API_KEY": "sk-e2e",
+            "VOICECHAT_DATA_DIR": str(tmp_path),
+            "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
+            "VOICECHAT_ICE_SERVERS": "[]",
+        }
+    ).start()
+    yield app.url
+    app.stop()
+
+
+@pytest.fixture
+def talking_page(tmp_path: Path) -> Iterator[object]:
+    browser_available()
+    from playwright.sync_api import sync_playwright
+
+    microphone = tmp_path / "question.wav"
+    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=4.0))  # Chromium loops the file
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        context = browser.new_context(permissions=["microphone"])
+        context.add_init_script(KEEP_PEER_CONNECTIONS)
+        yield context.new_page()
+        browser.close()
+
+
+def test_talk_mode_over_webrtc(
+    app_url: str, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
+) -> None:
+    page = talking_page
+    fake_openai.transcript = QUESTION
+    fake_openai.script_chat(ChatScript(reply="Paris is the capital of France. It is a lovely city."))
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
+    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
+    call.get_by_role("button", name="Start talking").click()
+    page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
+    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
+    energy = 0.0
+    for _ in range(50):
+        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
+        if energy > 0:
+            break
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    assert energy > 0  # the reply's audio arrived in the browser
+    db = Database.connect(mongo_uri)
+    store = Store.over(db, cache=MemoryContextCache(), context_size=10)
+    try:
+        user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
+        [conversation] = store.conversations.list_page(owner_id=user.id).items
+        messages = store.conversations.messages_page(owner_id=user.id, conversation_id=conversation.id).items
+    finally:
+        db.close()
+    assert [(m.role, m.content) for m in messages[:2]] == [
+        ("user", QUESTION),
+        ("assistant", "Paris is the capital of France. It is a lovely city."),
+    ]
+    assert messages[0].is_voice and messages[0].audio_id

@@ -1,0 +1,166 @@
+"""Talk mode on the chat page: a WebRTC call with the assistant and a live panel of what is happening.
+
+streamlit-webrtc carries the audio: the browser's microphone (echo cancellation, noise suppression and auto
+gain on) arrives in a push-based sink track whose callback only forwards frames to the live session; replies
+go back through a PCM source track. The session lives in this browser session's state and is stopped when the
+call ends, the page is left, or the tab is closed (the track ends and the sink's ``on_ended`` fires).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+import av
+import streamlit as st
+from streamlit_webrtc import (
+    WebRtcMode,
+    create_audio_sink_track,
+    create_pcm_audio_source_track,
+    webrtc_streamer,
+)
+
+from ui.context import AppContext
+from ui.state import ChatState, conversation_id
+from voicechat.audio.vad import VadParams
+from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot
+from voicechat.engine.turn import TurnOptions
+from voicechat.errors import VoicechatError
+from voicechat.providers.openai.client import make_client, provider_name
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.speech_factory import ears_for, voice_for
+
+_HOLDER = "talk-session"
+STATE_LABELS = {
+    "idle": "⏸️ Idle",
+    "listening": "👂 Listening",
+    "thinking": "💭 Thinking",
+    "speaking": "🗣️ Speaking",
+    "stopped": "⏹️ Stopped",
+}
+
+
+class SessionHolder:
+    """Where the sink callback (on aiortc's thread) finds the session; stopping happens off that thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.session: LiveSession | None = None
+
+    def push_frame(self, frame: av.AudioFrame) -> None:
+        """The sink callback: hand the frame over, nothing else."""
+        session = self.session
+        if session is not None:
+            session.push_frame(frame)
+
+    def attach(self, session: LiveSession) -> None:
+        """Start forwarding frames to ``session``."""
+        with self._lock:
+            self.session = session
+
+    def end(self) -> None:
+        """Stop the session (its turn's storage completes) on a separate thread; idempotent."""
+        with self._lock:
+            session, self.session = self.session, None
+        if session is not None:
+            threading.Thread(target=session.stop, name="talk-stop", daemon=True).start()
+
+
+def render(app: AppContext, state: ChatState) -> None:
+    """The call widget, and while the call runs, the live panel."""
+    holder: SessionHolder = st.session_state.setdefault(_HOLDER, SessionHolder())
+    try:
+        voice = voice_for(app.settings, state.voice, today=date.today(), openai_api_key=state.api_key)
+        ears = ears_for(app.settings, state.voice, openai_api_key=state.api_key)
+        llm = OpenAIChat(
+            client=make_client(app.settings, api_key=state.api_key), provider=provider_name(app.settings)
+        )
+    except VoicechatError as exc:
+        st.error(exc.user_message)
+        return
+    if state.voice.talk_engine != "cascaded":
+        st.caption(
+            f"The {state.voice.talk_engine} engine is not available yet; Talk mode uses the cascaded one."
+        )
+    output = create_pcm_audio_source_track(key="talk-reply", sample_rate=voice.tts.sample_rate)
+    sink = create_audio_sink_track(callback=holder.push_frame, key="talk-microphone", on_ended=holder.end)
+    context = webrtc_streamer(
+        key="talk",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration={"iceServers": list(app.settings.ice_servers)},
+        media_stream_constraints={
+            "audio": {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True},
+            "video": False,
+        },
+        source_audio_track=output.track,
+        sink_audio_track=sink,
+        translations={"start": "Start talking", "stop": "End conversation"},
+    )
+    if not context.state.playing:
+        holder.end()
+        st.caption(
+            "Press **Start talking**, then just speak. Pause to let it answer; talk over it to interrupt."
+        )
+        return
+    if holder.session is None:
+        holder.attach(
+            LiveSession(
+                store=app.store,
+                settings=app.settings,
+                setup=LiveSetup(
+                    user=app.user,
+                    options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
+                    ears=ears,
+                    voice=voice,
+                    llm=llm,
+                    params=VadParams.from_preferences(
+                        silence_ms=state.voice.end_of_turn_silence_ms, sensitivity=state.voice.vad_sensitivity
+                    ),
+                    barge_in=state.voice.barge_in,
+                    conversation_id=conversation_id(),
+                ),
+                output=output,
+                output_rate=voice.tts.sample_rate,
+            )
+        )
+    _live_view(holder)
+
+
+@st.fragment(run_every=0.4)
+def _live_view(holder: SessionHolder) -> None:
+    session = holder.session
+    if session is None:
+        return
+    show(session.snapshot())
+
+
+def show(snap: LiveSnapshot) -> None:
+    """State, level, running transcript and the last turn's latencies."""
+    cols = st.columns([1, 2])
+    cols[0].markdown(f"**{STATE_LABELS[snap.state]}**")
+    level = 0.0 if snap.level_dbfs == float("-inf") else min(1.0, max(0.0, (snap.level_dbfs + 60) / 60))
+    cols[1].progress(level, text="Microphone level")
+    if snap.error:
+        st.warning(snap.error)
+    for line in snap.transcript[-8:]:
+        with st.chat_message(line.role):
+            st.markdown(line.text or "…")
+            if line.interrupted:
+                st.caption("✋ interrupted - kept as far as you heard it")
+    if snap.last_turn is not None:
+        st.caption("Last turn (ms): " + _latencies(snap.last_turn.__dict__))
+
+
+def _latencies(values: dict[str, Any]) -> str:
+    names = {
+        "end_of_turn_ms": "end of turn",
+        "stt_ms": "transcription",
+        "first_token_ms": "first token",
+        "tts_first_byte_ms": "first audio byte",
+        "voice_to_voice_ms": "voice to voice",
+        "barge_in_ms": "barge-in",
+    }
+    return " · ".join(
+        f"{label} {values[key]:.0f}" for key, label in names.items() if values.get(key) is not None
+    )
