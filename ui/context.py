@@ -17,7 +17,7 @@ import streamlit as st
 from voicechat import defaults
 from voicechat.config import Settings, SettingsError
 from voicechat.errors import VoicechatError
-from voicechat.log_safety import keep_content_out_of_logs
+from voicechat.log_safety import keep_content_out_of_logs, log_app_events
 from voicechat.models import User
 from voicechat.storage.store import Store
 
@@ -44,6 +44,7 @@ def load_settings() -> Settings:
 def open_store(settings: Settings) -> Store:
     """One Store per distinct configuration, shared by every session of this process."""
     keep_content_out_of_logs()
+    log_app_events()
     return Store.open(settings)
 
 

@@ -32,6 +32,7 @@ from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.speech_factory import ears_for, voice_for
 
 _HOLDER = "talk-session"
+STALL_TIMEOUT_SECONDS = 5.0  # a call sends ~50 frames/s even in silence; none for this long: the tab is gone
 STATE_LABELS = {
     "idle": "⏸️ Idle",
     "listening": "👂 Listening",
@@ -122,6 +123,7 @@ def render(app: AppContext, state: ChatState) -> None:
                 ),
                 output=output,
                 output_rate=voice.tts.sample_rate,
+                stall_timeout=STALL_TIMEOUT_SECONDS,
             )
         )
     _live_view(holder)

@@ -9,7 +9,29 @@ from __future__ import annotations
 
 import logging
 
-CONTENT_LOGGERS = ("pymongo", "openai", "httpx", "httpx2", "httpcore", "urllib3", "uvicorn.access")
+CONTENT_LOGGERS = (
+    "pymongo",
+    "openai",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "urllib3",
+    "uvicorn.access",
+    "websockets",
+)
+APP_LOGGER = "voicechat"
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_app_events(level: int = logging.INFO) -> None:
+    """Print our own log lines (ids, statuses, timings) on stderr at ``level``, once per process."""
+    logger = logging.getLogger(APP_LOGGER)
+    if not any(getattr(h, "_voicechat", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler._voicechat = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(level)
 
 
 def keep_content_out_of_logs() -> None:

@@ -4,6 +4,7 @@ are stored."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,7 @@ INBOUND_AUDIO_ENERGY = """async () => {
 
 
 @pytest.fixture
-def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[str]:
+def app(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[StreamlitApp]:
     app = StreamlitApp(
         {
             "MONGODB_URI": mongo_uri,
@@ -57,7 +58,7 @@ def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator
             "VOICECHAT_ICE_SERVERS": "[]",
         }
     ).start()
-    yield app.url
+    yield app
     app.stop()
 
 
@@ -85,12 +86,12 @@ def talking_page(tmp_path: Path) -> Iterator[object]:
 
 
 def test_talk_mode_over_webrtc(
-    app_url: str, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
+    app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
 ) -> None:
     page = talking_page
     fake_openai.transcript = QUESTION
     fake_openai.script_chat(ChatScript(reply="Paris is the capital of France. It is a lovely city."))
-    page.goto(app_url)  # type: ignore[attr-defined]
+    page.goto(app.url)  # type: ignore[attr-defined]
     page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
     call.get_by_role("button", name="Start talking").click()
@@ -117,3 +118,9 @@ def test_talk_mode_over_webrtc(
         ("assistant", "Paris is the capital of France. It is a lovely city."),
     ]
     assert messages[0].is_voice and messages[0].audio_id
+    # Closing the tab ends the call, and the session stops (its threads joined) without waiting for a restart.
+    page.close()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while "live session stopped" not in app.output() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "live session stopped" in app.output(), app.output()[-3000:]

@@ -300,3 +300,26 @@ def _watch(session: LiveSession, states: list[str], until: Callable[[LiveSnapsho
 
 def _collapsed(states: list[str]) -> list[str]:
     return [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+
+
+def test_a_session_whose_audio_stops_ends_by_itself(store: Store, settings: Settings, user: User) -> None:
+    prefs = VoicePreferences()
+    setup = LiveSetup(
+        user=user,
+        options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
+        ears=ears_for(settings, prefs),
+        voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
+        llm=OpenAIChat(client=make_client(settings)),
+        params=VadParams(),
+    )
+    session = LiveSession(
+        store=store,
+        settings=settings,
+        setup=setup,
+        output=RecordingOutput(),
+        output_rate=24_000,
+        stall_timeout=0.5,
+    )
+    session.push_pcm(silence_pcm(0.2))
+    assert wait_for(session, lambda s: s.state == "stopped", timeout=5).state == "stopped"
+    session.stop()  # idempotent

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -149,6 +150,8 @@ class StreamlitApp:
         self.port = free_port()
         self._env = {k: v for k, v in os.environ.items() if k not in drop} | env
         self._process: subprocess.Popen[str] | None = None
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - read while the app runs, closed in stop()
+        self._final_output = ""
 
     @property
     def url(self) -> str:
@@ -173,7 +176,7 @@ class StreamlitApp:
             ],
             cwd=self.ROOT,
             env=self._env,
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -188,9 +191,21 @@ class StreamlitApp:
     def stop(self) -> tuple[int, str]:
         """SIGTERM, as a process manager would; returns the exit code and everything it printed."""
         assert self._process is not None
-        self._process.send_signal(signal.SIGTERM)
-        output, _ = self._process.communicate(timeout=30)
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+            self._process.wait(timeout=30)
+        output = self.output()
+        self._log.close()
+        self._final_output = output
         return self._process.returncode, output
+
+    def output(self) -> str:
+        """Everything the app has printed so far."""
+        if self._log.closed:
+            return self._final_output
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
 
 
 def http_get(url: str) -> str:

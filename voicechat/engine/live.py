@@ -100,7 +100,10 @@ class LiveSession:
         output_rate: int,
         vad: SpeechProbability | None = None,
         clock: Callable[[], float] = time.monotonic,
+        stall_timeout: float | None = None,
     ) -> None:
+        """``stall_timeout``: stop by itself when no audio arrives for that long (a closed tab sends nothing,
+        while an open call sends frames even in silence); None for callers that feed audio in bursts."""
         self._store, self._settings, self._setup, self._clock = store, settings, setup, clock
         self._service = VoiceTurnService(store=store, settings=settings)
         self._meter = PlaybackMeter(output, sample_rate=output_rate, clock=clock)
@@ -122,6 +125,10 @@ class LiveSession:
         )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-turn")
         self._loop = LoopThread(name="live-session")
+        self._stall_timeout = stall_timeout
+        self._last_audio = clock()
+        if stall_timeout is not None:
+            self._loop.call(self._watch)
 
     # Called from other threads ---------------------------------------------------------------------------
 
@@ -140,10 +147,15 @@ class LiveSession:
 
     def stop(self) -> None:
         """End the session: stop speaking, finish storing the current turn, join every thread (idempotent)."""
+        if self.snapshot().state == "stopped":
+            return
         self._interrupt()
         self._loop.stop()
         self._worker.shutdown(wait=True)
         self._update(state="stopped")
+        log.info(
+            "live session stopped conversation=%s turns=%d", self._conversation_id, self.snapshot().turns
+        )
 
     # On the session's loop -----------------------------------------------------------------------------
 
@@ -151,7 +163,16 @@ class LiveSession:
         pcm = b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame))
         self._on_pcm(pcm, arrived)
 
+    def _watch(self) -> None:
+        assert self._stall_timeout is not None
+        if self._clock() - self._last_audio > self._stall_timeout:
+            log.info("live session: no audio for %.0f s, stopping", self._stall_timeout)
+            threading.Thread(target=self.stop, name="live-stop", daemon=True).start()
+        else:
+            self._loop.loop.call_later(1.0, self._watch)
+
     def _on_pcm(self, pcm: bytes, arrived: float) -> None:
+        self._last_audio = arrived
         events = self._detector.feed(pcm)
         self._update(level_dbfs=self._detector.level_dbfs)
         for event in events:
