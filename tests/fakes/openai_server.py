@@ -61,6 +61,8 @@ class FakeOpenAI:
         self.speech_status: int | None = None  # answer /v1/audio/speech with this error status
         self.transcription_status: int | None = None  # answer transcriptions with this error status
         self.transcription_delay = 0.0
+        self.speech_first_byte_delay = 0.0
+        self.speech_realtime = False  # stream speech at real-time rate (benchmarks), not as fast as possible
         self.realtime = FakeRealtime()
         self._server = AsgiServer(
             Starlette(
@@ -91,6 +93,8 @@ class FakeOpenAI:
         self.speech_status = None
         self.transcription_status = None
         self.transcription_delay = 0.0
+        self.speech_first_byte_delay = 0.0
+        self.speech_realtime = False
         self.transcript = "hello from the fake transcriber"
         self.realtime.reset()
         self.shutdown_dates = {}
@@ -193,10 +197,15 @@ class FakeOpenAI:
             )
         seconds = max(0.2, 0.06 * len(str(body.get("input", ""))) / float(body.get("speed") or 1.0))
 
+        first_byte_delay, realtime = self.speech_first_byte_delay, self.speech_realtime
+
         async def pcm() -> AsyncIterator[bytes]:
             chunk = SPEECH_SAMPLE_RATE // 10
+            await asyncio.sleep(first_byte_delay)
             for start in range(0, int(seconds * SPEECH_SAMPLE_RATE), chunk):
                 yield tone(start, chunk, SPEECH_SAMPLE_RATE)
+                if realtime:
+                    await asyncio.sleep(chunk / SPEECH_SAMPLE_RATE)
 
         return StreamingResponse(pcm(), media_type="audio/pcm")
 

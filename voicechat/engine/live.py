@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ class LiveMetrics:
     end_of_turn_ms: float | None = None  # end of speech -> end-of-turn decision
     stt_ms: float | None = None
     first_token_ms: float | None = None
+    first_sentence_ms: float | None = None  # reply requested -> first sentence complete
     tts_first_byte_ms: float | None = None
     voice_to_voice_ms: float | None = None  # end of speech -> first reply audio pushed
     barge_in_ms: float | None = None  # user's speech onset -> playback cleared
@@ -126,6 +128,7 @@ class LiveSession:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-turn")
         self._loop = LoopThread(name="live-session")
         self._stall_timeout = stall_timeout
+        self._lags: deque[float] = deque(maxlen=3000)  # ms from a frame's arrival to its processing done
         self._last_audio = clock()
         if stall_timeout is not None:
             self._loop.call(self._watch)
@@ -139,6 +142,10 @@ class LiveSession:
     def push_pcm(self, pcm: bytes) -> None:
         """16 kHz mono 16-bit PCM (tests, benchmarks); only queued, processed on the session's loop."""
         self._loop.call(self._on_pcm, pcm, self._clock())
+
+    def frame_lags_ms(self) -> list[float]:
+        """Recent frame-processing lags (arrival -> detector done), for benchmarks and diagnostics."""
+        return list(self._lags)
 
     def snapshot(self) -> LiveSnapshot:
         """The current state for display."""
@@ -174,6 +181,7 @@ class LiveSession:
     def _on_pcm(self, pcm: bytes, arrived: float) -> None:
         self._last_audio = arrived
         events = self._detector.feed(pcm)
+        self._lags.append((self._clock() - arrived) * 1000)
         self._update(level_dbfs=self._detector.level_dbfs)
         for event in events:
             # Stream time -> clock time: it happened (detector.now - event.at) before this frame arrived.
@@ -245,6 +253,7 @@ class LiveSession:
             end_of_turn_ms=end_of_turn_ms,
             stt_ms=turn.user_message.metrics.stt_ms,
             first_token_ms=outcome.first_token_ms,
+            first_sentence_ms=outcome.first_sentence_ms,
             tts_first_byte_ms=outcome.tts_first_byte_ms,
             voice_to_voice_ms=round((first_audio - speech_ended) * 1000, 1) if first_audio else None,
             barge_in_ms=None,

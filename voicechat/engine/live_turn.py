@@ -70,6 +70,7 @@ class ReplyOutcome:
     first_token_ms: float | None = None
     tts_first_byte_ms: float | None = None
     first_audio_at: float | None = None  # monotonic time the first audio was pushed
+    first_sentence_ms: float | None = None  # reply requested -> its first sentence complete
     sentences: list[SpokenSentence] = field(default_factory=list)
 
 
@@ -127,6 +128,7 @@ class ReplySpeaker:
 
     def _generate(self) -> None:
         splitter = SentenceSplitter()
+        started = time.perf_counter()
         stream = self._turn.stream_reply()
         try:
             for delta in stream:
@@ -134,9 +136,13 @@ class ReplySpeaker:
                     break
                 self.outcome.generated += delta
                 for sentence in splitter.push(delta):
+                    if self.outcome.first_sentence_ms is None:
+                        self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
                     self._sentences.put(sentence)
             else:
                 for sentence in splitter.flush():
+                    if self.outcome.first_sentence_ms is None:
+                        self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
                     self._sentences.put(sentence)
         except ProviderError as exc:
             self.outcome.error = exc.user_message

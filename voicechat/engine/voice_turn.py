@@ -1,7 +1,8 @@
 """A push-to-talk turn: a recording in, its transcript as the user's message, the reply as text, then spoken.
 
 Order matters for "nothing lost": the recording is validated (bad audio is refused before anything is
-stored), then stored with a pending voice message *before* the recogniser is called. If recognition fails the
+stored), then a pending voice message is stored *before* the recogniser is called; the recording itself is
+encoded and attached to it while the recogniser works. If recognition fails the
 message stays (marked failed) with its replayable recording and the user is asked to type. The reply is
 streamed and stored as in a text turn; speaking it comes last, and if that fails the text reply stands.
 """
@@ -9,9 +10,10 @@ streamed and stored as in a text turn; speaking it comes last, and if that fails
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from voicechat.audio.decode import AudioRejected, decode_upload, is_silent
+from voicechat.audio.decode import AudioRejected, DecodedAudio, decode_upload, is_silent
 from voicechat.audio.encode import encode_for_storage
 from voicechat.config import Settings
 from voicechat.engine.sentences import speakable, split_sentences
@@ -92,10 +94,6 @@ class VoiceTurnService:
             user=user, conversation_id=conversation_id, options=options, title=VOICE_TITLE
         )
         context = self._store.context.load(conversation)
-        stored, content_type = encode_for_storage(audio.pcm, sample_rate=audio.sample_rate)
-        audio_id = self._store.audio.put(
-            owner_id=user.id, data=stored, content_type=content_type, duration_seconds=round(audio.seconds, 3)
-        )
         pending = self._store.conversations.add_message(
             owner_id=user.id,
             conversation_id=conversation.id,
@@ -103,21 +101,26 @@ class VoiceTurnService:
             content="",
             status="pending",
             is_voice=True,
-            audio_id=audio_id,
         )
-        try:
-            transcript = recognise(
-                ears,
-                audio.pcm,
-                sample_rate=audio.sample_rate,
-                store=self._store,
-                user=user,
-                prices=self._settings.price_tables,
-                conversation_id=conversation.id,
-            )
-        except ProviderError as exc:
-            failed = self._mark_failed(user, pending, error=type(exc).__name__)
-            raise TranscriptionFailed(exc, message=failed) from exc
+        # The recording is encoded and stored while the recogniser works (it is off the critical path), and is
+        # attached to the message before anything else happens to it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-recording") as keeper:
+            kept = keeper.submit(self._keep_recording, user, pending, audio)
+            try:
+                transcript = recognise(
+                    ears,
+                    audio.pcm,
+                    sample_rate=audio.sample_rate,
+                    store=self._store,
+                    user=user,
+                    prices=self._settings.price_tables,
+                    conversation_id=conversation.id,
+                )
+            except ProviderError as exc:
+                kept.result()
+                failed = self._mark_failed(user, pending, error=type(exc).__name__)
+                raise TranscriptionFailed(exc, message=failed) from exc
+            kept.result()
         text = clean_transcript(transcript.text)
         if not text:
             raise NothingHeard(message=self._mark_failed(user, pending, error="NothingHeard"))
@@ -163,6 +166,13 @@ class VoiceTurnService:
             metrics=TurnMetrics(tts_first_byte_ms=spoken.first_byte_ms),
         )
         return SpokenReply(audio=data, content_type=content_type, message=message)
+
+    def _keep_recording(self, user: User, message: Message, audio: DecodedAudio) -> None:
+        data, content_type = encode_for_storage(audio.pcm, sample_rate=audio.sample_rate)
+        audio_id = self._store.audio.put(
+            owner_id=user.id, data=data, content_type=content_type, duration_seconds=round(audio.seconds, 3)
+        )
+        self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=audio_id)
 
     def _mark_failed(self, user: User, message: Message, *, error: str) -> Message:
         return self._store.conversations.update_message(
