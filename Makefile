@@ -27,6 +27,8 @@ format: setup-dev
 bench: setup-dev
 	$(PY) benchmarks/storage.py
 	$(PY) benchmarks/voice_turn.py
+	$(PY) benchmarks/live_latency.py
+	$(PY) benchmarks/live_sessions.py
 
 screenshots: setup-dev system-test-deps
 	$(PY) docs/screenshots.py

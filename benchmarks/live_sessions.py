@@ -1,0 +1,172 @@
+"""How many hands-free sessions one process carries on this machine with frame-processing lag p95 under 20 ms.
+
+Each session gets browser-shaped audio in real time (48 kHz stereo 16-bit frames of 20 ms through
+``push_frame``, as aiortc delivers them): a spoken question, then silence, over and over, so every session
+keeps taking turns (transcription, reply, speech, storage). The fake provider runs in its own process (as a
+remote API would), and so does SecantusDB. Lag = a frame's arrival -> its VAD and turn-taking done on the
+session's loop. The last line is one JSON object with ``max_sessions``.
+Usage: python benchmarks/live_sessions.py [--seconds S] [--counts 5,10,20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from tests.fakes.audio_samples import silence_pcm, spoken_wav
+from tests.fakes.servers import MongoServer
+from voicechat.audio.decode import decode_upload
+from voicechat.audio.vad import VadParams
+from voicechat.config import Settings
+from voicechat.engine.live import LiveSession, LiveSetup
+from voicechat.engine.turn import TurnOptions
+from voicechat.models import VoicePreferences
+from voicechat.providers.openai.client import make_client
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+LAG_TARGET_MS = 20.0
+FRAME = 960  # 20 ms at 48 kHz
+
+
+class NullOutput:
+    def push(self, pcm: bytes) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def browser_frames() -> list[np.ndarray]:
+    """A question then two seconds of silence, as 48 kHz stereo s16 frames (interleaved, aiortc's shape)."""
+    pcm = decode_upload(spoken_wav("What is the capital of France?"), sample_rate=48_000).pcm + silence_pcm(
+        2, sample_rate=48_000
+    )
+    mono = np.frombuffer(pcm, dtype="<i2")
+    mono = mono[: len(mono) - len(mono) % FRAME]
+    stereo = np.repeat(mono, 2)
+    return [stereo[i * 2 * FRAME : (i + 1) * 2 * FRAME].reshape(1, -1) for i in range(len(mono) // FRAME)]
+
+
+def frame_of(samples: np.ndarray) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+    frame.sample_rate = 48_000
+    return frame
+
+
+def measure(
+    count: int, seconds: float, store: Store, settings: Settings, frames: list[np.ndarray]
+) -> list[float]:
+    user = store.users.get_or_create(email=f"load{count}@example.com", name="Load")
+    prefs = VoicePreferences()
+    sessions = []
+    for _ in range(count):
+        setup = LiveSetup(
+            user=user,
+            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
+            ears=ears_for(settings, prefs),
+            voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
+            llm=OpenAIChat(client=make_client(settings)),
+            params=VadParams(),
+        )
+        sessions.append(
+            LiveSession(store=store, settings=settings, setup=setup, output=NullOutput(), output_rate=24_000)
+        )
+    stop = threading.Event()
+
+    def feed() -> None:
+        started, tick = time.perf_counter(), 0
+        offsets = [i * 37 % len(frames) for i in range(count)]  # sessions speak out of phase
+        while not stop.is_set():
+            for index, session in enumerate(sessions):
+                session.push_frame(frame_of(frames[(offsets[index] + tick) % len(frames)]))
+            tick += 1
+            delay = started + tick * 0.02 - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+    feeder = threading.Thread(target=feed, name="feeder", daemon=True)
+    feeder.start()
+    time.sleep(seconds)
+    stop.set()
+    feeder.join()
+    lags = [lag for session in sessions for lag in session.frame_lags_ms()[100:]]  # skip the first 2 s
+    turns = sum(session.snapshot().turns for session in sessions)
+    for session in sessions:
+        session.stop()
+    print(
+        f"  {count:3d} sessions: lag p50 {statistics.median(lags):6.2f} ms, p95 {p95(lags):6.2f} ms, "
+        f"max {max(lags):7.1f} ms, {turns} turns answered"
+    )
+    return lags
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--counts", default="5,10,20,25,30,40")
+    args = parser.parse_args()
+    root = Path(__file__).parents[1]
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert fake.stdout is not None
+        base_url = fake.stdout.readline().strip().split("=", 1)[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            mongo = MongoServer(Path(tmp) / "db")
+            mongo.start()
+            db = Database.connect(mongo.uri + "bench_sessions")
+            db.ensure_indexes()
+            store = Store.over(db, cache=MemoryContextCache(), context_size=30)
+            settings = Settings.from_mapping(
+                {
+                    "OPENAI_API_KEY": "sk-bench",
+                    "OPENAI_BASE_URL": base_url,
+                    "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
+                }
+            )
+            frames = browser_frames()
+            best = 0
+            try:
+                for count in (int(c) for c in args.counts.split(",")):
+                    if p95(measure(count, args.seconds, store, settings, frames)) < LAG_TARGET_MS:
+                        best = count
+                    else:
+                        break
+            finally:
+                store.close()
+                mongo.stop()
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    print(f"most sessions with frame lag p95 under {LAG_TARGET_MS:.0f} ms: {best}")
+    print(json.dumps({"max_sessions": best}))
+
+
+if __name__ == "__main__":
+    main()
