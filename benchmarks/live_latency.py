@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -25,21 +24,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from benchmarks.bench_env import bench_settings, bench_store
 from tests.fakes.audio_samples import silence_pcm, spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import MongoServer
 from voicechat.audio.decode import decode_upload
 from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.config import Settings
-from voicechat.engine.live import LiveMetrics, LiveSession, LiveSetup, LiveSnapshot
+from voicechat.engine.live import LiveMetrics, LiveSession, LiveSnapshot, live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest, TranscriptionRequest
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.speech_factory import ears_for, voice_for
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
 from voicechat.storage.store import Store
 
 STT_S, FIRST_TOKEN_S, TOKEN_S, TTS_FIRST_BYTE_S = 0.3, 0.4, 1 / 40, 0.2
@@ -91,13 +88,13 @@ class Harness:
         self.llm = OpenAIChat(client=make_client(settings))
 
     def session(self) -> LiveSession:
-        setup = LiveSetup(
+        options = TurnOptions(model=self.settings.chat_model, system_prompt="Be brief.")
+        setup = live_setup(
+            self.settings,
             user=self.user,
-            options=TurnOptions(model=self.settings.chat_model, system_prompt="Be brief."),
-            ears=self.ears,
-            voice=self.voice,
-            llm=self.llm,
-            params=self.params,
+            preferences=VoicePreferences(),
+            options=options,
+            today=date(2026, 11, 24),
         )
         return LiveSession(
             store=self.store,
@@ -205,32 +202,19 @@ def main() -> None:
     args = parser.parse_args()
     question = decode_upload(spoken_wav("What is the capital of France?")).pcm
     interruption = decode_upload(spoken_wav("Wait, stop, tell me about Berlin instead.")).pcm
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeOpenAI().start()
-        fake.transcription_delay, fake.speech_first_byte_delay, fake.speech_realtime = (
-            STT_S,
-            TTS_FIRST_BYTE_S,
-            True,
-        )
-        mongo = MongoServer(Path(tmp) / "db")
-        mongo.start()
-        db = Database.connect(mongo.uri + "bench_live")
-        db.ensure_indexes()
-        store = Store.over(db, cache=MemoryContextCache(), context_size=30)
-        settings = Settings.from_mapping(
-            {
-                "OPENAI_API_KEY": "sk-bench",
-                "OPENAI_BASE_URL": fake.base_url,
-                "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-            }
-        )
-        user = store.users.get_or_create(email="bench@example.com", name="Bench")
-        try:
+    fake = FakeOpenAI().start()
+    fake.transcription_delay, fake.speech_first_byte_delay, fake.speech_realtime = (
+        STT_S,
+        TTS_FIRST_BYTE_S,
+        True,
+    )
+    try:
+        with bench_store("bench_live") as store:
+            settings = bench_settings(fake.base_url)
+            user = store.users.get_or_create(email="bench@example.com", name="Bench")
             figures = run(Harness(store, settings, user), fake, question, interruption, args.trials)
-        finally:
-            store.close()
-            mongo.stop()
-            fake.stop()
+    finally:
+        fake.stop()
     print(json.dumps(figures))
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import date
@@ -26,19 +24,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from benchmarks.bench_env import bench_settings, bench_store, fake_provider_process
 from tests.fakes.audio_samples import silence_pcm, spoken_wav
-from tests.fakes.servers import MongoServer
 from voicechat.audio.decode import decode_upload
-from voicechat.audio.vad import VadParams
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession, LiveSetup
+from voicechat.engine.live import LiveSession, live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import VoicePreferences
-from voicechat.providers.openai.client import make_client
-from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
 from voicechat.storage.store import Store
 
 LAG_TARGET_MS = 20.0
@@ -74,16 +66,11 @@ def measure(
     count: int, seconds: float, store: Store, settings: Settings, frames: list[np.ndarray]
 ) -> list[float]:
     user = store.users.get_or_create(email=f"load{count}@example.com", name="Load")
-    prefs = VoicePreferences()
+    options = TurnOptions(model=settings.chat_model, system_prompt="Be brief.")
     sessions = []
     for _ in range(count):
-        setup = LiveSetup(
-            user=user,
-            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
-            ears=ears_for(settings, prefs),
-            voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
-            llm=OpenAIChat(client=make_client(settings)),
-            params=VadParams(),
+        setup = live_setup(
+            settings, user=user, preferences=VoicePreferences(), options=options, today=date(2026, 11, 24)
         )
         sessions.append(
             LiveSession(store=store, settings=settings, setup=setup, output=NullOutput(), output_rate=24_000)
@@ -126,44 +113,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--counts", default="5,10,20,25,30,40")
     args = parser.parse_args()
-    root = Path(__file__).parents[1]
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert fake.stdout is not None
-        base_url = fake.stdout.readline().strip().split("=", 1)[1]
-        with tempfile.TemporaryDirectory() as tmp:
-            mongo = MongoServer(Path(tmp) / "db")
-            mongo.start()
-            db = Database.connect(mongo.uri + "bench_sessions")
-            db.ensure_indexes()
-            store = Store.over(db, cache=MemoryContextCache(), context_size=30)
-            settings = Settings.from_mapping(
-                {
-                    "OPENAI_API_KEY": "sk-bench",
-                    "OPENAI_BASE_URL": base_url,
-                    "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-                }
-            )
-            frames = browser_frames()
-            best = 0
-            try:
-                for count in (int(c) for c in args.counts.split(",")):
-                    if p95(measure(count, args.seconds, store, settings, frames)) < LAG_TARGET_MS:
-                        best = count
-                    else:
-                        break
-            finally:
-                store.close()
-                mongo.stop()
-    finally:
-        fake.terminate()
-        fake.wait(10)
+    frames = browser_frames()
+    best = 0
+    with fake_provider_process() as base_url, bench_store("bench_sessions") as store:
+        settings = bench_settings(base_url)
+        for count in (int(c) for c in args.counts.split(",")):
+            if p95(measure(count, args.seconds, store, settings, frames)) < LAG_TARGET_MS:
+                best = count
+            else:
+                break
     print(f"most sessions with frame lag p95 under {LAG_TARGET_MS:.0f} ms: {best}")
     print(json.dumps({"max_sessions": best}))
 

@@ -15,27 +15,22 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from benchmarks.bench_env import bench_settings, bench_store
 from tests.fakes.audio_samples import spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import MongoServer
 from voicechat.audio.decode import decode_upload
-from voicechat.config import Settings
 from voicechat.engine.turn import TurnOptions
 from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.models import VoicePreferences
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.speech_factory import ears_for, voice_for
-from voicechat.storage.cache import MemoryContextCache
-from voicechat.storage.database import Database
-from voicechat.storage.store import Store
 
 STT_DELAY, FIRST_TOKEN_DELAY, TOKEN_DELAY = 0.3, 0.4, 1 / 40
 REPLY = "Paris is the capital of France. It sits on the Seine and has about two million people."
@@ -50,20 +45,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args()
     recording = spoken_wav("What is the capital of France, and how many people live there?", pad_seconds=0.3)
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = FakeOpenAI().start()
-        mongo = MongoServer(Path(tmp) / "db")
-        mongo.start()
-        db = Database.connect(mongo.uri + "bench_voice")
-        db.ensure_indexes()
-        store = Store.over(db, cache=MemoryContextCache(), context_size=30)
-        settings = Settings.from_mapping(
-            {
-                "OPENAI_API_KEY": "sk-bench",
-                "OPENAI_BASE_URL": fake.base_url,
-                "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-            }
-        )
+    fake = FakeOpenAI().start()
+    with bench_store("bench_voice") as store:
+        settings = bench_settings(fake.base_url)
         user = store.users.get_or_create(email="bench@example.com", name="Bench")
         service = VoiceTurnService(store=store, settings=settings)
         prefs = VoicePreferences()
@@ -123,8 +107,6 @@ def main() -> None:
                 phases["turn"].append(ms(decoded, ended))
                 phases["overhead"].append(ms(decoded, ended) - provider_wait)
         finally:
-            store.close()
-            mongo.stop()
             fake.stop()
     fixed = f"fake STT {STT_DELAY * 1000:.0f} ms, first token {FIRST_TOKEN_DELAY * 1000:.0f} ms, 40 tokens/s"
     print(f"push-to-talk turns: {args.turns} ({fixed})")

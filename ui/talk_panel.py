@@ -23,13 +23,9 @@ from streamlit_webrtc import (
 
 from ui.context import AppContext
 from ui.state import ChatState, conversation_id
-from voicechat.audio.vad import VadParams
-from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot
+from voicechat.engine.live import LiveSession, LiveSnapshot, live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.errors import VoicechatError
-from voicechat.providers.openai.client import make_client, provider_name
-from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
 
 _HOLDER = "talk-session"
 STALL_TIMEOUT_SECONDS = 5.0  # a call sends ~50 frames/s even in silence; none for this long: the tab is gone
@@ -72,10 +68,14 @@ def render(app: AppContext, state: ChatState) -> None:
     """The call widget, and while the call runs, the live panel."""
     holder: SessionHolder = st.session_state.setdefault(_HOLDER, SessionHolder())
     try:
-        voice = voice_for(app.settings, state.voice, today=date.today(), openai_api_key=state.api_key)
-        ears = ears_for(app.settings, state.voice, openai_api_key=state.api_key)
-        llm = OpenAIChat(
-            client=make_client(app.settings, api_key=state.api_key), provider=provider_name(app.settings)
+        setup = live_setup(
+            app.settings,
+            user=app.user,
+            preferences=state.voice,
+            options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
+            today=date.today(),
+            openai_api_key=state.api_key,
+            conversation_id=conversation_id(),
         )
     except VoicechatError as exc:
         st.error(exc.user_message)
@@ -84,7 +84,7 @@ def render(app: AppContext, state: ChatState) -> None:
         st.caption(
             f"The {state.voice.talk_engine} engine is not available yet; Talk mode uses the cascaded one."
         )
-    output = create_pcm_audio_source_track(key="talk-reply", sample_rate=voice.tts.sample_rate)
+    output = create_pcm_audio_source_track(key="talk-reply", sample_rate=setup.voice.tts.sample_rate)
     sink = create_audio_sink_track(callback=holder.push_frame, key="talk-microphone", on_ended=holder.end)
     context = webrtc_streamer(
         key="talk",
@@ -109,20 +109,9 @@ def render(app: AppContext, state: ChatState) -> None:
             LiveSession(
                 store=app.store,
                 settings=app.settings,
-                setup=LiveSetup(
-                    user=app.user,
-                    options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
-                    ears=ears,
-                    voice=voice,
-                    llm=llm,
-                    params=VadParams.from_preferences(
-                        silence_ms=state.voice.end_of_turn_silence_ms, sensitivity=state.voice.vad_sensitivity
-                    ),
-                    barge_in=state.voice.barge_in,
-                    conversation_id=conversation_id(),
-                ),
+                setup=setup,
                 output=output,
-                output_rate=voice.tts.sample_rate,
+                output_rate=setup.voice.tts.sample_rate,
                 stall_timeout=STALL_TIMEOUT_SECONDS,
             )
         )

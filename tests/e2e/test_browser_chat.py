@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import StreamlitApp, in_ci
+from tests.fakes.servers import in_ci
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,20 +21,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[str]:
-    app = StreamlitApp(
-        {
-            "MONGODB_URI": mongo_uri,
-            "OPENAI_BASE_URL": fake_openai.base_url,
-            "OPENAI_API_KEY": "sk-e2e",
-            "VOICECHAT_DATA_DIR": str(tmp_path),
-        }
-    ).start()
-    yield app.url
-    app.stop()
 
 
 def browser_available() -> None:

@@ -11,7 +11,6 @@ import pytest
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.fakes.audio_samples import spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import StreamlitApp
 
 pytestmark = pytest.mark.slow
 QUESTION = "What is the capital of France?"
@@ -19,21 +18,6 @@ QUESTION = "What is the capital of France?"
 AUDIO_STATE = """() => Array.from(document.querySelectorAll('audio')).map(a => ({
     ready: a.readyState, duration: a.duration, error: a.error ? a.error.code : null,
     playing: !a.paused && a.currentTime > 0}))"""
-
-
-@pytest.fixture
-def app_url(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[str]:
-    app = StreamlitApp(
-        {
-            "MONGODB_URI": mongo_uri,
-            "OPENAI_BASE_URL": fake_openai.base_url,
-            "OPENAI_API_KEY": "sk-e2e",
-            "VOICECHAT_DATA_DIR": str(tmp_path),
-            "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-        }
-    ).start()
-    yield app.url
-    app.stop()
 
 
 @pytest.fixture

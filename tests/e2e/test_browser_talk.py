@@ -47,22 +47,6 @@ INBOUND_AUDIO_ENERGY = """async () => {
 
 
 @pytest.fixture
-def app(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[StreamlitApp]:
-    app = StreamlitApp(
-        {
-            "MONGODB_URI": mongo_uri,
-            "OPENAI_BASE_URL": fake_openai.base_url,
-            "OPENAI_API_KEY": "sk-e2e",
-            "VOICECHAT_DATA_DIR": str(tmp_path),
-            "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-            "VOICECHAT_ICE_SERVERS": "[]",
-        }
-    ).start()
-    yield app
-    app.stop()
-
-
-@pytest.fixture
 def talking_page(tmp_path: Path) -> Iterator[object]:
     browser_available()
     from playwright.sync_api import sync_playwright
@@ -86,9 +70,9 @@ def talking_page(tmp_path: Path) -> Iterator[object]:
 
 
 def test_talk_mode_over_webrtc(
-    app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
+    served_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
 ) -> None:
-    page = talking_page
+    page, app = talking_page, served_app
     fake_openai.transcript = QUESTION
     fake_openai.script_chat(ChatScript(reply="Paris is the capital of France. It is a lovely city."))
     page.goto(app.url)  # type: ignore[attr-defined]

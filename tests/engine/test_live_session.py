@@ -16,14 +16,11 @@ import pytest
 from tests.fakes.audio_samples import silence_pcm, spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.decode import decode_upload
-from voicechat.audio.vad import SileroVAD, VadParams
+from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot
+from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot, live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import Message, User, VoicePreferences
-from voicechat.providers.openai.client import make_client
-from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
 from voicechat.storage.store import Store
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
@@ -78,26 +75,19 @@ def session_factory(
 ) -> Iterator[Callable[..., tuple[LiveSession, RecordingOutput]]]:
     sessions: list[LiveSession] = []
 
-    def make(*, barge_in: bool = True) -> tuple[LiveSession, RecordingOutput]:
-        prefs = VoicePreferences()
+    def make(
+        *, barge_in: bool = True, stall_timeout: float | None = None
+    ) -> tuple[LiveSession, RecordingOutput]:
         output = RecordingOutput()
-        setup = LiveSetup(
-            user=user,
-            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
-            ears=ears_for(settings, prefs),
-            voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
-            llm=OpenAIChat(client=make_client(settings)),
-            params=VadParams(),
-            barge_in=barge_in,
-        )
         session = LiveSession(
             store=store,
             settings=settings,
-            setup=setup,
+            setup=setup_for(settings, user, VoicePreferences(barge_in=barge_in)),
             output=output,
             output_rate=24_000,
             vad=SileroVAD(),
             clock=FastClock(8),
+            stall_timeout=stall_timeout,
         )
         sessions.append(session)
         return session, output
@@ -302,24 +292,13 @@ def _collapsed(states: list[str]) -> list[str]:
     return [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
 
 
-def test_a_session_whose_audio_stops_ends_by_itself(store: Store, settings: Settings, user: User) -> None:
-    prefs = VoicePreferences()
-    setup = LiveSetup(
-        user=user,
-        options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
-        ears=ears_for(settings, prefs),
-        voice=voice_for(settings, prefs, today=date(2026, 11, 24)),
-        llm=OpenAIChat(client=make_client(settings)),
-        params=VadParams(),
-    )
-    session = LiveSession(
-        store=store,
-        settings=settings,
-        setup=setup,
-        output=RecordingOutput(),
-        output_rate=24_000,
-        stall_timeout=0.5,
-    )
+def test_a_session_whose_audio_stops_ends_by_itself(session_factory) -> None:  # type: ignore[no-untyped-def]
+    session, _ = session_factory(stall_timeout=0.5)
     session.push_pcm(silence_pcm(0.2))
     assert wait_for(session, lambda s: s.state == "stopped", timeout=5).state == "stopped"
     session.stop()  # idempotent
+
+
+def setup_for(settings: Settings, user: User, prefs: VoicePreferences) -> LiveSetup:
+    options = TurnOptions(model=settings.chat_model, system_prompt="Be brief.")
+    return live_setup(settings, user=user, preferences=prefs, options=options, today=date(2026, 11, 24))

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Literal
 
 import av
@@ -29,9 +30,11 @@ from voicechat.engine.playback import AudioOutput, PlaybackMeter
 from voicechat.engine.turn import TurnOptions
 from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.errors import VoicechatError
-from voicechat.models import Role, TurnMetrics, User
+from voicechat.models import Role, TurnMetrics, User, VoicePreferences
 from voicechat.providers.base import LLM
-from voicechat.providers.speech_factory import Ears, Voice
+from voicechat.providers.openai.client import make_client, provider_name
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.speech_factory import Ears, Voice, ears_for, voice_for
 from voicechat.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,34 @@ class LiveSetup:
     params: VadParams
     barge_in: bool = True
     conversation_id: str | None = None
+
+
+def live_setup(
+    settings: Settings,
+    *,
+    user: User,
+    preferences: VoicePreferences,
+    options: TurnOptions,
+    today: date,
+    openai_api_key: str | None = None,
+    conversation_id: str | None = None,
+) -> LiveSetup:
+    """The cascaded engine for this user today: recogniser, chat model and voice from settings and
+    preferences, turn-taking from the preferences. Raises ProviderAuthError when a needed key is missing."""
+    return LiveSetup(
+        user=user,
+        options=options,
+        ears=ears_for(settings, preferences, openai_api_key=openai_api_key),
+        voice=voice_for(settings, preferences, today=today, openai_api_key=openai_api_key),
+        llm=OpenAIChat(
+            client=make_client(settings, api_key=openai_api_key), provider=provider_name(settings)
+        ),
+        params=VadParams.from_preferences(
+            silence_ms=preferences.end_of_turn_silence_ms, sensitivity=preferences.vad_sensitivity
+        ),
+        barge_in=preferences.barge_in,
+        conversation_id=conversation_id,
+    )
 
 
 class LiveSession:
