@@ -72,9 +72,10 @@ TTS_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
 REALTIME_PRICES_PER_MTOK: MappingProxyType[str, tuple[float, float]] = MappingProxyType(
     {"gpt-realtime-2.1-mini": (0.60, 20.00), "gpt-realtime-2.1": (4.00, 64.00)}
 )
-SPEECH_CHUNK_CHARS = (
-    1000  # replies are synthesised in sentence-aligned pieces of at most this many characters
-)
+# Replies are synthesised in sentence-aligned pieces of at most this many characters; in Talk mode a long
+# sentence is spoken from a comma on, so the first audio never waits for a long first sentence.
+SPEECH_CHUNK_CHARS = 1000
+LIVE_CLAUSE_CHARS = 160
 # Transcription: gpt-transcribe replaces whisper-1 and gpt-4o(-mini)-transcribe (both shut down 2027-02-26).
 DEFAULT_STT_MODEL = "gpt-transcribe"
 STT_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(

@@ -76,13 +76,13 @@ def session_factory(
     sessions: list[LiveSession] = []
 
     def make(
-        *, barge_in: bool = True, stall_timeout: float | None = None
+        *, barge_in: bool = True, stall_timeout: float | None = None, greeting: str = ""
     ) -> tuple[LiveSession, RecordingOutput]:
         output = RecordingOutput()
         session = LiveSession(
             store=store,
             settings=settings,
-            setup=setup_for(settings, user, VoicePreferences(barge_in=barge_in)),
+            setup=setup_for(settings, user, VoicePreferences(barge_in=barge_in, greeting=greeting)),
             output=output,
             output_rate=24_000,
             vad=SileroVAD(),
@@ -297,6 +297,22 @@ def test_a_session_whose_audio_stops_ends_by_itself(session_factory) -> None:  #
     session.push_pcm(silence_pcm(0.2))
     assert wait_for(session, lambda s: s.state == "stopped", timeout=5).state == "stopped"
     session.stop()  # idempotent
+
+
+def test_the_greeting_is_spoken_first_and_not_stored(
+    session_factory,
+    store: Store,
+    user: User,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    session, output = session_factory(greeting="Hi! What shall we talk about?")
+    wait_for(session, lambda s: s.state == "speaking")
+    snap = wait_for(session, lambda s: s.state == "listening")
+    assert [(line.role, line.text) for line in snap.transcript] == [
+        ("assistant", "Hi! What shall we talk about?")
+    ]
+    assert output.pushed and snap.conversation_id is None
+    assert [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)] == [("tts", "ok")]
 
 
 def setup_for(settings: Settings, user: User, prefs: VoicePreferences) -> LiveSetup:

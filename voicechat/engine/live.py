@@ -27,11 +27,12 @@ from voicechat.config import Settings
 from voicechat.engine.bridge import LoopThread
 from voicechat.engine.live_turn import ReplySpeaker, SpeechHandle
 from voicechat.engine.playback import AudioOutput, PlaybackMeter
+from voicechat.engine.speaking import record_speech_usage
 from voicechat.engine.turn import TurnOptions
 from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.errors import VoicechatError
 from voicechat.models import Role, TurnMetrics, User, VoicePreferences
-from voicechat.providers.base import LLM
+from voicechat.providers.base import LLM, SpeechRequest
 from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.speech_factory import Ears, Voice, ears_for, voice_for
@@ -90,6 +91,7 @@ class LiveSetup:
     params: VadParams
     barge_in: bool = True
     conversation_id: str | None = None
+    greeting: str = ""  # spoken when the session starts (not stored: it is not part of the conversation)
 
 
 def live_setup(
@@ -117,6 +119,7 @@ def live_setup(
         ),
         barge_in=preferences.barge_in,
         conversation_id=conversation_id,
+        greeting=preferences.greeting,
     )
 
 
@@ -163,6 +166,9 @@ class LiveSession:
         self._last_audio = clock()
         if stall_timeout is not None:
             self._loop.call(self._watch)
+        if setup.greeting:
+            self._handle = SpeechHandle()
+            self._worker.submit(self._greet, setup.greeting, self._handle)
 
     # Called from other threads ---------------------------------------------------------------------------
 
@@ -310,6 +316,39 @@ class LiveSession:
                 if self._handle is handle and self._view.state != "stopped"
                 else self._view.state,
             )
+
+    def _greet(self, text: str, handle: SpeechHandle) -> None:
+        """Say the user's greeting (interruptible like any reply); the session listens meanwhile."""
+        voice = self._setup.voice
+        self._append(TranscriptLine("assistant", text))
+        self._meter.begin()
+        request = SpeechRequest(text=text, voice=voice.voice, model=voice.model, speed=voice.speed)
+        try:
+            with voice.tts.synthesize(request) as stream:
+                for chunk in stream:
+                    if handle.interrupted:
+                        break
+                    self._meter.push(chunk)
+                    self._update(state="speaking")
+                usage = stream.usage
+        except VoicechatError as exc:
+            self._update(state="listening", error=exc.user_message)
+            return
+        while not handle.interrupted and self._meter.seconds_left() > 0:
+            time.sleep(0.02)
+        record_speech_usage(
+            self._store,
+            user=self._setup.user,
+            voice=voice,
+            characters=len(text),
+            audio_seconds=self._meter.pushed_samples() / self._meter.sample_rate,
+            usage=usage,
+            status="interrupted" if handle.interrupted else "ok",
+            latency_ms=None,
+            prices=self._settings.price_tables,
+        )
+        if self._handle is handle:
+            self._update(state="listening")
 
     # Snapshot updates (any thread) -------------------------------------------------------------------------
 

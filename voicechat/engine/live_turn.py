@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from voicechat import defaults
 from voicechat.audio.encode import encode_for_storage
 from voicechat.engine.playback import PlaybackMeter
 from voicechat.engine.sentences import SentenceSplitter, speakable
@@ -127,7 +128,7 @@ class ReplySpeaker:
         return b"".join(self._pcm)[: self._meter.played_samples() * 2]
 
     def _generate(self) -> None:
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(max_chars=defaults.LIVE_CLAUSE_CHARS)
         started = time.perf_counter()
         stream = self._turn.stream_reply()
         try:
