@@ -22,7 +22,7 @@ from streamlit_webrtc import (
 )
 
 from ui.context import AppContext
-from ui.state import ChatState, conversation_id
+from ui.state import ChatState, conversation_id, open_conversation
 from voicechat.engine.live import LiveSession, LiveSnapshot, live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.errors import VoicechatError
@@ -123,7 +123,10 @@ def _live_view(holder: SessionHolder) -> None:
     session = holder.session
     if session is None:
         return
-    show(session.snapshot())
+    snap = session.snapshot()
+    if snap.conversation_id and snap.conversation_id != conversation_id():
+        open_conversation(snap.conversation_id)  # a new conversation: the URL (and a reload) reopens it
+    show(snap)
 
 
 def show(snap: LiveSnapshot) -> None:
