@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -187,7 +188,9 @@ class LiveSession:
     def snapshot(self) -> LiveSnapshot:
         """The current state for display."""
         with self._lock:
-            return self._view
+            view = self._view
+        # The level changes every frame: read here (a float set on the loop), not copied 50 times a second.
+        return replace(view, level_dbfs=self._detector.level_dbfs)
 
     def stop(self) -> None:
         """End the session: stop speaking, finish storing the current turn, join every thread (idempotent)."""
@@ -219,7 +222,6 @@ class LiveSession:
         self._last_audio = arrived
         events = self._detector.feed(pcm)
         self._lags.append((self._clock() - arrived) * 1000)
-        self._update(level_dbfs=self._detector.level_dbfs)
         for event in events:
             # Stream time -> clock time: it happened (detector.now - event.at) before this frame arrived.
             happened = arrived - (self._detector.now - event.at)
@@ -254,8 +256,10 @@ class LiveSession:
             self._answer_turn(wav, speech_ended, end_of_turn_ms, handle)
         except VoicechatError as exc:
             self._update(state="listening" if not handle.interrupted else None, error=exc.user_message)
-        except Exception:
-            log.exception("live turn failed")
+        except Exception as exc:
+            # Where it failed, but not the exception's message: that could quote what the user said.
+            trace = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("live turn failed: %s\n%s", type(exc).__name__, trace)
             self._update(state="listening", error="Something went wrong with that turn; please say it again.")
 
     def _answer_turn(
@@ -356,7 +360,6 @@ class LiveSession:
         self,
         *,
         state: LiveState | None = None,
-        level_dbfs: float | None = None,
         error: str | Literal[False] | None = False,
         barge_in_ms: float | None = None,
     ) -> None:
@@ -364,8 +367,6 @@ class LiveSession:
             view = self._view
             if state is not None and view.state != "stopped":
                 view = replace(view, state=state)
-            if level_dbfs is not None:
-                view = replace(view, level_dbfs=level_dbfs)
             if error is not False:
                 view = replace(view, error=error)
             if barge_in_ms is not None:

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voicechat import defaults
-from voicechat.audio.encode import encode_for_storage
 from voicechat.engine.playback import PlaybackMeter
 from voicechat.engine.sentences import SentenceSplitter, speakable
-from voicechat.engine.speaking import record_speech_usage
+from voicechat.engine.speaking import keep_clip, record_speech_usage
 from voicechat.engine.turn import TextTurn
 from voicechat.errors import ProviderError, ProviderRateLimited
 from voicechat.models import TurnMetrics, UsageStatus, User
-from voicechat.providers.base import SpeechRequest, TokenUsage
+from voicechat.providers.base import SpeechRequest, TokenUsage, add_usage
 from voicechat.providers.speech_factory import Voice
 from voicechat.storage.store import Store
 from voicechat.usage import PriceTables
@@ -130,25 +129,25 @@ class ReplySpeaker:
     def _generate(self) -> None:
         splitter = SentenceSplitter(max_chars=defaults.LIVE_CLAUSE_CHARS)
         started = time.perf_counter()
+
+        def queue_all(sentences: list[str]) -> None:
+            if sentences and self.outcome.first_sentence_ms is None:
+                self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
+            for sentence in sentences:
+                self._sentences.put(sentence)
+
         stream = self._turn.stream_reply()
         try:
             for delta in stream:
                 if self._handle.interrupted:
                     break
                 self.outcome.generated += delta
-                for sentence in splitter.push(delta):
-                    if self.outcome.first_sentence_ms is None:
-                        self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
-                    self._sentences.put(sentence)
+                queue_all(splitter.push(delta))
             else:
-                for sentence in splitter.flush():
-                    if self.outcome.first_sentence_ms is None:
-                        self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
-                    self._sentences.put(sentence)
+                queue_all(splitter.flush())
         except ProviderError as exc:
             self.outcome.error = exc.user_message
-            for sentence in splitter.flush():
-                self._sentences.put(sentence)
+            queue_all(splitter.flush())
         finally:
             stream.close()  # an early break stores the reply as interrupted; persistence fixes the text later
             reply = self._turn.reply
@@ -200,16 +199,7 @@ class ReplySpeaker:
                     self.outcome.first_audio_at = pushed_at
                     self.outcome.tts_first_byte_ms = stream.first_byte_ms
                     self._on_first_audio()
-            if stream.usage is not None:
-                usage = self._usage
-                self._usage = (
-                    stream.usage
-                    if usage is None
-                    else TokenUsage(
-                        usage.input_tokens + stream.usage.input_tokens,
-                        usage.output_tokens + stream.usage.output_tokens,
-                    )
-                )
+            self._usage = add_usage(self._usage, stream.usage)
         self.outcome.sentences.append(SpokenSentence(sentence, start, self._meter.pushed_samples()))
         self._on_progress(" ".join(s.text for s in self.outcome.sentences))
 
@@ -234,14 +224,10 @@ class ReplySpeaker:
         audio = self.played_audio
         audio_id = None
         if audio:
-            rate = self._meter.sample_rate
-            data, content_type = encode_for_storage(audio, sample_rate=rate)
-            audio_id = self._store.audio.put(
-                owner_id=self._user.id,
-                data=data,
-                content_type=content_type,
-                duration_seconds=round(len(audio) / 2 / rate, 3),
+            clip = keep_clip(
+                self._store, owner_id=self._user.id, pcm=audio, sample_rate=self._meter.sample_rate
             )
+            audio_id = clip.id
         cut = self.outcome.interrupted
         self._store.conversations.update_message(
             owner_id=self._user.id,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voicechat.audio.encode import encode_for_storage
 from voicechat.engine.sentences import group_for_speech, speakable, split_sentences
 from voicechat.errors import ProviderRateLimited
 from voicechat.models import UsageEvent, UsageStatus, User
-from voicechat.providers.base import SpeechRequest, TokenUsage, Transcript, TranscriptionRequest
+from voicechat.providers.base import SpeechRequest, TokenUsage, Transcript, TranscriptionRequest, add_usage
 from voicechat.providers.speech_factory import Ears, Voice
 from voicechat.storage.store import Store
 from voicechat.usage import PriceTables, speech_cost, transcription_cost
@@ -52,15 +53,7 @@ def speak(
                 chunks.extend(stream)
                 if first_byte_ms is None:
                     first_byte_ms = stream.first_byte_ms
-                if stream.usage is not None:
-                    usage = (
-                        stream.usage
-                        if usage is None
-                        else TokenUsage(
-                            usage.input_tokens + stream.usage.input_tokens,
-                            usage.output_tokens + stream.usage.output_tokens,
-                        )
-                    )
+                usage = add_usage(usage, stream.usage)
         status = "ok"
     except ProviderRateLimited:
         status = "rate_limited"
@@ -82,6 +75,27 @@ def speak(
             conversation_id=conversation_id,
         )
     return audio
+
+
+@dataclass(frozen=True)
+class KeptClip:
+    """A clip as stored: its id, and the encoded bytes with their type (ready to play)."""
+
+    id: str
+    data: bytes
+    content_type: str
+
+
+def keep_clip(store: Store, *, owner_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
+    """Encode 16-bit mono PCM compactly and store it for ``owner_id``."""
+    data, content_type = encode_for_storage(pcm, sample_rate=sample_rate)
+    audio_id = store.audio.put(
+        owner_id=owner_id,
+        data=data,
+        content_type=content_type,
+        duration_seconds=round(len(pcm) / 2 / sample_rate, 3),
+    )
+    return KeptClip(id=audio_id, data=data, content_type=content_type)
 
 
 def record_speech_usage(

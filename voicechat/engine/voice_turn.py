@@ -14,10 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from voicechat.audio.decode import AudioRejected, DecodedAudio, decode_upload, is_silent
-from voicechat.audio.encode import encode_for_storage
 from voicechat.config import Settings
 from voicechat.engine.sentences import speakable, split_sentences
-from voicechat.engine.speaking import recognise, speak
+from voicechat.engine.speaking import keep_clip, recognise, speak
 from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
 from voicechat.errors import InvalidInput, ProviderError
 from voicechat.models import Message, TurnMetrics, User
@@ -155,24 +154,18 @@ class VoiceTurnService:
             prices=self._settings.price_tables,
             conversation_id=reply.conversation_id,
         )
-        data, content_type = encode_for_storage(spoken.pcm, sample_rate=spoken.sample_rate)
-        audio_id = self._store.audio.put(
-            owner_id=user.id, data=data, content_type=content_type, duration_seconds=round(spoken.seconds, 3)
-        )
+        clip = keep_clip(self._store, owner_id=user.id, pcm=spoken.pcm, sample_rate=spoken.sample_rate)
         message = self._store.conversations.update_message(
             owner_id=user.id,
             message_id=reply.id,
-            audio_id=audio_id,
+            audio_id=clip.id,
             metrics=TurnMetrics(tts_first_byte_ms=spoken.first_byte_ms),
         )
-        return SpokenReply(audio=data, content_type=content_type, message=message)
+        return SpokenReply(audio=clip.data, content_type=clip.content_type, message=message)
 
     def _keep_recording(self, user: User, message: Message, audio: DecodedAudio) -> None:
-        data, content_type = encode_for_storage(audio.pcm, sample_rate=audio.sample_rate)
-        audio_id = self._store.audio.put(
-            owner_id=user.id, data=data, content_type=content_type, duration_seconds=round(audio.seconds, 3)
-        )
-        self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=audio_id)
+        clip = keep_clip(self._store, owner_id=user.id, pcm=audio.pcm, sample_rate=audio.sample_rate)
+        self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=clip.id)
 
     def _mark_failed(self, user: User, message: Message, *, error: str) -> Message:
         return self._store.conversations.update_message(

@@ -162,7 +162,7 @@ class SpeechStream:
     def __iter__(self) -> Iterator[bytes]:
         for chunk in _translating(self._chunks, self._translate):
             if isinstance(chunk, TokenUsage):
-                self.usage = _added(self.usage, chunk)
+                self.usage = add_usage(self.usage, chunk)
             elif chunk:
                 if self.first_byte_ms is None:
                     self.first_byte_ms = _elapsed_ms(self._started)
@@ -257,9 +257,10 @@ class STT(ABC):
 Translate = Callable[[Exception], ProviderError | None]
 
 
-def _added(total: TokenUsage | None, more: TokenUsage) -> TokenUsage:
-    if total is None:
-        return more
+def add_usage(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:
+    """The sum of two token counts, either of which may be absent."""
+    if total is None or more is None:
+        return more or total
     return TokenUsage(total.input_tokens + more.input_tokens, total.output_tokens + more.output_tokens)
 
 
