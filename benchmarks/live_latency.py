@@ -30,7 +30,9 @@ from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.decode import decode_upload
 from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.config import Settings
-from voicechat.engine.live import LiveMetrics, LiveSession, LiveSnapshot, live_setup
+from voicechat.engine.live import LiveSession
+from voicechat.engine.live_setup import live_setup
+from voicechat.engine.live_view import LiveMetrics, LiveSnapshot
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest, TranscriptionRequest

@@ -23,7 +23,9 @@ from streamlit_webrtc import (
 
 from ui.context import AppContext
 from ui.state import ChatState, conversation_id, open_conversation
-from voicechat.engine.live import LiveSession, LiveSnapshot, live_setup
+from voicechat.engine.live import LiveSession
+from voicechat.engine.live_setup import live_setup
+from voicechat.engine.live_view import LiveSnapshot
 from voicechat.engine.turn import TurnOptions
 from voicechat.errors import VoicechatError
 

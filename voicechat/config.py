@@ -42,6 +42,11 @@ class Settings:
     elevenlabs_base_url: str = defaults.ELEVENLABS_BASE_URL
     elevenlabs_voice_id: str = defaults.DEFAULT_ELEVENLABS_VOICE_ID
     elevenlabs_model: str = defaults.DEFAULT_ELEVENLABS_MODEL
+    realtime_model: str = defaults.DEFAULT_REALTIME_MODEL  # Talk mode's OpenAI Realtime engine
+    realtime_turn_detection: str = defaults.DEFAULT_REALTIME_TURN_DETECTION
+    realtime_eagerness: str = defaults.DEFAULT_REALTIME_EAGERNESS
+    elevenlabs_agent_id: str | None = None
+    elevenlabs_agent_price_per_minute: float = defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE
     max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
     ice_servers_json: str = "[]"  # WebRTC ICE servers (STUN/TURN), a JSON list; see ``ice_servers``
     temperature: float | None = None  # None: the model's own default
@@ -64,7 +69,13 @@ class Settings:
     @property
     def configured_models(self) -> tuple[str, ...]:
         """Every model this deployment may call (for shutdown warnings)."""
-        return (*self.chat_models, self.tts_model, self.realtime_tts_model, self.stt_model)
+        return (
+            *self.chat_models,
+            self.tts_model,
+            self.realtime_tts_model,
+            self.stt_model,
+            *((self.realtime_model,) if "openai-realtime" in self.talk_engines else ()),
+        )
 
     @property
     def chat_price_table(self) -> dict[str, tuple[float, float]]:
@@ -131,6 +142,24 @@ class Settings:
             elevenlabs_base_url=reader.url("ELEVENLABS_BASE_URL") or defaults.ELEVENLABS_BASE_URL,
             elevenlabs_voice_id=reader.text("ELEVENLABS_VOICE_ID") or defaults.DEFAULT_ELEVENLABS_VOICE_ID,
             elevenlabs_model=reader.text("ELEVENLABS_MODEL") or defaults.DEFAULT_ELEVENLABS_MODEL,
+            realtime_model=reader.text("VOICECHAT_REALTIME_MODEL") or defaults.DEFAULT_REALTIME_MODEL,
+            realtime_turn_detection=reader.choice(
+                "VOICECHAT_REALTIME_TURN_DETECTION",
+                defaults.REALTIME_TURN_DETECTIONS,
+                defaults.DEFAULT_REALTIME_TURN_DETECTION,
+            ),
+            realtime_eagerness=reader.choice(
+                "VOICECHAT_REALTIME_EAGERNESS",
+                defaults.REALTIME_EAGERNESS,
+                defaults.DEFAULT_REALTIME_EAGERNESS,
+            ),
+            elevenlabs_agent_id=reader.text("ELEVENLABS_AGENT_ID"),
+            elevenlabs_agent_price_per_minute=reader.number(
+                "VOICECHAT_ELEVENLABS_AGENT_PRICE_PER_MINUTE",
+                defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE,
+                0,
+                100,
+            ),
             ice_servers_json=reader.ice_servers("VOICECHAT_ICE_SERVERS"),
             max_audio_seconds=reader.number(
                 "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0

@@ -129,6 +129,17 @@ MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(
 
 # Voice preferences: defaults and allowed ranges (the preferences page and every voice turn use these).
 TALK_ENGINES: tuple[str, ...] = ("cascaded", "openai-realtime", "elevenlabs-agent")
+# Talk mode's speech-to-speech engines. The Realtime engine's turn detection is semantic (ends a turn when the
+# words sound finished) unless set to server_vad (silence-based, using the user's end-of-turn silence).
+DEFAULT_REALTIME_MODEL = "gpt-realtime-2.1-mini"
+REALTIME_TURN_DETECTIONS: tuple[str, ...] = ("semantic_vad", "server_vad")
+DEFAULT_REALTIME_TURN_DETECTION = "semantic_vad"
+REALTIME_EAGERNESS: tuple[str, ...] = ("auto", "low", "medium", "high")
+DEFAULT_REALTIME_EAGERNESS = "auto"
+# ElevenLabs Agents bill per minute of conversation; each turn records the call time since the previous one.
+ELEVENLABS_AGENT_PRICE_PER_MINUTE = 0.10
+ELEVENLABS_AGENT_PATH = "/v1/convai/conversation"
+ELEVENLABS_SIGNED_URL_PATH = "/v1/convai/conversation/get-signed-url"
 DEFAULT_VOICE = "alloy"
 DEFAULT_SPEECH_SPEED = 1.0
 SPEECH_SPEED_RANGE = (0.5, 2.0)

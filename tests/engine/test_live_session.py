@@ -13,45 +13,19 @@ from datetime import date
 import numpy as np
 import pytest
 
-from tests.fakes.audio_samples import silence_pcm, spoken_wav
+from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, stored, wait_for
+from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from voicechat.audio.decode import decode_upload
 from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession, LiveSetup, LiveSnapshot, live_setup
+from voicechat.engine.live import LiveSession
+from voicechat.engine.live_setup import LiveSetup, live_setup
+from voicechat.engine.live_view import LiveSnapshot
 from voicechat.engine.turn import TurnOptions
-from voicechat.models import Message, User, VoicePreferences
+from voicechat.models import User, VoicePreferences
 from voicechat.storage.store import Store
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
-
-
-class RecordingOutput:
-    """Stands in for the browser's audio track: keeps what was pushed, counts clears."""
-
-    def __init__(self) -> None:
-        self.pushed: list[bytes] = []
-        self.clears = 0
-
-    def push(self, pcm: bytes) -> None:
-        self.pushed.append(pcm)
-
-    def clear(self) -> None:
-        self.clears += 1
-
-
-class FastClock:
-    """Monotonic time running ``scale`` times faster than real time (for the playback meter)."""
-
-    def __init__(self, scale: float) -> None:
-        self._start, self._scale = time.monotonic(), scale
-
-    def __call__(self) -> float:
-        return self._start + (time.monotonic() - self._start) * self._scale
-
-
-def pcm16k(text: str) -> bytes:
-    return decode_upload(spoken_wav(text)).pcm
 
 
 @pytest.fixture(scope="module")
@@ -95,30 +69,6 @@ def session_factory(
     yield make
     for session in sessions:
         session.stop()
-
-
-def feed(session: LiveSession, pcm: bytes) -> None:
-    for start in range(0, len(pcm), 640):  # 20 ms frames, as fast as the loop takes them
-        session.push_pcm(pcm[start : start + 640])
-
-
-def wait_for(
-    session: LiveSession, check: Callable[[LiveSnapshot], bool], timeout: float = 20
-) -> LiveSnapshot:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = session.snapshot()
-        if check(snap):
-            return snap
-        time.sleep(0.01)
-    raise AssertionError(f"timed out; last snapshot {session.snapshot()}")
-
-
-def stored(store: Store, user: User, conversation_id: str | None) -> list[Message]:
-    assert conversation_id is not None
-    return store.conversations.messages_page(
-        owner_id=user.id, conversation_id=conversation_id, limit=100
-    ).items
 
 
 def transcription_seconds(fake: FakeOpenAI) -> list[float]:

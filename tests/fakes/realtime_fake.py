@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.fakes.realtime_conversation import RealtimeConversation
+
 SAMPLE_RATE = 24_000
 Failure = Literal["reject", "error_event", "failed_response", "drop"]
 
@@ -38,6 +40,11 @@ class RealtimeSession:
     authorization: str | None
     session_updates: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    items_created: list[dict[str, Any]] = field(default_factory=list)  # seeded history
+    truncations: list[dict[str, Any]] = field(default_factory=list)
+    user_items: list[str] = field(default_factory=list)
+    turn_detection: dict[str, Any] = field(default_factory=dict)
+    audio_bytes: int = 0
 
 
 class FakeRealtime:
@@ -48,16 +55,26 @@ class FakeRealtime:
         self.failure: Failure | None = None
         self.fail_on_response = 1  # which response.create (1-based) of a connection fails
         self._ids = itertools.count(1)
+        # Conversations (see realtime_conversation): consumed one per user turn, in order.
+        self.transcripts: list[str] = []
+        self.replies: list[str] = []
+        self.conversation_failures: list[Failure | None] = []
+        self.reject_connections = 0  # refuse this many handshakes, then accept
 
     def reset(self) -> None:
         """Forget scripts and recorded sessions."""
         self.sessions.clear()
         self.failure = None
         self.fail_on_response = 1
+        self.transcripts.clear()
+        self.replies.clear()
+        self.conversation_failures.clear()
+        self.reject_connections = 0
 
     async def serve(self, websocket: WebSocket) -> None:
         """Handle one WebSocket connection."""
-        if self.failure == "reject":
+        if self.failure == "reject" or self.reject_connections > 0:
+            self.reject_connections = max(0, self.reject_connections - 1)
             await websocket.close(code=1008)  # before accept: the client sees HTTP 403
             return
         session = RealtimeSession(
@@ -66,10 +83,21 @@ class FakeRealtime:
         self.sessions.append(session)
         await websocket.accept()
         await self._send(websocket, "session.created", session={"type": "realtime", "model": session.model})
+        conversation = RealtimeConversation(self, session, self._send)
         try:
             while True:
                 event = await websocket.receive_json()
-                if event.get("type") == "session.update":
+                kind = event.get("type")
+                if kind == "input_audio_buffer.append":
+                    if not await conversation.append(websocket, event["audio"]):
+                        return
+                elif kind == "conversation.item.create":
+                    session.items_created.append(event["item"])
+                elif kind == "conversation.item.truncate":
+                    session.truncations.append(event)
+                    fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
+                    await self._send(websocket, "conversation.item.truncated", **fields)
+                elif event.get("type") == "session.update":
                     session.session_updates.append(event["session"])
                     await self._send(websocket, "session.updated", session=event["session"])
                 elif event.get("type") == "response.create":
@@ -91,6 +119,8 @@ class FakeRealtime:
         text = "".join(
             part.get("text", "") for item in response.get("input", []) for part in item.get("content", [])
         )
+        if not text and ": " in response.get("instructions", ""):  # a greeting: "Say exactly ...: <words>"
+            text = response["instructions"].split(": ", 1)[1]
         samples = int(max(0.2, 0.06 * len(text)) * SAMPLE_RATE)
         chunk = SAMPLE_RATE // 10
         for start in range(0, samples, chunk):
@@ -101,6 +131,9 @@ class FakeRealtime:
                 return False
             await asyncio.sleep(0)
         await self._send(websocket, "response.output_audio.done", response_id=response_id)
+        await self._send(
+            websocket, "response.output_audio_transcript.done", response_id=response_id, transcript=text
+        )
         status = "failed" if failing == "failed_response" else "completed"
         details = (
             {"type": "failed", "error": {"type": "server_error", "code": "scripted"}} if failing else None

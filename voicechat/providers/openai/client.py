@@ -39,6 +39,17 @@ def make_client(settings: Settings, *, api_key: str | None = None) -> openai.Ope
     )
 
 
+def make_async_client(settings: Settings, *, api_key: str | None = None) -> openai.AsyncOpenAI:
+    """The asyncio SDK client (for the Realtime WebSocket on a session's loop); same key rules as above."""
+    sync = make_client(settings, api_key=api_key)
+    return openai.AsyncOpenAI(
+        api_key=sync.api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
+
+
 def provider_name(settings: Settings) -> str:
     """``openai`` for api.openai.com, ``openai-compatible`` for any other base URL (as usage records say)."""
     return "openai" if settings.uses_default_openai_endpoint else "openai-compatible"

@@ -1,0 +1,282 @@
+"""Talk mode on the OpenAI Realtime engine, against the fake Realtime WebSocket through the official SDK.
+
+Turn, barge-in with truncation, a failed response, a dropped connection (reconnect with the history seeded),
+a refused connection, the greeting, and storage and usage like any other conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+
+from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, stored, wait_for
+from tests.fakes.audio_samples import silence_pcm
+from tests.fakes.openai_server import FakeOpenAI
+from voicechat.config import Settings
+from voicechat.engine.connected import FAILED_REPLY, LOST
+from voicechat.engine.live import LiveSession
+from voicechat.engine.live_setup import live_setup
+from voicechat.engine.turn import TurnOptions
+from voicechat.models import User, VoicePreferences
+from voicechat.storage.store import Store
+
+LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
+Factory = Callable[..., tuple[LiveSession, RecordingOutput]]
+
+
+@pytest.fixture(scope="module")
+def question() -> bytes:
+    return silence_pcm(0.2) + pcm16k("What is the capital of France?") + silence_pcm(0.8)
+
+
+@pytest.fixture(scope="module")
+def interruption() -> bytes:
+    return pcm16k("Wait, stop, tell me about Berlin instead.") + silence_pcm(0.8)
+
+
+@pytest.fixture
+def user(store: Store) -> User:
+    return store.users.get_or_create(email="realtime@example.com", name="Rita")
+
+
+@pytest.fixture
+def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Factory]:
+    sessions: list[LiveSession] = []
+
+    def make(
+        *, conversation_id: str | None = None, settings_: Settings | None = None, **prefs: object
+    ) -> tuple[LiveSession, RecordingOutput]:
+        preferences = VoicePreferences(talk_engine="openai-realtime", **prefs)  # type: ignore[arg-type]
+        setup = live_setup(
+            settings_ or settings,
+            user=user,
+            preferences=preferences,
+            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
+            today=date(2026, 11, 24),
+            conversation_id=conversation_id,
+        )
+        output = RecordingOutput()
+        session = LiveSession(store=store, settings=settings, setup=setup, output=output, clock=FastClock(8))
+        sessions.append(session)
+        return session, output
+
+    yield make
+    for session in sessions:
+        session.stop()
+
+
+def connected(fake_openai: FakeOpenAI, count: int = 1) -> None:
+    wait_until(
+        lambda: (
+            len(fake_openai.realtime.sessions) >= count
+            and bool(fake_openai.realtime.sessions[count - 1].session_updates)
+        )
+    )
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def test_a_turn_is_heard_answered_stored_and_priced(
+    session_factory: Factory, store: Store, user: User, fake_openai: FakeOpenAI, question: bytes
+) -> None:
+    fake_openai.realtime.transcripts = ["What is the capital of France?"]
+    fake_openai.realtime.replies = ["Paris. It is on the Seine."]
+    session, output = session_factory(voice="coral", language="fr")
+    connected(fake_openai)
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    assert snap.engine == "openai-realtime"
+    assert [(line.role, line.text) for line in snap.transcript] == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris. It is on the Seine."),
+    ]
+    [connection] = fake_openai.realtime.sessions
+    config = connection.session_updates[0]
+    assert (connection.model, config["type"], config["instructions"]) == (
+        "gpt-realtime-2.1-mini",
+        "realtime",
+        "Be brief.",
+    )
+    audio_in = config["audio"]["input"]
+    assert audio_in["format"] == {"type": "audio/pcm", "rate": 24_000}
+    assert audio_in["transcription"] == {"model": "gpt-transcribe", "language": "fr"}
+    assert audio_in["turn_detection"]["type"] == "semantic_vad"
+    assert config["audio"]["output"]["voice"] == "coral"
+    # The user's audio went up resampled to 24 kHz (1.5 bytes per byte of 16 kHz audio).
+    assert connection.audio_bytes >= 1.4 * len(question)
+    assert snap.last_turn is not None and snap.last_turn.voice_to_voice_ms is not None
+    asked, answer = stored(store, user, snap.conversation_id)
+    assert (asked.role, asked.content, asked.is_voice, asked.status) == (
+        "user",
+        "What is the capital of France?",
+        True,
+        "complete",
+    )
+    assert asked.audio_id is not None and answer.audio_id is not None
+    assert (answer.content, answer.status, answer.model) == (
+        "Paris. It is on the Seine.",
+        "complete",
+        "gpt-realtime-2.1-mini",
+    )
+    assert answer.metrics.voice_to_voice_ms is not None
+    events = store.usage.events_for(user_id=user.id)
+    assert sorted((e.kind, e.model) for e in events) == [
+        ("realtime", "gpt-realtime-2.1-mini"),
+        ("stt", "gpt-transcribe"),
+    ]
+    realtime = next(e for e in events if e.kind == "realtime")
+    assert realtime.output_tokens > 0 and realtime.cost_usd > 0
+    assert all(e.conversation_id == snap.conversation_id for e in events)
+    assert sum(len(p) for p in output.pushed) > 0
+
+
+def test_server_vad_uses_the_users_silence_and_sensitivity(
+    session_factory: Factory, settings: Settings, fake_openai: FakeOpenAI
+) -> None:
+    from dataclasses import replace
+
+    session_factory(
+        settings_=replace(settings, realtime_turn_detection="server_vad"),
+        end_of_turn_silence_ms=900,
+        vad_sensitivity=0.7,
+        barge_in=False,
+    )
+    connected(fake_openai)
+    detection = fake_openai.realtime.sessions[0].session_updates[0]["audio"]["input"]["turn_detection"]
+    assert detection == {
+        "type": "server_vad",
+        "threshold": 0.3,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 900,
+        "create_response": True,
+        "interrupt_response": False,
+    }
+
+
+def test_barge_in_clears_playback_truncates_and_stores_what_was_heard(
+    session_factory: Factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    question: bytes,
+    interruption: bytes,
+) -> None:
+    fake_openai.realtime.replies = [LONG_REPLY, "Berlin is the capital of Germany."]
+    session, output = session_factory()
+    connected(fake_openai)
+    feed(session, question)
+    wait_for(session, lambda s: s.state == "speaking")
+    feed(session, interruption)
+    snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    assert output.clears == 1
+    [truncation] = fake_openai.realtime.sessions[0].truncations
+    assert truncation["item_id"].startswith("item_assistant") and truncation["content_index"] == 0
+    full_ms = int(max(0.3, 0.06 * len(LONG_REPLY)) * 1000)
+    assert 0 < truncation["audio_end_ms"] < full_ms
+    first = snap.transcript[1]
+    assert first.interrupted and LONG_REPLY.startswith(first.text) and len(first.text) < len(LONG_REPLY)
+    messages = stored(store, user, snap.conversation_id)
+    assert [(m.role, m.status) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert messages[1].interrupted and messages[1].content == first.text
+    assert messages[3].content == "Berlin is the capital of Germany."
+    turn_metrics = [line for line in snap.transcript if line.interrupted]
+    assert len(turn_metrics) == 1
+
+
+def test_a_failed_response_is_shown_stored_and_the_session_goes_on(
+    session_factory: Factory, store: Store, user: User, fake_openai: FakeOpenAI, question: bytes
+) -> None:
+    fake_openai.realtime.conversation_failures = ["failed_response", None]
+    fake_openai.realtime.replies = ["Half an answer.", "A whole answer."]
+    session, _ = session_factory()
+    connected(fake_openai)
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    assert snap.error is not None
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    assert snap.error is None
+    messages = stored(store, user, snap.conversation_id)
+    assert [(m.role, m.status) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "failed"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    statuses = sorted(e.status for e in store.usage.events_for(user_id=user.id) if e.kind == "realtime")
+    assert statuses == ["error", "ok"]
+
+
+def test_a_dropped_connection_reconnects_with_the_history_seeded(
+    session_factory: Factory, store: Store, user: User, fake_openai: FakeOpenAI, question: bytes
+) -> None:
+    fake_openai.realtime.transcripts = ["First question", "Second question"]
+    fake_openai.realtime.conversation_failures = ["drop", None]
+    fake_openai.realtime.replies = ["Cut off answer that is long enough to drop.", "Fine again."]
+    session, _ = session_factory()
+    connected(fake_openai)
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 1)
+    connected(fake_openai, 2)
+    wait_for(session, lambda s: s.error == FAILED_REPLY)  # "say it again", no longer "reconnecting"
+    seeded = fake_openai.realtime.sessions[1].items_created
+    assert seeded and seeded[0]["role"] == "user"
+    assert seeded[0]["content"] == [{"type": "input_text", "text": "First question"}]
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    assert snap.error is None
+    messages = stored(store, user, snap.conversation_id)
+    assert [(m.role, m.status) for m in messages][-2:] == [("user", "complete"), ("assistant", "complete")]
+    assert messages[1].status == "failed" and messages[-1].content == "Fine again."
+
+
+def test_a_refused_connection_ends_with_a_way_out(session_factory: Factory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.realtime.reject_connections = 100
+    session, _ = session_factory()
+    snap = wait_for(session, lambda s: s.error == LOST, timeout=20)
+    assert snap.state == "listening" and snap.turns == 0
+
+
+def test_an_open_conversation_is_seeded_and_continued(
+    session_factory: Factory, store: Store, user: User, fake_openai: FakeOpenAI, question: bytes
+) -> None:
+    conversation = store.conversations.create(owner_id=user.id, title="Earlier", model="gpt-4o-mini")
+    for role, text in (("user", "My name is Rita."), ("assistant", "Nice to meet you, Rita.")):
+        store.conversations.add_message(
+            owner_id=user.id, conversation_id=conversation.id, role=role, content=text
+        )
+    session, _ = session_factory(conversation_id=conversation.id)
+    connected(fake_openai)
+    wait_until(lambda: len(fake_openai.realtime.sessions[0].items_created) == 2)
+    assert fake_openai.realtime.sessions[0].items_created[1]["content"] == [
+        {"type": "output_text", "text": "Nice to meet you, Rita."}
+    ]
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    assert snap.conversation_id == conversation.id
+    assert len(stored(store, user, conversation.id)) == 4
+
+
+def test_the_greeting_is_spoken_out_of_band_and_not_stored(
+    session_factory: Factory, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    session, output = session_factory(greeting="Hello Rita, what shall we talk about?")
+    snap = wait_for(session, lambda s: s.transcript and s.state == "listening" and bool(output.pushed))
+    [greeting] = fake_openai.realtime.sessions[0].responses
+    assert greeting["conversation"] == "none" and "Hello Rita" in greeting["instructions"]
+    assert snap.transcript[0].text == "Hello Rita, what shall we talk about?"
+    assert snap.conversation_id is None and snap.turns == 0

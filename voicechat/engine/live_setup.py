@@ -1,0 +1,104 @@
+"""Who is talking, with which engine, and how turn-taking behaves: built from settings and preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from voicechat.audio.vad import VadParams
+from voicechat.config import Settings
+from voicechat.engine.cascaded import CascadedSpec
+from voicechat.engine.elevenlabs_agent import AgentSpec
+from voicechat.engine.openai_realtime import RealtimeSpec
+from voicechat.engine.talk_engine import EngineSpec
+from voicechat.engine.turn import TurnOptions
+from voicechat.models import User, VoicePreferences
+from voicechat.preferences import engine_offers
+from voicechat.providers.openai.client import make_async_client, make_client, provider_name
+from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.openai.realtime_session import turn_detection
+from voicechat.providers.speech_factory import ears_for, voice_for
+
+
+@dataclass(frozen=True)
+class LiveSetup:
+    """The user, their chat options, the engine, and the session-wide choices."""
+
+    user: User
+    options: TurnOptions
+    engine: EngineSpec
+    barge_in: bool = True
+    conversation_id: str | None = None
+    greeting: str = ""  # spoken when the session starts (not stored: it is not part of the conversation)
+    note: str | None = None  # why the chosen engine was replaced, for the page
+
+
+def live_setup(
+    settings: Settings,
+    *,
+    user: User,
+    preferences: VoicePreferences,
+    options: TurnOptions,
+    today: date,
+    openai_api_key: str | None = None,
+    conversation_id: str | None = None,
+) -> LiveSetup:
+    """The engine this user chose, if this deployment offers it (else the cascaded one, with a note why).
+
+    Raises ProviderAuthError when a needed key is missing. Builds no connection: that happens at ``start``.
+    """
+    chosen = preferences.talk_engine
+    offer = engine_offers(settings).get(chosen)
+    note = None
+    if chosen != "cascaded" and (offer is None or not offer.available):
+        reason = offer.reason if offer else "unknown engine"
+        note = f"The {chosen} engine is not available here ({reason}); Talk mode uses the cascaded one."
+        chosen = "cascaded"
+    engine: EngineSpec
+    if chosen == "openai-realtime":
+        engine = realtime_spec(settings, preferences, openai_api_key=openai_api_key)
+    elif chosen == "elevenlabs-agent":
+        engine = AgentSpec.from_settings(settings, preferences)
+    else:
+        engine = CascadedSpec(
+            ears=ears_for(settings, preferences, openai_api_key=openai_api_key),
+            voice=voice_for(settings, preferences, today=today, openai_api_key=openai_api_key),
+            llm=OpenAIChat(
+                client=make_client(settings, api_key=openai_api_key), provider=provider_name(settings)
+            ),
+            params=VadParams.from_preferences(
+                silence_ms=preferences.end_of_turn_silence_ms, sensitivity=preferences.vad_sensitivity
+            ),
+        )
+    return LiveSetup(
+        user=user,
+        options=options,
+        engine=engine,
+        barge_in=preferences.barge_in,
+        conversation_id=conversation_id,
+        greeting=preferences.greeting,
+        note=note,
+    )
+
+
+def realtime_spec(
+    settings: Settings, preferences: VoicePreferences, *, openai_api_key: str | None = None
+) -> RealtimeSpec:
+    """The OpenAI Realtime engine for these preferences (the key is checked now, used at connect)."""
+    make_client(settings, api_key=openai_api_key)  # raises ProviderAuthError without a key
+    return RealtimeSpec(
+        client=lambda: make_async_client(settings, api_key=openai_api_key),
+        provider=provider_name(settings),
+        model=settings.realtime_model,
+        voice=preferences.voice,
+        speed=preferences.speed,
+        transcription_model=settings.stt_model,
+        language=None if preferences.language == "auto" else preferences.language,
+        detection=turn_detection(
+            settings.realtime_turn_detection,
+            silence_ms=preferences.end_of_turn_silence_ms,
+            sensitivity=preferences.vad_sensitivity,
+            eagerness=settings.realtime_eagerness,
+            barge_in=preferences.barge_in,
+        ),
+    )

@@ -1,0 +1,277 @@
+"""Talk mode through OpenAI's Realtime API: one speech-to-speech model hears, decides turns and answers.
+
+Everything runs on the session's loop with the SDK's asyncio client; storage goes to the session's worker.
+The user's audio is resampled to 24 kHz and appended to the input buffer as it arrives. The server's
+``input_audio_buffer.speech_started`` / ``speech_stopped`` mark the turns (their ``audio_*_ms`` positions map
+back onto our tape, for the stored clip and the latencies); at ``speech_stopped`` the user's message is stored
+as pending with its audio, and its transcript fills it in later. Reply audio is pushed to the browser as it
+arrives. When the user talks over a reply, playback is cleared and ``conversation.item.truncate`` tells the
+model how much was heard. A dropped connection is re-opened (with the stored history seeded back in) up to
+``MAX_RECONNECTS`` times in a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, cast
+
+import openai
+
+from voicechat.audio.pcm import resample
+from voicechat.engine.connected import FAILED_REPLY, ConnectedEngine
+from voicechat.engine.live_view import TranscriptLine
+from voicechat.engine.talk_engine import EngineHost, TalkEngine
+from voicechat.engine.user_audio import SAMPLE_RATE, ms_to_samples
+from voicechat.models import Message, UsageStatus
+from voicechat.providers.openai.realtime_session import (
+    REALTIME_RATE,
+    greeting_response,
+    history_item,
+    session_config,
+)
+from voicechat.usage import chat_cost, transcription_cost
+
+log = logging.getLogger(__name__)
+PRE_ROLL_SAMPLES = ms_to_samples(300)
+
+
+@dataclass(frozen=True)
+class RealtimeSpec:
+    """Model, voice, transcription and turn detection of an OpenAI Realtime session."""
+
+    client: Callable[[], openai.AsyncOpenAI]
+    provider: str
+    model: str
+    voice: str
+    speed: float
+    transcription_model: str
+    language: str | None
+    detection: dict[str, Any]
+    name: str = "openai-realtime"
+    output_rate: int = REALTIME_RATE
+
+    @property
+    def label(self) -> str:
+        """Engine, model and turn detection, for the page."""
+        return f"OpenAI Realtime: {self.model} ({self.detection['type']})"
+
+    def build(self, host: EngineHost) -> TalkEngine:
+        """A Realtime engine for one session."""
+        return OpenAIRealtimeEngine(host, self)
+
+
+class OpenAIRealtimeEngine(ConnectedEngine):
+    """One Realtime WebSocket per session (re-opened after a drop)."""
+
+    def __init__(self, host: EngineHost, spec: RealtimeSpec) -> None:
+        super().__init__(host, model=spec.model, output_rate=REALTIME_RATE)
+        self._spec = spec
+        self._connection: Any = None
+        self._base = 0  # tape sample at which this connection's input buffer starts
+        self._speech_start: int | None = None
+        self._turn_end: tuple[float | None, float | None] = (None, None)
+        self._pending: dict[str, tuple[Future[Message], float]] = {}  # item -> stored message, seconds
+        self._greeting_pending = bool(host.greeting)
+        self._background: set[asyncio.Future[None]] = set()
+
+    async def _converse(self) -> None:
+        spec = self._spec
+        manager = spec.client().realtime.connect(model=spec.model)
+        async with manager as connection:
+            await connection.session.update(session=cast(Any, self._session()))
+            for item in await asyncio.wrap_future(self._host.worker.submit(self._history)):
+                await connection.conversation.item.create(item=cast(Any, item))
+            if self._greeting_pending:
+                await connection.response.create(response=cast(Any, greeting_response(self._host.greeting)))
+            self._connection, self._base = connection, self._host.tape.samples
+            sender = asyncio.create_task(self._send_audio(connection, self._connected()))
+            try:
+                async for event in connection:
+                    self._on_event(event)
+            finally:
+                sender.cancel()
+                self._connection = None
+
+    async def _send_audio(self, connection: Any, outbox: asyncio.Queue[bytes]) -> None:
+        while True:
+            pcm = await outbox.get()
+            audio = resample(pcm, from_rate=SAMPLE_RATE, to_rate=REALTIME_RATE)
+            await connection.input_audio_buffer.append(audio=base64.b64encode(audio).decode())
+
+    def _session(self) -> dict[str, Any]:
+        spec = self._spec
+        return session_config(
+            model=spec.model,
+            instructions=self._host.options.system_prompt,
+            voice=spec.voice,
+            speed=spec.speed,
+            transcription_model=spec.transcription_model,
+            language=spec.language,
+            detection=spec.detection,
+        )
+
+    def _history(self) -> list[dict[str, Any]]:
+        """The stored conversation so far, as items (on the worker: it reads storage)."""
+        conversation_id = self._turns.conversation_id
+        if conversation_id is None:
+            return []
+        store, user = self._host.store, self._host.user
+        conversation = store.conversations.get(owner_id=user.id, conversation_id=conversation_id)
+        return [history_item(m) for m in store.context.load(conversation) if m.content.strip()]
+
+    # Server events (on the loop) -------------------------------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        kind = event.type
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, event)
+
+    def _speech_started(self, event: Any) -> None:
+        self._speech_start = self._base + ms_to_samples(event.audio_start_ms)
+        reply, host = self._reply, self._host
+        if reply is not None and not reply.finished and host.barge_in:
+            self._cut(reply, onset=host.tape.arrival_of(self._speech_start))
+            played_ms = host.meter.played_samples() * 1000 // REALTIME_RATE
+            if reply.item_id and not reply.greeting and self._connection is not None:
+                truncation = asyncio.ensure_future(
+                    self._connection.conversation.item.truncate(
+                        item_id=reply.item_id, content_index=0, audio_end_ms=played_ms
+                    )
+                )
+                self._background.add(truncation)
+                truncation.add_done_callback(self._background.discard)
+        host.view.update(state="listening")
+
+    def _speech_stopped(self, event: Any) -> None:
+        host = self._host
+        end = self._base + ms_to_samples(event.audio_end_ms)
+        start = self._speech_start if self._speech_start is not None else self._base
+        pcm = host.tape.between(max(self._base, start - PRE_ROLL_SAMPLES), end)
+        ended_at = host.tape.arrival_of(max(self._base, end - 1))
+        decided = round((host.clock() - ended_at) * 1000, 1) if ended_at is not None else None
+        self._turn_end = (ended_at, decided)
+        self._speech_start = None
+        host.view.append(TranscriptLine("user", "…", key=event.item_id))
+        host.view.update(state="thinking", error=None)
+        stored = host.worker.submit(self._turns.user_said, "", pcm, status="pending")
+        self._pending[event.item_id] = (stored, len(pcm) / 2 / SAMPLE_RATE)
+
+    def _transcribed(self, event: Any) -> None:
+        text = (event.transcript or "").strip()
+        self._host.view.replace_keyed(event.item_id, TranscriptLine("user", text, key=event.item_id))
+        self._fill_in(event.item_id, text, None)
+
+    def _not_transcribed(self, event: Any) -> None:
+        line = TranscriptLine("user", "(not transcribed)", key=event.item_id)
+        self._host.view.replace_keyed(event.item_id, line)
+        self._fill_in(event.item_id, None, "The voice engine could not transcribe this.")
+
+    def _fill_in(self, item_id: str, text: str | None, error: str | None) -> None:
+        pending = self._pending.pop(item_id, None)
+        if pending is None:
+            return
+        stored, seconds = pending
+        spec, turns, prices = self._spec, self._turns, self._host.settings.price_tables
+
+        def fill() -> None:
+            turns.transcribed(stored.result().id, text, error=error)
+            turns.usage(
+                kind="stt",
+                provider=spec.provider,
+                model=spec.transcription_model,
+                status="ok" if text is not None else "error",
+                audio_seconds=seconds,
+                characters=len(text or ""),
+                cost_usd=transcription_cost(
+                    model=spec.transcription_model, audio_seconds=seconds, prices=prices
+                ),
+            )
+
+        self._host.worker.submit(fill)
+
+    def _response_created(self, event: Any) -> None:
+        greeting, self._greeting_pending = self._greeting_pending, False
+        self._begin_reply(event.response.id, greeting=greeting, turn_end=self._turn_end)
+
+    def _output_item(self, event: Any) -> None:
+        if self._reply is not None and getattr(event.item, "type", None) == "message":
+            self._reply.item_id = event.item.id
+
+    def _audio(self, event: Any) -> None:
+        reply = self._reply
+        if reply is None or reply.finished or reply.key != event.response_id:
+            return  # audio of a reply already cut off
+        self._play(reply, base64.b64decode(event.delta))
+
+    def _transcript_delta(self, event: Any) -> None:
+        reply = self._reply
+        if reply is not None and not reply.finished and reply.key == event.response_id:
+            reply.text += event.delta
+            self._host.view.replace_keyed(reply.key, TranscriptLine("assistant", reply.text, key=reply.key))
+
+    def _transcript_done(self, event: Any) -> None:
+        reply = self._reply
+        if reply is not None and not reply.finished and reply.key == event.response_id:
+            reply.text = event.transcript or reply.text
+
+    def _response_done(self, event: Any) -> None:
+        response = event.response
+        reply = self._reply if self._reply is not None and self._reply.key == response.id else None
+        failed = response.status == "failed"
+        usage = response.usage
+        inputs, outputs = (usage.input_tokens or 0, usage.output_tokens or 0) if usage else (0, 0)
+        model, turns = self._spec.model, self._turns
+        status: UsageStatus = "error" if failed else "interrupted" if response.status == "cancelled" else "ok"
+        seconds = reply.pushed_samples() / REALTIME_RATE if reply else 0.0
+        cost = chat_cost(
+            model=model,
+            input_tokens=inputs,
+            output_tokens=outputs,
+            prices=self._host.settings.price_tables.realtime,
+        )
+        self._host.worker.submit(
+            lambda: turns.usage(
+                provider=self._spec.provider,
+                model=model,
+                status=status,
+                cost_usd=cost,
+                input_tokens=inputs,
+                output_tokens=outputs,
+                audio_seconds=seconds,
+                latency_ms=reply.voice_to_voice_ms() if reply else None,
+            )
+        )
+        if failed:
+            log.warning("realtime response failed")
+            self._host.view.update(error=FAILED_REPLY)
+        if reply is not None and not reply.finished:
+            reply.failed = failed
+            self._after_playback(reply)
+
+    def _error(self, event: Any) -> None:
+        error = event.error
+        log.warning(
+            "realtime error event: %s (%s)", getattr(error, "type", "?"), getattr(error, "code", None)
+        )
+        self._host.view.update(state="listening", error=FAILED_REPLY)
+
+
+_HANDLERS: dict[str, Callable[[OpenAIRealtimeEngine, Any], None]] = {
+    "input_audio_buffer.speech_started": OpenAIRealtimeEngine._speech_started,
+    "input_audio_buffer.speech_stopped": OpenAIRealtimeEngine._speech_stopped,
+    "conversation.item.input_audio_transcription.completed": OpenAIRealtimeEngine._transcribed,
+    "conversation.item.input_audio_transcription.failed": OpenAIRealtimeEngine._not_transcribed,
+    "response.created": OpenAIRealtimeEngine._response_created,
+    "response.output_item.added": OpenAIRealtimeEngine._output_item,
+    "response.output_audio.delta": OpenAIRealtimeEngine._audio,
+    "response.output_audio_transcript.delta": OpenAIRealtimeEngine._transcript_delta,
+    "response.output_audio_transcript.done": OpenAIRealtimeEngine._transcript_done,
+    "response.done": OpenAIRealtimeEngine._response_done,
+    "error": OpenAIRealtimeEngine._error,
+}
