@@ -74,10 +74,10 @@ def engine_offers(settings: Settings) -> dict[str, Offer]:
     for engine in defaults.TALK_ENGINES:
         if engine not in settings.talk_engines:
             offers[engine] = Offer(False, "not enabled on this deployment by an administrator")
-        elif engine == "openai-realtime" and not settings.openai_api_key:
+        elif engine == "openai-realtime" and not settings.openai_configured:
             offers[engine] = Offer(False, "needs OPENAI_API_KEY")
-        elif engine == "elevenlabs-agent" and not settings.elevenlabs_api_key:
-            offers[engine] = Offer(False, "needs ELEVENLABS_API_KEY")
+        elif engine == "elevenlabs-agent" and not settings.elevenlabs_agent_id:
+            offers[engine] = Offer(False, "needs ELEVENLABS_AGENT_ID")
         else:
             offers[engine] = Offer(True)
     return offers

@@ -65,7 +65,7 @@ def test_saved_preferences_persist_and_the_persona_reaches_the_next_chat(
 
 def test_unavailable_options_are_explained_and_refused(prefs_page: AppTest, mongo_uri: str) -> None:
     engine = next(s for s in prefs_page.selectbox if s.label == "Engine")
-    assert "elevenlabs-agent (unavailable: needs ELEVENLABS_API_KEY)" in engine.options
+    assert "elevenlabs-agent (unavailable: needs ELEVENLABS_AGENT_ID)" in engine.options
     engine.set_value("elevenlabs-agent")
     prefs_page.button[0].click().run()
     assert "Not available on this deployment" in prefs_page.error[0].value

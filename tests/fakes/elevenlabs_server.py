@@ -13,9 +13,10 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from tests.fakes.asgi import AsgiServer
+from tests.fakes.elevenlabs_agent_fake import FakeAgent
 from tests.fakes.openai_server import RecordedRequest
 from tests.fakes.realtime_fake import tone
 
@@ -30,10 +31,13 @@ class FakeElevenLabs:
         self.status: int | None = None
         self.retry_after: float | None = None
         self.cut_after_chunks: int | None = None
-        self._server = AsgiServer(
-            Starlette(routes=[Route("/v1/text-to-speech/{voice_id}/stream", self._stream, methods=["POST"])]),
-            name="fake-elevenlabs",
-        )
+        self.agent = FakeAgent(API_KEY)
+        routes = [
+            Route("/v1/text-to-speech/{voice_id}/stream", self._stream, methods=["POST"]),
+            Route("/v1/convai/conversation/get-signed-url", self.agent.signed_url, methods=["GET"]),
+            WebSocketRoute("/v1/convai/conversation", self.agent.serve),
+        ]
+        self._server = AsgiServer(Starlette(routes=routes), name="fake-elevenlabs")
 
     @property
     def base_url(self) -> str:
@@ -44,10 +48,12 @@ class FakeElevenLabs:
         """Forget scripts and recorded requests."""
         self.requests.clear()
         self.status = self.retry_after = self.cut_after_chunks = None
+        self.agent.reset()
 
     def start(self) -> FakeElevenLabs:
         """Serve on 127.0.0.1 in a background thread."""
         self._server.start()
+        self.agent.port = self._server.port
         return self
 
     def stop(self) -> None:

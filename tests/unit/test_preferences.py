@@ -44,8 +44,10 @@ def test_offers_explain_what_is_missing() -> None:
     engines = engine_offers(bare)
     assert engines["cascaded"].available
     assert engines["openai-realtime"].reason == "not enabled on this deployment by an administrator"
-    assert engines["elevenlabs-agent"].reason == "needs ELEVENLABS_API_KEY"
-    keyed = Settings.from_mapping({"OPENAI_API_KEY": "sk", "ELEVENLABS_API_KEY": "el"})
+    assert engines["elevenlabs-agent"].reason == "needs ELEVENLABS_AGENT_ID"
+    keyed = Settings.from_mapping(
+        {"OPENAI_API_KEY": "sk", "ELEVENLABS_API_KEY": "el", "ELEVENLABS_AGENT_ID": "agent_1"}
+    )
     assert all(offer.available for offer in engine_offers(keyed).values())
     assert speech_provider_offers(keyed)["elevenlabs"].available
     assert not speech_provider_offers(bare)["openai"].available
