@@ -64,7 +64,13 @@ with st.form("voice_preferences"):
         list(engines),
         index=list(engines).index(saved.talk_engine),
         format_func=label(engines),
-        help="cascaded: speech-to-text, then the chat model, then text-to-speech. Others: speech-to-speech.",
+        help=(
+            "cascaded: speech-to-text, then the chosen chat model, then text-to-speech (any voice above). "
+            "openai-realtime: one OpenAI speech-to-speech model hears and answers (lowest latency; the "
+            "voice above if the Realtime API has it). elevenlabs-agent: your team's ElevenLabs agent "
+            "(its own voice unless an ElevenLabs voice id is chosen). Conversations, history and usage "
+            "are kept the same way for all three."
+        ),
     )
     cols = st.columns(2)
     silence = cols[0].slider(

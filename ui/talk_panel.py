@@ -82,11 +82,10 @@ def render(app: AppContext, state: ChatState) -> None:
     except VoicechatError as exc:
         st.error(exc.user_message)
         return
-    if state.voice.talk_engine != "cascaded":
-        st.caption(
-            f"The {state.voice.talk_engine} engine is not available yet; Talk mode uses the cascaded one."
-        )
-    output = create_pcm_audio_source_track(key="talk-reply", sample_rate=setup.voice.tts.sample_rate)
+    if setup.note:
+        st.caption(setup.note)
+    rate = setup.engine.output_rate
+    output = create_pcm_audio_source_track(key=f"talk-reply-{rate}", sample_rate=rate)
     sink = create_audio_sink_track(callback=holder.push_frame, key="talk-microphone", on_ended=holder.end)
     context = webrtc_streamer(
         key="talk",
@@ -103,7 +102,8 @@ def render(app: AppContext, state: ChatState) -> None:
     if not context.state.playing:
         holder.end()
         st.caption(
-            "Press **Start talking**, then just speak. Pause to let it answer; talk over it to interrupt."
+            "Press **Start talking**, then just speak. Pause to let it answer; talk over it to interrupt. "
+            f"Engine: {setup.engine.label} (change it in Voice preferences)."
         )
         return
     if holder.session is None:
@@ -113,7 +113,7 @@ def render(app: AppContext, state: ChatState) -> None:
                 settings=app.settings,
                 setup=setup,
                 output=output,
-                output_rate=setup.voice.tts.sample_rate,
+                output_rate=rate,
                 stall_timeout=STALL_TIMEOUT_SECONDS,
             )
         )

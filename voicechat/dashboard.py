@@ -90,7 +90,7 @@ def build_report(store: Store, *, start: date, end: date, user_id: str | None = 
     headline = Headline(
         active_users=len({row.user_id for row in user_rows if row.events}),
         conversations=conversations_started(store.db, start=start, end=end, user_id=user_id),
-        turns=sum(row.events for row in model_rows if row.kind in ("chat", "realtime")),
+        turns=sum(row.turns for row in model_rows),
         audio_minutes_in=round(sum(r.audio_seconds for r in model_rows if r.kind == "stt") / 60, 2),
         audio_minutes_out=round(
             sum(r.audio_seconds for r in model_rows if r.kind in ("tts", "realtime")) / 60, 2

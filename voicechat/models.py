@@ -124,6 +124,7 @@ class UsageEvent:
     cost_usd: float = 0.0
     latency_ms: float | None = None
     created_at: datetime | None = None
+    turn: bool = False  # a speech-to-speech reply to the user (every chat event is a turn already)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class DailyUsage:
     output_tokens: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
+    turns: int = 0
     latency_hist: dict[str, int] = field(default_factory=dict)
 
 

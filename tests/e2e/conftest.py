@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
+from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION
+from tests.fakes.audio_samples import spoken_wav
+from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
+from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 
 
 @pytest.fixture
-def served_app(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[StreamlitApp]:
+def served_app(
+    mongo_uri: str, fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs, tmp_path: Path
+) -> Iterator[StreamlitApp]:
     """The app on a free 127.0.0.1 port; the speech route is fixed (the date switch has its own tests)."""
     app = StreamlitApp(
         {
@@ -22,6 +29,9 @@ def served_app(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Itera
             "VOICECHAT_DATA_DIR": str(tmp_path),
             "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
             "VOICECHAT_ICE_SERVERS": "[]",
+            "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
+            "ELEVENLABS_API_KEY": ELEVENLABS_KEY,
+            "ELEVENLABS_AGENT_ID": "agent_e2e",
         }
     ).start()
     yield app
@@ -32,3 +42,26 @@ def served_app(mongo_uri: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Itera
 def app_url(served_app: StreamlitApp) -> str:
     """Where the served app answers."""
     return served_app.url
+
+
+@pytest.fixture
+def talking_page(tmp_path: Path) -> Iterator[object]:
+    browser_available()
+    from playwright.sync_api import sync_playwright
+
+    microphone = tmp_path / "question.wav"
+    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=4.0))  # Chromium loops the file
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        context = browser.new_context(permissions=["microphone"])
+        context.add_init_script(KEEP_PEER_CONNECTIONS)
+        yield context.new_page()
+        browser.close()

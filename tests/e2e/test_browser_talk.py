@@ -5,13 +5,10 @@ are stored."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
-from tests.fakes.audio_samples import spoken_wav
+from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 from voicechat.storage.cache import MemoryContextCache
@@ -19,54 +16,6 @@ from voicechat.storage.database import Database
 from voicechat.storage.store import Store
 
 pytestmark = pytest.mark.slow
-QUESTION = "What is the capital of France?"
-# Keep every RTCPeerConnection a page (or its component iframe) makes, to read its stats.
-KEEP_PEER_CONNECTIONS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  if (!Original || window.__peers) return;
-  window.__peers = [];
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Original(...args);
-    window.__peers.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Original.prototype;
-})();
-"""
-INBOUND_AUDIO_ENERGY = """async () => {
-  let energy = 0;
-  for (const pc of window.__peers || []) {
-    const stats = await pc.getStats();
-    stats.forEach(s => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
-    });
-  }
-  return energy;
-}"""
-
-
-@pytest.fixture
-def talking_page(tmp_path: Path) -> Iterator[object]:
-    browser_available()
-    from playwright.sync_api import sync_playwright
-
-    microphone = tmp_path / "question.wav"
-    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=4.0))  # Chromium loops the file
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone}",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        context = browser.new_context(permissions=["microphone"])
-        context.add_init_script(KEEP_PEER_CONNECTIONS)
-        yield context.new_page()
-        browser.close()
 
 
 def test_talk_mode_over_webrtc(

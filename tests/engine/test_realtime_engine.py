@@ -134,7 +134,7 @@ def test_a_turn_is_heard_answered_stored_and_priced(
         ("stt", "gpt-transcribe"),
     ]
     realtime = next(e for e in events if e.kind == "realtime")
-    assert realtime.output_tokens > 0 and realtime.cost_usd > 0
+    assert realtime.output_tokens > 0 and realtime.cost_usd > 0 and realtime.turn
     assert all(e.conversation_id == snap.conversation_id for e in events)
     assert sum(len(p) for p in output.pushed) > 0
 
@@ -233,8 +233,9 @@ def test_a_dropped_connection_reconnects_with_the_history_seeded(
     snap = wait_for(session, lambda s: s.turns == 1)
     connected(fake_openai, 2)
     wait_for(session, lambda s: s.error == FAILED_REPLY)  # "say it again", no longer "reconnecting"
+    wait_until(lambda: bool(fake_openai.realtime.sessions[1].items_created))
     seeded = fake_openai.realtime.sessions[1].items_created
-    assert seeded and seeded[0]["role"] == "user"
+    assert seeded[0]["role"] == "user"
     assert seeded[0]["content"] == [{"type": "input_text", "text": "First question"}]
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")

@@ -19,6 +19,7 @@ KIND_MODEL = {
     "chat": ("openai", "gpt-6-luna"),
     "stt": ("openai", "stt-model"),
     "tts": ("elevenlabs", "tts-model"),
+    "realtime": ("openai", "realtime-model"),
 }
 
 
@@ -40,7 +41,8 @@ def seed(store: Store, rng: random.Random) -> tuple[list[str], list[UsageEvent]]
                 output_tokens=rng.randint(0, 300),
                 audio_seconds=round(rng.random() * 30, 3) if kind != "chat" else 0.0,
                 cost_usd=round(rng.random() / 100, 6),
-                latency_ms=rng.choice([80.0, 350.0, 900.0, 4000.0]),
+                latency_ms=rng.choice([80.0, 350.0, 900.0, 4000.0, None]),
+                turn=kind == "realtime" and rng.random() < 0.7,
                 created_at=base + timedelta(days=rng.randint(0, 9), minutes=rng.randint(0, 600)),
             )
         )
@@ -65,13 +67,14 @@ def test_report_figures_equal_sums_of_the_events(store: Store, filtered: bool) -
     head = report.headline
     assert head.cost_usd == pytest.approx(sum(e.cost_usd for e in chosen))
     assert head.tokens == sum(e.input_tokens + e.output_tokens for e in chosen)
-    assert head.turns == sum(1 for e in chosen if e.kind == "chat")
+    # A realtime event is a turn when it answers the user (not a greeting or idle call time).
+    assert head.turns == sum(1 for e in chosen if e.kind == "chat" or e.turn)
     assert head.active_users == len({e.user_id for e in chosen})
     assert head.audio_minutes_in == pytest.approx(
         sum(e.audio_seconds for e in chosen if e.kind == "stt") / 60, abs=0.01
     )
     assert head.audio_minutes_out == pytest.approx(
-        sum(e.audio_seconds for e in chosen if e.kind == "tts") / 60, abs=0.01
+        sum(e.audio_seconds for e in chosen if e.kind in ("tts", "realtime")) / 60, abs=0.01
     )
     by_kind: dict[tuple[str, str], float] = {}
     for e in chosen:

@@ -39,7 +39,7 @@ from voicechat.engine.live_view import TranscriptLine
 from voicechat.engine.spoken_turns import Reply
 from voicechat.engine.talk_engine import EngineHost, TalkEngine
 from voicechat.engine.user_audio import SAMPLE_RATE, trim_quiet
-from voicechat.models import ContextMessage, Message, VoicePreferences
+from voicechat.models import ContextMessage, Message, UsageStatus, VoicePreferences
 from voicechat.providers.speech_factory import OPENAI_VOICES
 
 log = logging.getLogger(__name__)
@@ -290,12 +290,19 @@ class ElevenLabsAgentEngine(ConnectedEngine):
 
     def _stored(self, reply: Reply, message: Future[Message | None]) -> None:
         self._messages = {reply.key: message}  # only the newest reply can still be corrected
-        self._bill()
+        self._bill(reply)
 
     def _closed(self) -> None:
-        self._bill()
+        self._bill(None)
 
-    def _bill(self) -> None:
+    def _bill(self, reply: Reply | None) -> None:
+        """The call time since the last record, priced per minute (with the reply it ended on, if any)."""
+        turn = reply is not None and not reply.greeting
+        latency_ms = reply.voice_to_voice_ms() if reply is not None and turn else None
+        spoken = reply.pushed_samples() / self._output_rate if reply is not None else 0.0
+        status: UsageStatus = "ok"
+        if reply is not None and (reply.interrupted or reply.failed):
+            status = "interrupted" if reply.interrupted else "error"
         now = time.monotonic()
         seconds, self._billed_since = now - self._billed_since, now
         spec, turns = self._spec, self._turns
@@ -303,8 +310,10 @@ class ElevenLabsAgentEngine(ConnectedEngine):
             lambda: turns.usage(
                 provider="elevenlabs",
                 model=AGENT_MODEL,
-                status="ok",
-                audio_seconds=seconds,
+                status=status,
+                audio_seconds=spoken,  # the agent's speech; the call time is what is priced
                 cost_usd=spec.price_per_minute * seconds / 60,
+                latency_ms=latency_ms,
+                turn=turn,
             )
         )

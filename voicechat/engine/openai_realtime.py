@@ -245,6 +245,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
                 output_tokens=outputs,
                 audio_seconds=seconds,
                 latency_ms=reply.voice_to_voice_ms() if reply else None,
+                turn=reply is not None and not reply.greeting,
             )
         )
         if failed:

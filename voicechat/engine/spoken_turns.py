@@ -174,6 +174,7 @@ class SpokenTurns:
         audio_seconds: float = 0.0,
         characters: int = 0,
         latency_ms: float | None = None,
+        turn: bool = False,
     ) -> None:
         """One priced usage event for this conversation (``realtime``: a reply; ``stt``: a transcript)."""
         self._store.usage.record(
@@ -190,6 +191,7 @@ class SpokenTurns:
                 characters=characters,
                 cost_usd=round(cost_usd, 8),
                 latency_ms=latency_ms,
+                turn=turn,
             )
         )
 

@@ -93,6 +93,7 @@ def _add(total: Document, doc: Document) -> None:
     for key in _SUMMED:
         total[key] = total.get(key, 0) + doc[key]
     total["events"] = total.get("events", 0) + 1
+    total["turns"] = total.get("turns", 0) + (doc["kind"] == "chat" or bool(doc.get("turn")))
     total["errors"] = total.get("errors", 0) + (doc["status"] == "error")
     total["rate_limited"] = total.get("rate_limited", 0) + (doc["status"] == "rate_limited")
     if doc["latency_ms"] is not None and doc["status"] == "ok":
@@ -115,6 +116,7 @@ def _to_row(doc: Document) -> DailyUsage:
         output_tokens=int(doc.get("output_tokens", 0)),
         audio_seconds=float(doc.get("audio_seconds", 0.0)),
         characters=int(doc.get("characters", 0)),
+        turns=int(doc.get("turns", 0)),
         latency_hist={k: int(v) for k, v in (doc.get("latency_hist") or {}).items()},
     )
 
@@ -134,6 +136,7 @@ def _to_event(doc: Document) -> UsageEvent:
         cost_usd=doc["cost_usd"],
         latency_ms=doc.get("latency_ms"),
         created_at=doc["created_at"],
+        turn=bool(doc.get("turn", False)),
     )
 
 
