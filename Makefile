@@ -29,6 +29,7 @@ bench: setup-dev
 	$(PY) benchmarks/voice_turn.py
 	$(PY) benchmarks/live_latency.py
 	$(PY) benchmarks/live_sessions.py
+	$(PY) benchmarks/live_sessions.py --engine openai-realtime --counts 5,10,15,20
 
 screenshots: setup-dev system-test-deps
 	$(PY) docs/screenshots.py
