@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,13 @@ def _unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"required service unavailable in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _unclosed_resources_fail_their_own_test() -> Iterator[None]:
+    """Collect garbage after each test, so a socket or file left open fails the test that left it."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

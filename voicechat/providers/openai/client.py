@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 
 import httpx2
 import openai
@@ -19,6 +21,11 @@ from voicechat.errors import (
 log = logging.getLogger(__name__)
 # Local OpenAI-compatible servers (Ollama, llama.cpp, vLLM) accept any key; the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
+# Clients are shared per endpoint and key: their connections are reused (no TLS handshake per turn) and closed
+# when a client leaves this small cache, never left for the garbage collector.
+SHARED_CLIENTS = 8
+_clients: OrderedDict[tuple[str, str, float, int], openai.OpenAI] = OrderedDict()
+_clients_lock = threading.Lock()
 
 
 def make_client(settings: Settings, *, api_key: str | None = None) -> openai.OpenAI:
@@ -31,19 +38,32 @@ def make_client(settings: Settings, *, api_key: str | None = None) -> openai.Ope
         if settings.uses_default_openai_endpoint:
             raise ProviderAuthError("No OpenAI API key is configured.")
         key = PLACEHOLDER_KEY
-    return openai.OpenAI(
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
-    )
+    wanted = (key, settings.openai_base_url, settings.openai_timeout, settings.openai_max_retries)
+    with _clients_lock:
+        client = _clients.get(wanted)
+        if client is None:
+            client = openai.OpenAI(
+                api_key=key,
+                base_url=settings.openai_base_url,
+                timeout=settings.openai_timeout,
+                max_retries=settings.openai_max_retries,
+            )
+            _clients[wanted] = client
+            while len(_clients) > SHARED_CLIENTS:
+                _clients.popitem(last=False)[1].close()
+        _clients.move_to_end(wanted)
+        return client
 
 
 def make_async_client(settings: Settings, *, api_key: str | None = None) -> openai.AsyncOpenAI:
-    """The asyncio SDK client (for the Realtime WebSocket on a session's loop); same key rules as above."""
-    sync = make_client(settings, api_key=api_key)
+    """The asyncio SDK client (for the Realtime WebSocket on a session's loop); same key rules as above.
+
+    Only its WebSocket is used (closed by the engine), so it holds no pooled HTTP connections."""
+    key = api_key or settings.openai_api_key
+    if not key and settings.uses_default_openai_endpoint:
+        raise ProviderAuthError("No OpenAI API key is configured.")
     return openai.AsyncOpenAI(
-        api_key=sync.api_key,
+        api_key=key or PLACEHOLDER_KEY,
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout,
         max_retries=settings.openai_max_retries,
