@@ -31,3 +31,14 @@ start, end = chosen
 report = build_report(app.store, start=start, end=end, user_id=user_id or None)
 model_warnings(app.settings, today)
 render_report(report)
+
+st.subheader("Refused requests")
+refused = app.store.refusals.daily(start=start, end=end, user_id=user_id or None)
+if refused:
+    st.caption("Turns refused by a rate limit (voice, text, address) or a monthly budget.")
+    st.dataframe(
+        [{"day": r.day, "reason": r.reason, "refused": r.refusals, "users": r.users} for r in refused],
+        hide_index=True,
+    )
+else:
+    st.caption("No request was refused in this range.")

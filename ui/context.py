@@ -19,6 +19,7 @@ from voicechat.config import Settings, SettingsError
 from voicechat.errors import VoicechatError
 from voicechat.log_safety import keep_content_out_of_logs, log_app_events
 from voicechat.models import User
+from voicechat.quotas import Action, Quotas
 from voicechat.storage.store import Store
 
 log = logging.getLogger("voicechat.ui")
@@ -31,6 +32,8 @@ class AppContext:
     settings: Settings
     store: Store
     user: User
+    quotas: Quotas
+    client_address: str | None = None  # for signed-out use, where every browser is the one local user
 
 
 def load_settings() -> Settings:
@@ -38,6 +41,12 @@ def load_settings() -> Settings:
     values: dict[str, Any] = dict(os.environ)
     values.update(_secrets())
     return Settings.from_mapping(values)
+
+
+@st.cache_resource
+def open_quotas(settings: Settings) -> Quotas:
+    """One limiter per configuration per process (its counts live in Redis when REDIS_URL is set)."""
+    return Quotas(settings, open_store(settings))
 
 
 @st.cache_resource(show_spinner="Starting the database…")
@@ -61,7 +70,19 @@ def current() -> AppContext:
         log.warning("start-up failed: %s", type(exc).__name__)
         st.error(exc.user_message)
         st.stop()
-    return AppContext(settings=settings, store=store, user=user)
+    signed_in = bool(st.user.get("is_logged_in"))
+    return AppContext(
+        settings=settings,
+        store=store,
+        user=user,
+        quotas=open_quotas(settings),
+        client_address=None if signed_in else (st.context.ip_address or "unknown"),
+    )
+
+
+def admit(app: AppContext, action: Action) -> None:
+    """Count one turn against the user's limits (raises ``Refused`` with when to try again)."""
+    app.quotas.admit(app.user, action, client_address=app.client_address)
 
 
 def _signed_in_user(store: Store, settings: Settings) -> User:

@@ -21,7 +21,7 @@ from streamlit_webrtc import (
     webrtc_streamer,
 )
 
-from ui.context import AppContext
+from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
 from voicechat.engine.live import LiveSession
 from voicechat.engine.live_setup import live_setup
@@ -78,6 +78,7 @@ def render(app: AppContext, state: ChatState) -> None:
             today=date.today(),
             openai_api_key=state.api_key,
             conversation_id=conversation_id(),
+            admit=lambda: admit(app, "voice"),
         )
     except VoicechatError as exc:
         st.error(exc.user_message)

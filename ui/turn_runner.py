@@ -10,7 +10,7 @@ from datetime import date
 
 import streamlit as st
 
-from ui.context import AppContext
+from ui.context import AppContext, admit
 from ui.state import ChatState, open_conversation
 from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
 from voicechat.engine.voice_turn import NothingHeard, TranscriptionFailed, VoiceTurnService
@@ -24,6 +24,7 @@ def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt
     """Store and answer a typed message (and speak the answer when "Speak replies" is on)."""
     service = ChatService(store=app.store, settings=app.settings)
     try:
+        admit(app, "text")
         turn = service.begin_text_turn(
             user=app.user, conversation_id=current, text=prompt, options=_options(state), llm=_llm(app, state)
         )
@@ -44,6 +45,7 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
     """Transcribe a recording, answer it, speak the answer; every failure is explained and nothing is lost."""
     service = VoiceTurnService(store=app.store, settings=app.settings)
     try:
+        admit(app, "voice")
         with st.spinner("Transcribing…"):
             turn = service.begin_voice_turn(
                 user=app.user,

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from limits import parse
+
 from voicechat import defaults
 from voicechat.usage import PriceTables
 
@@ -45,6 +47,10 @@ class Settings:
     realtime_model: str = defaults.DEFAULT_REALTIME_MODEL  # Talk mode's OpenAI Realtime engine
     realtime_turn_detection: str = defaults.DEFAULT_REALTIME_TURN_DETECTION
     realtime_eagerness: str = defaults.DEFAULT_REALTIME_EAGERNESS
+    voice_rate_limit: str = defaults.VOICE_RATE_LIMIT  # per user, in the ``limits`` notation
+    text_rate_limit: str = defaults.TEXT_RATE_LIMIT
+    address_rate_limit: str = defaults.ADDRESS_RATE_LIMIT  # per client address when nobody is signed in
+    monthly_budgets: tuple[tuple[str, float], ...] = ()  # US dollars per user per month, by tier
     elevenlabs_agent_id: str | None = None
     elevenlabs_agent_price_per_minute: float = defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE
     max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
@@ -154,6 +160,10 @@ class Settings:
                 defaults.DEFAULT_REALTIME_EAGERNESS,
             ),
             elevenlabs_agent_id=reader.text("ELEVENLABS_AGENT_ID"),
+            voice_rate_limit=reader.rate_limit("VOICECHAT_VOICE_RATE_LIMIT", defaults.VOICE_RATE_LIMIT),
+            text_rate_limit=reader.rate_limit("VOICECHAT_TEXT_RATE_LIMIT", defaults.TEXT_RATE_LIMIT),
+            address_rate_limit=reader.rate_limit("VOICECHAT_ADDRESS_RATE_LIMIT", defaults.ADDRESS_RATE_LIMIT),
+            monthly_budgets=tuple(reader.rates("VOICECHAT_MONTHLY_BUDGETS").items()),
             elevenlabs_agent_price_per_minute=reader.number(
                 "VOICECHAT_ELEVENLABS_AGENT_PRICE_PER_MINUTE",
                 defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE,
@@ -271,6 +281,15 @@ class _Reader:
         if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
             raise SettingsError(f'{key} must be a JSON list of objects that each have "urls"')
         return json.dumps(servers)
+
+    def rate_limit(self, key: str, default: str) -> str:
+        """A rate in the ``limits`` notation, e.g. ``50/15 minutes`` or ``20 per minute``."""
+        text = self.text(key) or default
+        try:
+            parse(text)
+        except ValueError:
+            raise SettingsError(f"{key} must look like 50/15 minutes or 20 per minute") from None
+        return text
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.text(key) or default

@@ -128,6 +128,11 @@ MODEL_SHUTDOWN_DATES: MappingProxyType[str, str] = MappingProxyType(
 )
 
 # Voice preferences: defaults and allowed ranges (the preferences page and every voice turn use these).
+# Rate limits (the ``limits`` notation): per user for voice and text turns, per client address for signed-out
+# use (single-user local mode). Monthly budgets per tier are off unless VOICECHAT_MONTHLY_BUDGETS sets them.
+VOICE_RATE_LIMIT = "50/15 minutes"
+TEXT_RATE_LIMIT = "20/minute"
+ADDRESS_RATE_LIMIT = "60/minute"
 TALK_ENGINES: tuple[str, ...] = ("cascaded", "openai-realtime", "elevenlabs-agent")
 # Talk mode's speech-to-speech engines. The Realtime engine's turn detection is semantic (ends a turn when the
 # words sound finished) unless set to server_vad (silence-based, using the user's end-of-turn silence).

@@ -5,6 +5,8 @@ Log lines carry ids and error classes, never the user's content.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class VoicechatError(Exception):
     """Base of every error the app shows to a user."""
@@ -29,6 +31,18 @@ class NotFound(VoicechatError):
     """A malformed id, or one that belongs to someone else: the two look the same on purpose."""
 
     default_message = "That conversation was not found."
+
+
+class Refused(VoicechatError):
+    """A rate limit or the monthly budget refuses this request; ``retry_at`` says when it will be admitted."""
+
+    retryable = True
+    default_message = "You have reached a usage limit. Please try again later."
+
+    def __init__(self, user_message: str, *, reason: str, retry_at: datetime) -> None:
+        super().__init__(user_message)
+        self.reason = reason
+        self.retry_at = retry_at
 
 
 class StorageUnavailable(VoicechatError):

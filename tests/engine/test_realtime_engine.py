@@ -19,6 +19,7 @@ from voicechat.engine.live import LiveSession
 from voicechat.engine.live_setup import live_setup
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
+from voicechat.quotas import Quotas
 from voicechat.storage.store import Store
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
@@ -45,7 +46,11 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
     sessions: list[LiveSession] = []
 
     def make(
-        *, conversation_id: str | None = None, settings_: Settings | None = None, **prefs: object
+        *,
+        conversation_id: str | None = None,
+        settings_: Settings | None = None,
+        admit: Callable[[], None] | None = None,
+        **prefs: object,
     ) -> tuple[LiveSession, RecordingOutput]:
         preferences = VoicePreferences(talk_engine="openai-realtime", **prefs)  # type: ignore[arg-type]
         setup = live_setup(
@@ -55,6 +60,7 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
             options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
             today=date(2026, 11, 24),
             conversation_id=conversation_id,
+            admit=admit,
         )
         output = RecordingOutput()
         session = LiveSession(store=store, settings=settings, setup=setup, output=output, clock=FastClock(8))
@@ -281,3 +287,30 @@ def test_the_greeting_is_spoken_out_of_band_and_not_stored(
     assert greeting["conversation"] == "none" and "Hello Rita" in greeting["instructions"]
     assert snap.transcript[0].text == "Hello Rita, what shall we talk about?"
     assert snap.conversation_id is None and snap.turns == 0
+
+
+def test_a_voice_limit_ends_the_conversation_and_keeps_what_was_said(
+    session_factory: Factory,
+    settings: Settings,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    question: bytes,
+) -> None:
+    from dataclasses import replace
+
+    quotas = Quotas(replace(settings, voice_rate_limit="1/15 minutes"), store)
+    fake_openai.realtime.transcripts = ["One", "Two"]
+    session, _ = session_factory(admit=lambda: quotas.admit(user, "voice"))
+    connected(fake_openai)
+    feed(session, question)
+    wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    feed(session, question)
+    snap = wait_for(session, lambda s: bool(s.error) and "limit of 1 voice turns" in s.error)
+    session.stop()
+    said = stored(store, user, snap.conversation_id)[2]
+    assert said.audio_id is not None  # what was said is kept, with its transcript if it came in time
+    assert (said.content, said.status) in (("Two", "complete"), ("", "failed"))
+    assert len(fake_openai.realtime.sessions) == 1  # no reconnect after a refusal
+    [refusal] = store.refusals.daily(start=date.today(), end=date.today(), user_id=user.id)
+    assert refusal.reason == "voice"

@@ -124,6 +124,8 @@ class CascadedEngine(TalkEngine):
         self, wav: bytes, speech_ended: float, end_of_turn_ms: float, handle: SpeechHandle
     ) -> None:
         host, spec, view = self._host, self._spec, self._host.view
+        if host.admit is not None:
+            host.admit()  # a refusal (Refused) is shown like any other turn error
         turn = self._service.begin_voice_turn(
             user=host.user,
             conversation_id=self._conversation_id,

@@ -13,19 +13,68 @@ import contextlib
 import logging
 import threading
 from abc import abstractmethod
+from collections import deque
 from concurrent.futures import Future
 
 from voicechat.engine.live_view import LiveMetrics, TranscriptLine
 from voicechat.engine.spoken_turns import Reply, SpokenTurns
 from voicechat.engine.talk_engine import EngineHost, TalkEngine
 from voicechat.engine.turn import ChatService
+from voicechat.engine.user_audio import SAMPLE_RATE
+from voicechat.errors import Refused
 from voicechat.models import Message
 
 log = logging.getLogger(__name__)
 MAX_RECONNECTS = 3
+OUTBOX_SECONDS = 2
 LOST = "The connection to the voice engine was lost. End the call and type, or try again later."
 RECONNECTING = "The connection to the voice engine dropped; reconnecting…"
 FAILED_REPLY = "The voice engine could not answer that; please say it again."
+
+
+def abort_transport(socket: object) -> None:
+    """Make sure a WebSocket's TCP connection is gone once we are done with it (a close handshake cut short
+    by a cancellation can leave it open)."""
+    transport = getattr(socket, "transport", None)
+    if transport is not None and not transport.is_closing():
+        transport.abort()
+
+
+class AudioOutbox:
+    """The user's audio on its way to the connection; while there is none, only the newest audio waits.
+
+    Used on the session's loop only."""
+
+    def __init__(self, *, keep_samples: int) -> None:
+        self._keep = keep_samples
+        self._chunks: deque[bytes] = deque()
+        self._samples = 0
+        self._arrived = asyncio.Event()
+
+    @property
+    def samples(self) -> int:
+        """Samples waiting."""
+        return self._samples
+
+    def put(self, pcm: bytes) -> None:
+        """Add audio (16 kHz mono PCM)."""
+        self._chunks.append(pcm)
+        self._samples += len(pcm) // 2
+        self._arrived.set()
+
+    def trim(self) -> None:
+        """Drop all but the newest ``keep_samples`` (a new connection does not want a long backlog)."""
+        while self._chunks and self._samples - len(self._chunks[0]) // 2 >= self._keep:
+            self._samples -= len(self._chunks.popleft()) // 2
+
+    async def get(self) -> bytes:
+        """The oldest waiting chunk (waits for one)."""
+        while not self._chunks:
+            self._arrived.clear()
+            await self._arrived.wait()
+        chunk = self._chunks.popleft()
+        self._samples -= len(chunk) // 2
+        return chunk
 
 
 class ConnectedEngine(TalkEngine):
@@ -42,7 +91,7 @@ class ConnectedEngine(TalkEngine):
             view=host.view,
             conversation_id=host.conversation_id,
         )
-        self._outbox: asyncio.Queue[bytes] | None = None  # the user's audio, while connected
+        self._outbox = AudioOutbox(keep_samples=OUTBOX_SECONDS * SAMPLE_RATE)
         self._reply: Reply | None = None
         self._closing = threading.Event()
         self._healthy = False  # the current connection was set up
@@ -56,9 +105,8 @@ class ConnectedEngine(TalkEngine):
         self._runner = asyncio.ensure_future(self._run())
 
     def hear(self, pcm: bytes, arrived: float) -> None:
-        """Queue the audio for the connection (dropped while disconnected; the tape keeps it)."""
-        if self._outbox is not None:
-            self._outbox.put_nowait(pcm)
+        """Queue the audio for the connection (only the last seconds wait while it is not connected)."""
+        self._outbox.put(pcm)
 
     def close(self) -> None:
         """Stop speaking, store the reply in progress, close the WebSocket."""
@@ -82,11 +130,34 @@ class ConnectedEngine(TalkEngine):
                 reply.interrupted = True
             self._finish(reply)
         self._closed()
+        with contextlib.suppress(Exception):  # close the WebSocket cleanly first; then stop reading it
+            await asyncio.wait_for(self._hang_up(), timeout=2)
         runner = self._runner
         if runner is not None and not runner.done():
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                 await asyncio.wait_for(runner, timeout=3)
+
+    def _admit_turn(self) -> None:
+        """The user finished a turn: count it; over a limit, say so and end the conversation."""
+        admit = self._host.admit
+        if admit is None:
+            return
+
+        def check() -> None:
+            try:
+                admit()
+            except Refused as exc:
+                self._host.loop.call(self._refused, exc.user_message)
+
+        self._host.worker.submit(check)
+
+    def _refused(self, message: str) -> None:
+        shutting = asyncio.ensure_future(self._shut())
+        shutting.add_done_callback(lambda _: self._host.view.update(state="listening", error=message))
+
+    async def _hang_up(self) -> None:
+        """Close the current connection, if there is one."""
 
     def _closed(self) -> None:
         """Called once the session ends (on the loop); for a last usage record."""
@@ -101,7 +172,6 @@ class ConnectedEngine(TalkEngine):
                 return
             except Exception as exc:
                 log.warning("voice engine connection ended: %s", type(exc).__name__)
-            self._outbox = None
             reply = self._reply
             if reply is not None and not reply.finished:
                 reply.failed = not reply.interrupted
@@ -115,12 +185,13 @@ class ConnectedEngine(TalkEngine):
             self._host.view.update(state="listening", error=RECONNECTING)
             await asyncio.sleep(0.2 * 2**failures)
 
-    def _connected(self) -> asyncio.Queue[bytes]:
-        """The connection is set up: clear a reconnecting notice, start taking the user's audio."""
+    def _connected(self) -> AudioOutbox:
+        """The connection is set up: clear a reconnecting notice; the user's audio (from at most
+        ``OUTBOX_SECONDS`` ago: what was said while connecting is not lost) goes to the connection."""
         self._healthy = True
         if self._host.view.snapshot().error == RECONNECTING:
             self._host.view.update(error=None)
-        self._outbox = asyncio.Queue()
+        self._outbox.trim()
         return self._outbox
 
     def _begin_reply(self, key: str, *, greeting: bool, turn_end: tuple[float | None, float | None]) -> Reply:

@@ -34,7 +34,7 @@ from websockets.asyncio.client import connect
 from voicechat import defaults
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
-from voicechat.engine.connected import ConnectedEngine
+from voicechat.engine.connected import AudioOutbox, ConnectedEngine, abort_transport
 from voicechat.engine.live_view import TranscriptLine
 from voicechat.engine.spoken_turns import Reply
 from voicechat.engine.talk_engine import EngineHost, TalkEngine
@@ -151,16 +151,28 @@ class ElevenLabsAgentEngine(ConnectedEngine):
             voice_id=spec.voice_id,
             user_name=host.user.name,
         )
-        async with connect(await self._url(), max_size=2**22) as socket:
-            self._socket, self._user_turns = socket, 0
-            await socket.send(json.dumps(first))
-            try:
-                async for raw in socket:
-                    self._on_event(json.loads(raw))
-            finally:
-                self._socket = None
-                if self._sender is not None:
-                    self._sender.cancel()
+        entered: Any = None
+        try:
+            async with connect(await self._url(), max_size=2**22) as socket:
+                entered = socket
+                await self._talk(socket, first)
+        finally:
+            abort_transport(entered)
+
+    async def _talk(self, socket: Any, first: dict[str, Any]) -> None:
+        self._socket, self._user_turns = socket, 0
+        await socket.send(json.dumps(first))
+        try:
+            async for raw in socket:
+                self._on_event(json.loads(raw))
+        finally:
+            self._socket = None
+            if self._sender is not None:
+                self._sender.cancel()
+
+    async def _hang_up(self) -> None:
+        if self._socket is not None:
+            await self._socket.close()
 
     async def _url(self) -> str:
         spec = self._spec
@@ -176,7 +188,7 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         socket_base = spec.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return f"{socket_base}{defaults.ELEVENLABS_AGENT_PATH}?{urlencode({'agent_id': spec.agent_id})}"
 
-    async def _send_audio(self, outbox: asyncio.Queue[bytes]) -> None:
+    async def _send_audio(self, outbox: AudioOutbox) -> None:
         while True:
             pcm = resample(await outbox.get(), from_rate=SAMPLE_RATE, to_rate=self._input_rate)
             if self._socket is not None:
@@ -198,9 +210,10 @@ class ElevenLabsAgentEngine(ConnectedEngine):
             meta = event.get("conversation_initiation_metadata_event", {})
             self._input_rate = _rate(meta.get("user_input_audio_format"))
             self._agent_rate = _rate(meta.get("agent_output_audio_format"))
-            self._mark = self._host.tape.samples
             self._greeted = True
-            self._sender = asyncio.ensure_future(self._send_audio(self._connected()))
+            outbox = self._connected()
+            self._mark = self._host.tape.samples - outbox.samples
+            self._sender = asyncio.ensure_future(self._send_audio(outbox))
         elif kind == "user_transcript":
             self._user_said(event.get("user_transcription_event", {}).get("user_transcript", ""))
         elif kind == "agent_response":
@@ -245,6 +258,7 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         self._turn_end = (ended_at, decided)
         host.view.append(TranscriptLine("user", text))
         host.view.update(state="thinking", error=None)
+        self._admit_turn()
         host.worker.submit(self._turns.user_said, text, pcm)
 
     def _audio(self, audio: dict[str, Any]) -> None:

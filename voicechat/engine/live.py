@@ -78,6 +78,7 @@ class LiveSession:
                 greeting=setup.greeting,
                 barge_in=setup.barge_in,
                 vad=vad,
+                admit=setup.admit,
             )
         )
         self._view.describe(vad=self._engine.vad_name)

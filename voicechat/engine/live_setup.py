@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,6 +32,7 @@ class LiveSetup:
     conversation_id: str | None = None
     greeting: str = ""  # spoken when the session starts (not stored: it is not part of the conversation)
     note: str | None = None  # why the chosen engine was replaced, for the page
+    admit: Callable[[], None] | None = None  # rate limits and budget, checked at each user turn
 
 
 def live_setup(
@@ -42,6 +44,7 @@ def live_setup(
     today: date,
     openai_api_key: str | None = None,
     conversation_id: str | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> LiveSetup:
     """The engine this user chose, if this deployment offers it (else the cascaded one, with a note why).
 
@@ -78,6 +81,7 @@ def live_setup(
         conversation_id=conversation_id,
         greeting=preferences.greeting,
         note=note,
+        admit=admit,
     )
 
 

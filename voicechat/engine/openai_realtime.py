@@ -23,7 +23,7 @@ from typing import Any, cast
 import openai
 
 from voicechat.audio.pcm import resample
-from voicechat.engine.connected import FAILED_REPLY, ConnectedEngine
+from voicechat.engine.connected import FAILED_REPLY, AudioOutbox, ConnectedEngine, abort_transport
 from voicechat.engine.live_view import TranscriptLine
 from voicechat.engine.talk_engine import EngineHost, TalkEngine
 from voicechat.engine.user_audio import SAMPLE_RATE, ms_to_samples
@@ -81,23 +81,42 @@ class OpenAIRealtimeEngine(ConnectedEngine):
 
     async def _converse(self) -> None:
         spec = self._spec
-        manager = spec.client().realtime.connect(model=spec.model)
-        async with manager as connection:
-            await connection.session.update(session=cast(Any, self._session()))
-            for item in await asyncio.wrap_future(self._host.worker.submit(self._history)):
-                await connection.conversation.item.create(item=cast(Any, item))
-            if self._greeting_pending:
-                await connection.response.create(response=cast(Any, greeting_response(self._host.greeting)))
-            self._connection, self._base = connection, self._host.tape.samples
-            sender = asyncio.create_task(self._send_audio(connection, self._connected()))
-            try:
-                async for event in connection:
-                    self._on_event(event)
-            finally:
-                sender.cancel()
-                self._connection = None
+        entered: Any = None
+        try:
+            async with spec.client().realtime.connect(model=spec.model) as connection:
+                entered = connection
+                await self._talk(connection)
+        finally:
+            # The SDK's connection wraps a websockets one (``_connection``): make sure its socket is closed.
+            abort_transport(getattr(entered, "_connection", None))
 
-    async def _send_audio(self, connection: Any, outbox: asyncio.Queue[bytes]) -> None:
+    async def _talk(self, connection: Any) -> None:
+        await connection.session.update(session=cast(Any, self._session()))
+        for item in await asyncio.wrap_future(self._host.worker.submit(self._history)):
+            await connection.conversation.item.create(item=cast(Any, item))
+        if self._greeting_pending:
+            await connection.response.create(response=cast(Any, greeting_response(self._host.greeting)))
+        outbox = self._connected()
+        # The input buffer starts with the audio still waiting in the outbox.
+        self._connection, self._base = connection, self._host.tape.samples - outbox.samples
+        sender = asyncio.create_task(self._send_audio(connection, outbox))
+        try:
+            async for event in connection:
+                self._on_event(event)
+        finally:
+            sender.cancel()
+            self._connection = None
+
+    def _closed(self) -> None:
+        """Utterances whose transcript never came keep their audio and say why they have no text."""
+        for item_id in list(self._pending):
+            self._fill_in(item_id, None, "Not transcribed: the conversation ended first.")
+
+    async def _hang_up(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _send_audio(self, connection: Any, outbox: AudioOutbox) -> None:
         while True:
             pcm = await outbox.get()
             audio = resample(pcm, from_rate=SAMPLE_RATE, to_rate=REALTIME_RATE)
@@ -159,6 +178,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._speech_start = None
         host.view.append(TranscriptLine("user", "…", key=event.item_id))
         host.view.update(state="thinking", error=None)
+        self._admit_turn()
         stored = host.worker.submit(self._turns.user_said, "", pcm, status="pending")
         self._pending[event.item_id] = (stored, len(pcm) / 2 / SAMPLE_RATE)
 

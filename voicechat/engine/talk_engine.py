@@ -44,6 +44,7 @@ class EngineHost:
     greeting: str
     barge_in: bool
     vad: SpeechProbability | None = None  # the cascaded engine's model (tests inject one)
+    admit: Callable[[], None] | None = None  # counts a voice turn; raises Refused over a limit
 
 
 class TalkEngine(ABC):

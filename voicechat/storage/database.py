@@ -55,6 +55,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("user_id", ASCENDING), ("day", ASCENDING)], {}),
     ],
     "conversations_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
+    # Refusals expire after 90 days (a TTL index): the dashboard shows recent ones, nobody needs old ones.
+    "refusals": [([("at", ASCENDING)], {"expireAfterSeconds": 90 * 24 * 3600})],
 }
 
 

@@ -12,6 +12,7 @@ from voicechat.storage.context import ContextStore
 from voicechat.storage.conversations import ConversationRepository
 from voicechat.storage.database import Database
 from voicechat.storage.embedded import EmbeddedMongo
+from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
 from voicechat.storage.usage_events import UsageRepository
 from voicechat.storage.users import UserRepository
@@ -28,6 +29,7 @@ class Store:
     search: MessageSearch
     context: ContextStore
     audio: AudioStore
+    refusals: RefusalRepository
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -60,6 +62,7 @@ class Store:
             search=MessageSearch(db),
             context=ContextStore(conversations=conversations, cache=cache, size=context_size),
             audio=AudioStore(db),
+            refusals=RefusalRepository(db),
             embedded=embedded,
         )
 
