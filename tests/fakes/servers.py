@@ -145,9 +145,14 @@ class StreamlitApp:
     ROOT = Path(__file__).parents[2]
 
     def __init__(
-        self, env: dict[str, str], *, drop: tuple[str, ...] = ("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY")
+        self,
+        env: dict[str, str],
+        *,
+        drop: tuple[str, ...] = ("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY"),
+        secrets_file: Path | None = None,
     ):
         self.port = free_port()
+        self._secrets = ["--secrets.files", str(secrets_file)] if secrets_file else []
         self._env = {k: v for k, v in os.environ.items() if k not in drop} | env
         self._process: subprocess.Popen[str] | None = None
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - read while the app runs, closed in stop()
@@ -173,6 +178,7 @@ class StreamlitApp:
                 str(self.port),
                 "--server.headless",
                 "true",
+                *self._secrets,
             ],
             cwd=self.ROOT,
             env=self._env,
