@@ -21,5 +21,7 @@ if app.user.is_admin:
 if st.user.get("is_logged_in"):
     st.sidebar.caption(f"Signed in as {app.user.email}")
     st.sidebar.button("Sign out", on_click=st.logout)
+elif context.viewer_email():
+    st.sidebar.caption(f"Viewing as {app.user.email}")
 
 st.navigation(pages).run()

@@ -5,6 +5,7 @@ Only thread-safe synchronous clients are cached (the Store holds pymongo and red
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -16,13 +17,15 @@ import streamlit as st
 
 from voicechat import defaults
 from voicechat.config import Settings, SettingsError
-from voicechat.errors import VoicechatError
+from voicechat.errors import NotFound, VoicechatError
 from voicechat.log_safety import keep_content_out_of_logs, log_app_events
 from voicechat.models import User
 from voicechat.quotas import Action, Quotas
 from voicechat.storage.store import Store
 
 log = logging.getLogger("voicechat.ui")
+# What st.user has carried outside Community Cloud in some Streamlit versions: nobody in particular.
+PLACEHOLDER_EMAILS = frozenset({"test@example.com", "test@localhost.com"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def current() -> AppContext:
         log.warning("start-up failed: %s", type(exc).__name__)
         st.error(exc.user_message)
         st.stop()
-    signed_in = bool(st.user.get("is_logged_in"))
+    signed_in = bool(st.user.get("is_logged_in")) or viewer_email() is not None
     return AppContext(
         settings=settings,
         store=store,
@@ -86,9 +89,10 @@ def admit(app: AppContext, action: Action) -> None:
 
 
 def _signed_in_user(store: Store, settings: Settings) -> User:
-    """Who is using the app: the OpenID Connect user when sign-in is configured, else the local user.
-
-    Read once per browser session (and identity), not on every rerun.
+    """Who is using the app: the OpenID Connect user when sign-in is configured, the viewer a hosting platform
+    vouches for (Streamlit Community Cloud private apps put the viewer's email in ``st.user``), else the
+    local user. Created once per browser session and identity; re-read on every run, so a role an admin
+    changes applies at once.
     """
     info = st.user
     if info.get("is_logged_in"):
@@ -99,21 +103,38 @@ def _signed_in_user(store: Store, settings: Settings) -> User:
             )
             st.stop()
         name = str(info.get("name") or email)
-        admin = settings.is_admin(email)
     elif _sign_in_configured():
         st.title("voicechat")
         st.write("Sign in to continue. Your conversations are private to your account.")
         st.button("Sign in", type="primary", on_click=st.login)
         st.stop()
+    elif platform_email := viewer_email():
+        email, name = platform_email, platform_email
     else:
         # Single-user local mode: one local user, an administrator.
-        email, name, admin = defaults.LOCAL_USER_EMAIL, defaults.LOCAL_USER_NAME, True
-    key = f"voicechat_user:{store.db.name}:{email}"
-    user: User | None = st.session_state.get(key)
-    if user is None:
-        user = store.users.get_or_create(email=email, name=name, admin=admin)
-        st.session_state[key] = user
+        return _session_user(store, defaults.LOCAL_USER_EMAIL, defaults.LOCAL_USER_NAME, admin=True)
+    return _session_user(store, email, name, admin=settings.is_admin(email))
+
+
+def _session_user(store: Store, email: str, name: str, *, admin: bool) -> User:
+    key = f"voicechat_user_id:{store.db.name}:{email}"
+    user_id: str | None = st.session_state.get(key)
+    if user_id is not None:
+        with contextlib.suppress(NotFound):  # the record went away (a wiped database): create it again
+            return store.users.get(user_id)
+    user = store.users.get_or_create(email=email, name=name, admin=admin)
+    st.session_state[key] = user.id
     return user
+
+
+def viewer_email() -> str | None:
+    """The viewer's email a hosting platform supplies without an ``[auth]`` section (Community Cloud
+    private apps), lower-cased; None when there is none."""
+    info = st.user
+    if "is_logged_in" in info:  # Streamlit's own sign-in is in charge
+        return None
+    email = str(info.get("email") or "").strip().lower()
+    return email if "@" in email and email not in PLACEHOLDER_EMAILS else None
 
 
 def _sign_in_configured() -> bool:
@@ -125,7 +146,7 @@ def _sign_in_configured() -> bool:
 
 def warn_if_exposed_without_sign_in() -> None:
     """In single-user local mode, say so loudly when the app is opened through a network address."""
-    if st.user.get("is_logged_in") or _sign_in_configured():
+    if st.user.get("is_logged_in") or _sign_in_configured() or viewer_email():
         return
     host = urlparse(st.context.url or "").hostname or "localhost"
     if host not in ("localhost", "127.0.0.1", "::1"):

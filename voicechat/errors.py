@@ -33,6 +33,12 @@ class NotFound(VoicechatError):
     default_message = "That conversation was not found."
 
 
+class NotAllowed(VoicechatError):
+    """The acting user may not do this (an admin-only change, or one that would lock the admins out)."""
+
+    default_message = "Only administrators can do that."
+
+
 class Refused(VoicechatError):
     """A rate limit or the monthly budget refuses this request; ``retry_at`` says when it will be admitted."""
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from voicechat.errors import InvalidInput, NotFound
+from voicechat.errors import InvalidInput, NotAllowed, NotFound
 from voicechat.models import ContextMessage, UsageEvent, User
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
@@ -283,3 +283,26 @@ def test_preferences_round_trip(store: Store, alice: User, bob: User) -> None:
     store.users.save_preferences(alice.id, chosen)
     assert store.users.preferences(alice.id) == chosen
     assert store.users.preferences(bob.id) == validate({})
+
+
+def test_only_admins_change_roles_and_tiers_and_never_their_own_admin_role(
+    store: Store, alice: User, bob: User
+) -> None:
+    boss = store.users.get_or_create(email="boss@example.com", name="Boss", admin=True)
+    tiers = ("default", "pro")
+    with pytest.raises(NotAllowed):  # a plain user cannot, not even for themself
+        store.users.set_access(acting=alice, user_id=alice.id, role="admin", tier="pro", tiers=tiers)
+    promoted = store.users.set_access(acting=boss, user_id=alice.id, role="admin", tier="pro", tiers=tiers)
+    assert (promoted.role, promoted.tier) == ("admin", "pro")
+    assert store.users.get(alice.id) == promoted
+    # The promotion survives the next sign-in (only listed admins are forced to admin; nobody is demoted).
+    assert store.users.get_or_create(email="alice@example.com", name="Alice").is_admin
+    with pytest.raises(NotAllowed, match="own admin role"):
+        store.users.set_access(acting=boss, user_id=boss.id, role="user", tier="default", tiers=tiers)
+    for role, tier in (("owner", "pro"), ("user", "platinum"), ("", "default")):
+        with pytest.raises(InvalidInput):
+            store.users.set_access(acting=boss, user_id=bob.id, role=role, tier=tier, tiers=tiers)
+    for bad_id in ("not-an-id", "0" * 24, "", "{'$ne': 1}"):
+        with pytest.raises(NotFound):
+            store.users.set_access(acting=boss, user_id=bad_id, role="user", tier="pro", tiers=tiers)
+    assert store.users.get(bob.id).role == "user" and store.users.get(bob.id).tier == "default"

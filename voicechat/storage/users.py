@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import get_args
 
 from pymongo import ReturnDocument
 
-from voicechat.models import User, VoicePreferences
+from voicechat.errors import InvalidInput, NotAllowed, NotFound
+from voicechat.models import User, UserRole, VoicePreferences
 from voicechat.storage.database import Database, Document, parse_id
 
 
@@ -35,6 +38,39 @@ class UserRepository:
         )
         if doc is None:  # upsert with ReturnDocument.AFTER always returns the document
             raise RuntimeError("user upsert returned nothing")
+        return _to_user(doc)
+
+    def get(self, user_id: str) -> User:
+        """The user with this id (``NotFound`` for an unknown or malformed id)."""
+        oid = _user_oid(user_id)
+        doc = self._db.run(lambda db: db.users.find_one({"_id": oid}))
+        if doc is None:
+            raise NotFound("That user was not found.")
+        return _to_user(doc)
+
+    def set_access(self, *, acting: User, user_id: str, role: str, tier: str, tiers: Collection[str]) -> User:
+        """An admin changes someone's role and subscription tier (``tiers``: the configured ones).
+
+        Raises ``NotAllowed`` when ``acting`` is not an admin or would remove their own admin role (so the
+        last admin cannot lock everyone out), ``InvalidInput`` for an unknown role or tier, ``NotFound`` for
+        an unknown user. Emails listed in VOICECHAT_ADMINS become admins again at their next sign-in.
+        """
+        if not acting.is_admin:
+            raise NotAllowed()
+        if role not in get_args(UserRole):
+            raise InvalidInput(f"Unknown role {role!r}.")
+        if tier not in {"default", *tiers}:
+            raise InvalidInput(f"Unknown tier {tier!r}; the tiers are: {', '.join(sorted(tiers))}.")
+        if user_id == acting.id and role != "admin":
+            raise NotAllowed("You cannot remove your own admin role; ask another admin.")
+        oid = _user_oid(user_id)
+        doc = self._db.run(
+            lambda db: db.users.find_one_and_update(
+                {"_id": oid}, {"$set": {"role": role, "tier": tier}}, return_document=ReturnDocument.AFTER
+            )
+        )
+        if doc is None:
+            raise NotFound("That user was not found.")
         return _to_user(doc)
 
     def emails(self, user_ids: set[str]) -> dict[str, str]:
@@ -65,6 +101,13 @@ class UserRepository:
         self._db.run(
             lambda db: db.users.update_one({"_id": oid}, {"$set": {"preferences": asdict(preferences)}})
         )
+
+
+def _user_oid(user_id: str) -> object:
+    try:
+        return parse_id(user_id)
+    except NotFound:
+        raise NotFound("That user was not found.") from None
 
 
 def _to_user(doc: Document) -> User:
