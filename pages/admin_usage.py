@@ -21,19 +21,19 @@ filters = st.columns([2, 2])
 chosen = filters[0].date_input(
     "Dates", value=(days_back(today, 30), today), max_value=today, min_value=days_back(today, 366)
 )
-users = app.store.users.list_all()
+users = app.store.users.list_all(acting=app.user)
 labels = {"": "Everyone", **{u.id: u.email for u in users}}
 user_id = filters[1].selectbox("User", list(labels), format_func=labels.__getitem__)
 if not isinstance(chosen, tuple) or len(chosen) != 2:
     st.info("Pick the last day of the range.")
     st.stop()
 start, end = chosen
-report = build_report(app.store, start=start, end=end, user_id=user_id or None)
+report = build_report(app.store, acting=app.user, start=start, end=end, user_id=user_id or None)
 model_warnings(app.settings, today)
 render_report(report)
 
 st.subheader("Refused requests")
-refused = app.store.refusals.daily(start=start, end=end, user_id=user_id or None)
+refused = report.refusals
 if refused:
     st.caption("Turns refused by a rate limit (voice, text, address) or a monthly budget.")
     st.dataframe(

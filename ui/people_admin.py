@@ -14,7 +14,7 @@ ROLES: tuple[UserRole, ...] = ("user", "admin")
 def render(app: AppContext) -> None:
     """A form for one person at a time; the outcome is said in words."""
     st.subheader("People")
-    people = app.store.users.list_all()
+    people = app.store.users.list_all(acting=app.user)
     tiers = ("default", *sorted(tier for tier, _ in app.settings.monthly_budgets if tier != "default"))
     budgets = dict(app.settings.monthly_budgets)
     st.caption(

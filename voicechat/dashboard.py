@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from voicechat import defaults
-from voicechat.models import DailyUsage, UsageKind
+from voicechat.errors import NotAllowed
+from voicechat.models import DailyUsage, UsageKind, User
+from voicechat.storage.refusals import RefusalCount
 from voicechat.storage.store import Store
 from voicechat.storage.usage_events import conversations_started
 from voicechat.usage import histogram_percentile
@@ -80,10 +82,17 @@ class UsageReport:
     per_user: list[UserUsage]
     latency: list[LatencyRow]
     providers: list[ProviderHealth]
+    refusals: list[RefusalCount]
 
 
-def build_report(store: Store, *, start: date, end: date, user_id: str | None = None) -> UsageReport:
-    """The report for days ``start``..``end`` inclusive; ``user_id`` narrows every figure to one user."""
+def build_report(
+    store: Store, *, acting: User, start: date, end: date, user_id: str | None = None
+) -> UsageReport:
+    """The report for days ``start``..``end`` inclusive; ``user_id`` narrows every figure to one user.
+
+    Everyone's usage: for admins only (``NotAllowed`` otherwise)."""
+    if not acting.is_admin:
+        raise NotAllowed("This page is for administrators.")
     user_rows = store.usage.daily_by_user(start=start, end=end, user_id=user_id)
     model_rows = user_rows if user_id else store.usage.daily_by_model(start=start, end=end)
     emails = store.users.emails({row.user_id for row in user_rows if row.user_id})
@@ -107,6 +116,7 @@ def build_report(store: Store, *, start: date, end: date, user_id: str | None = 
         per_user=_per_user(user_rows, emails),
         latency=_latency(model_rows),
         providers=_providers(model_rows),
+        refusals=store.refusals.daily(start=start, end=end, user_id=user_id),
     )
 
 

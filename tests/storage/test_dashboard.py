@@ -10,7 +10,8 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.config import Settings
 from voicechat.dashboard import build_report, shutdown_warnings
-from voicechat.models import UsageEvent
+from voicechat.errors import NotAllowed
+from voicechat.models import UsageEvent, User
 from voicechat.providers.openai.client import make_client, reported_shutdown_dates
 from voicechat.storage.store import Store
 from voicechat.usage import histogram_percentile, latency_bucket
@@ -52,6 +53,10 @@ def seed(store: Store, rng: random.Random) -> tuple[list[str], list[UsageEvent]]
     return users, events
 
 
+def admin(store: Store) -> User:
+    return store.users.get_or_create(email="admin@example.com", name="Admin", admin=True)
+
+
 def in_range(event: UsageEvent, start: date, end: date) -> bool:
     assert event.created_at is not None
     return start <= event.created_at.date() <= end
@@ -63,7 +68,7 @@ def test_report_figures_equal_sums_of_the_events(store: Store, filtered: bool) -
     start, end = date(2026, 11, 3), date(2026, 11, 7)
     user_id = users[1] if filtered else None
     chosen = [e for e in events if in_range(e, start, end) and (user_id is None or e.user_id == user_id)]
-    report = build_report(store, start=start, end=end, user_id=user_id)
+    report = build_report(store, acting=admin(store), start=start, end=end, user_id=user_id)
     head = report.headline
     assert head.cost_usd == pytest.approx(sum(e.cost_usd for e in chosen))
     assert head.tokens == sum(e.input_tokens + e.output_tokens for e in chosen)
@@ -115,10 +120,20 @@ def test_conversations_started_are_counted(store: Store) -> None:
     for _ in range(3):
         store.conversations.create(owner_id=user.id, title="t")
     today = datetime.now(UTC).date()
-    assert build_report(store, start=today, end=today).headline.conversations == 3
-    assert build_report(store, start=today, end=today, user_id=user.id).headline.conversations == 3
+    assert build_report(store, acting=admin(store), start=today, end=today).headline.conversations == 3
+    assert (
+        build_report(
+            store, acting=admin(store), start=today, end=today, user_id=user.id
+        ).headline.conversations
+        == 3
+    )
     other = store.users.get_or_create(email="d@example.com", name="D")
-    assert build_report(store, start=today, end=today, user_id=other.id).headline.conversations == 0
+    assert (
+        build_report(
+            store, acting=admin(store), start=today, end=today, user_id=other.id
+        ).headline.conversations
+        == 0
+    )
 
 
 def test_histogram_percentiles() -> None:
@@ -143,3 +158,16 @@ def test_shutdown_warnings_prefer_the_providers_dates(settings: Settings, fake_o
     warnings = shutdown_warnings(["gpt-6-luna", "gpt-4o-mini", "gpt-6.1-sol"], today=today, reported=reported)
     assert warnings == [("gpt-6-luna", "2027-01-10", 47), ("gpt-4o-mini", "2027-01-14", 51)]
     assert shutdown_warnings(["gpt-4o-mini"], today=date(2026, 10, 1)) == []
+
+
+def test_only_admins_get_the_report_or_the_people(store: Store) -> None:
+    user = store.users.get_or_create(email="e@example.com", name="E")
+    today = datetime.now(UTC).date()
+    with pytest.raises(NotAllowed):
+        build_report(store, acting=user, start=today, end=today)
+    with pytest.raises(NotAllowed):
+        store.users.list_all(acting=user)
+    assert [u.email for u in store.users.list_all(acting=admin(store))] == [
+        "admin@example.com",
+        "e@example.com",
+    ]

@@ -81,8 +81,10 @@ class UserRepository:
         )
         return {str(d["_id"]): d["email"] for d in docs}
 
-    def list_all(self, *, limit: int = 500) -> list[User]:
-        """Users by email (bounded; for the admin's user filter)."""
+    def list_all(self, *, acting: User, limit: int = 500) -> list[User]:
+        """Users by email (bounded; for the admin's user filter and People panel). Admins only."""
+        if not acting.is_admin:
+            raise NotAllowed()
         return [
             _to_user(d) for d in self._db.run(lambda db: list(db.users.find().sort("email", 1).limit(limit)))
         ]
