@@ -12,8 +12,11 @@ from collections.abc import Mapping
 
 import werkzeug.serving
 
-# It imports authlib.jose, which Authlib deprecates with a warning set to "always".
+# It imports authlib.jose, which Authlib deprecates; authlib.deprecate sets that warning to "always" when
+# it is first imported, so import it first and put "ignore" in front of its filter.
 with warnings.catch_warnings():
+    import authlib.deprecate  # noqa: F401
+
     warnings.simplefilter("ignore")
     import oidc_provider_mock
 
