@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -90,8 +91,16 @@ def speech_provider_offers(settings: Settings) -> dict[str, Offer]:
         "elevenlabs": Offer(True)
         if settings.elevenlabs_api_key
         else Offer(False, "needs ELEVENLABS_API_KEY"),
-        "local": Offer(False, "offline engines are not installed yet"),
+        "local": local_offer(),
     }
+
+
+def local_offer() -> Offer:
+    """The offline engines run here when their packages are installed (English only)."""
+    missing = [name for name in ("faster_whisper", "hibari") if importlib.util.find_spec(name) is None]
+    if missing:
+        return Offer(False, f"offline engines are not installed ({', '.join(missing)})")
+    return Offer(True)
 
 
 def recognition_provider_offers(settings: Settings) -> dict[str, Offer]:

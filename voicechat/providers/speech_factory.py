@@ -17,6 +17,9 @@ from voicechat.errors import ProviderAuthError
 from voicechat.models import VoicePreferences
 from voicechat.providers.base import STT, TTS
 from voicechat.providers.elevenlabs import ElevenLabsSpeech, make_http_client
+from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.recognition import LOCAL_STT_MODEL, LocalWhisper
+from voicechat.providers.local.speech import LOCAL_TTS_MODEL, LOCAL_VOICE, local_voice
 from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.realtime_reader import OpenAIRealtimeReader
 from voicechat.providers.openai.speech import OpenAISpeech
@@ -84,6 +87,10 @@ def voice_for(
     settings: Settings, preferences: VoicePreferences, *, today: date, openai_api_key: str | None = None
 ) -> Voice:
     """The engine that speaks replies for this user today. Raises ProviderAuthError when it has no key."""
+    if preferences.tts_provider == "local":
+        tts = local_voice(shared_engines())
+        model = LOCAL_TTS_MODEL if tts.sample_rate == 24_000 else "espeak-ng"
+        return Voice(tts=tts, model=model, voice=LOCAL_VOICE, speed=preferences.speed)
     if preferences.tts_provider == "elevenlabs":
         if not settings.elevenlabs_api_key:
             raise ProviderAuthError(
@@ -117,7 +124,10 @@ def voice_for(
 
 
 def ears_for(settings: Settings, preferences: VoicePreferences, *, openai_api_key: str | None = None) -> Ears:
-    """The engine that recognises this user's recordings (OpenAI's transcription endpoint)."""
+    """The engine that recognises this user's recordings: OpenAI's transcription endpoint, or Whisper on this
+    machine (English)."""
+    if preferences.stt_provider == "local":
+        return Ears(stt=LocalWhisper(shared_engines()), model=LOCAL_STT_MODEL, language="en")
     client = make_client(settings, api_key=openai_api_key)
     return Ears(
         stt=OpenAITranscription(client=client, provider=provider_name(settings)),

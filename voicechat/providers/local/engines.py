@@ -1,0 +1,90 @@
+"""The local models, loaded once per process on first use (thread-safe), with their load times.
+
+Whisper tiny.en (CTranslate2, int8 on the CPU) recognises; hibari speaks (neural, 24 kHz, the "heart" voice
+carried in its package). Both files are checked against pinned SHA-256s before loading. Recognition runs one
+clip at a time: on a 2-core machine two at once only make both slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from voicechat.providers.local.model_files import HIBARI_HEART, WHISPER_TINY_EN, LocalEngineUnavailable
+
+log = logging.getLogger(__name__)
+WHISPER_CPU_THREADS = 2
+
+
+class LocalEngines:
+    """A holder for the loaded models; share one per process (``shared_engines``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.recognising = threading.Lock()
+        self._recogniser: Any = None
+        self._synthesiser: Any = None
+        self._failures: dict[str, LocalEngineUnavailable] = {}
+        self.load_seconds: dict[str, float] = {}
+
+    def recogniser(self) -> Any:
+        """The Whisper model (a ``faster_whisper.WhisperModel``); raises ``LocalEngineUnavailable``."""
+        with self._lock:
+            if self._recogniser is None:
+                self._recogniser = self._load("recogniser", _load_whisper)
+            return self._recogniser
+
+    def synthesiser(self) -> Any:
+        """The hibari voice (a ``hibari.Hibari``); raises ``LocalEngineUnavailable``."""
+        with self._lock:
+            if self._synthesiser is None:
+                self._synthesiser = self._load("voice", _load_hibari)
+            return self._synthesiser
+
+    def loaded(self, what: str) -> bool:
+        """Whether ``recogniser`` or ``voice`` is in memory already."""
+        return (self._recogniser if what == "recogniser" else self._synthesiser) is not None
+
+    def _load(self, what: str, loader: Any) -> Any:
+        failed = self._failures.get(what)
+        if failed is not None:  # a failed load is not retried on every turn
+            raise failed
+        started = time.perf_counter()
+        try:
+            engine = loader()
+        except LocalEngineUnavailable as exc:
+            self._failures[what] = exc
+            raise
+        except Exception as exc:  # an import or runtime failure inside the engine
+            log.warning("local %s failed to load: %s", what, type(exc).__name__)
+            self._failures[what] = LocalEngineUnavailable(f"The offline {what} could not be loaded.")
+            raise self._failures[what] from exc
+        self.load_seconds[what] = round(time.perf_counter() - started, 2)
+        log.info("local %s loaded in %.2f s", what, self.load_seconds[what])
+        return engine
+
+
+def _load_whisper() -> Any:
+    folder = WHISPER_TINY_EN.verified_path()
+    from faster_whisper import WhisperModel  # noqa: PLC0415 - heavy; imported only when offline speech is used
+
+    return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=WHISPER_CPU_THREADS)
+
+
+def _load_hibari() -> Any:
+    folder = HIBARI_HEART.verified_path()
+    from hibari import Hibari  # noqa: PLC0415 - as above
+
+    voice = Hibari(model=str(folder / "hibari.onnx"))
+    voice("Ready.")  # the first call builds the pronunciation tables: do it now, not in the first reply
+    return voice
+
+
+_SHARED = LocalEngines()  # cheap: nothing loads until first use
+
+
+def shared_engines() -> LocalEngines:
+    """The process's holder (models are loaded once, whoever asks first)."""
+    return _SHARED
