@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from ui import audio_replay, chat_sidebar, context, talk_panel
-from ui.state import ChatState, chat_state, conversation_id, open_conversation
+from ui import audio_replay, chat_sidebar, context, local_servers, offline_models, talk_panel
+from ui.state import ChatState, chat_state, conversation_id, open_conversation, session_settings
 from ui.turn_runner import run_text_turn, run_voice_turn
 from voicechat import defaults
 from voicechat.errors import NotFound
 from voicechat.models import Message
+from voicechat.providers.chat_factory import is_local
 
 app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
+configured = app.settings.openai_configured or bool(state.api_key)
+app = replace(app, settings=session_settings(app.settings, state))  # a local server chosen for this session
 chat_sidebar.render(app, state)
 
-key_available = app.settings.openai_configured or bool(state.api_key)
-if not key_available:
+key_available = app.settings.openai_configured or bool(state.api_key) or is_local(state.model)
+if not configured:
+    local_servers.offer(app.settings, state)
+if is_local(state.model) and not configured:
+    st.info(
+        "**Offline mode**: a small model, speech recognition and a voice all run on this machine; nothing "
+        "leaves it (English only; answers are short and simple). For better answers add an OpenAI API key "
+        "(secrets, the `OPENAI_API_KEY` variable or the sidebar), or point `OPENAI_BASE_URL` at a local "
+        "server such as Ollama.",
+        icon=":material/wifi_off:",
+    )
+elif not key_available:
     st.info(
         "**Add an OpenAI API key to start chatting.** Any one of these works:\n"
         '- put `OPENAI_API_KEY = "sk-..."` in `.streamlit/secrets.toml` (see `secrets.toml.example`);\n'
         "- set the `OPENAI_API_KEY` environment variable before `make run`;\n"
         "- paste a key in the sidebar (kept only in this browser session);\n"
-        "- or point `OPENAI_BASE_URL` at a local OpenAI-compatible server (Ollama, llama.cpp, vLLM).",
+        "- point `OPENAI_BASE_URL` at a local OpenAI-compatible server (Ollama, llama.cpp, vLLM);\n"
+        "- or run `make offline` once (about 9 minutes) to chat with a model on this machine, no key at all.",
         icon=":material/key:",
     )
+
+
+offline_models.prepare(state)
 
 
 def show_message(message: Message, state: ChatState) -> None:

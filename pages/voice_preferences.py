@@ -132,7 +132,7 @@ if submitted or preview:
     else:
         if submitted:
             app.store.users.save_preferences(app.user.id, chosen)
-            adopt_preferences(chosen)
+            adopt_preferences(chosen, app.settings)
             st.success("Saved. Your next turn uses these preferences.")
         else:
             try:

@@ -10,6 +10,7 @@ from ui.context import AppContext
 from ui.state import ChatState, conversation_id, open_conversation
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, NotFound
+from voicechat.providers.chat_factory import is_local, offered_chat_models
 
 
 def render(app: AppContext, state: ChatState) -> None:
@@ -21,11 +22,15 @@ def render(app: AppContext, state: ChatState) -> None:
         _recent_conversations(app, state)
         st.divider()
         # Widgets keyed once from the session state, so a rerun never resets what the user typed.
-        st.session_state.setdefault(
-            "chat_model", state.model if state.model in app.settings.chat_models else app.settings.chat_model
-        )
+        models = offered_chat_models(app.settings)
+        st.session_state.setdefault("chat_model", state.model if state.model in models else models[0])
         st.session_state.setdefault("chat_persona", state.system_prompt)
-        state.model = st.selectbox("Model", app.settings.chat_models, key="chat_model")
+        state.model = st.selectbox(
+            "Model",
+            models,
+            key="chat_model",
+            format_func=lambda m: f"{m} (offline, on this machine)" if is_local(m) else m,
+        )
         state.system_prompt = st.text_area(
             "Persona (system prompt)", key="chat_persona", height=120, help="How the assistant behaves."
         )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import streamlit as st
 
 from voicechat.config import Settings
 from voicechat.models import VoicePreferences
+from voicechat.preferences import usable_here
+from voicechat.providers.chat_factory import default_chat_model
 
 _KEY = "voicechat"
 
@@ -28,6 +30,15 @@ class ChatState:
     autoplay_audio_id: str | None = None  # a reply clip to play once when the page next draws it
     handled_recording: str | None = None  # the recorder's file id already turned into a turn (or refused)
     notice: tuple[Literal["error", "warning", "info"], str] | None = None  # shown once on the next run
+    endpoint: tuple[str, str, tuple[str, ...]] | None = None  # a local server chosen: (name, URL, models)
+
+
+def session_settings(settings: Settings, state: ChatState) -> Settings:
+    """The settings this session works with: a local server chosen here becomes its chat endpoint."""
+    if state.endpoint is None:
+        return settings
+    _, base_url, models = state.endpoint
+    return replace(settings, openai_base_url=base_url, chat_models=models, chat_model=models[0])
 
 
 def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) -> ChatState:
@@ -35,17 +46,19 @@ def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) 
     if _KEY not in st.session_state:
         saved = preferences()
         st.session_state[_KEY] = ChatState(
-            model=settings.chat_model, system_prompt=saved.persona or settings.system_prompt, voice=saved
+            model=default_chat_model(settings),
+            system_prompt=saved.persona or settings.system_prompt,
+            voice=usable_here(saved, settings),
         )
     state: ChatState = st.session_state[_KEY]
     return state
 
 
-def adopt_preferences(preferences: VoicePreferences) -> None:
+def adopt_preferences(preferences: VoicePreferences, settings: Settings) -> None:
     """Use newly saved preferences in this session's chat from now on (speech, and the persona)."""
     state: ChatState | None = st.session_state.get(_KEY)
     if state is not None:
-        state.voice = preferences
+        state.voice = usable_here(preferences, settings)
         if preferences.persona:
             state.system_prompt = preferences.persona
         for key in (

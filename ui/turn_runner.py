@@ -15,8 +15,8 @@ from ui.state import ChatState, open_conversation
 from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
 from voicechat.engine.voice_turn import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.errors import ProviderError, VoicechatError
-from voicechat.providers.openai.client import make_client, provider_name
-from voicechat.providers.openai.llm import OpenAIChat
+from voicechat.providers.base import LLM
+from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.speech_factory import ears_for, voice_for
 
 
@@ -104,7 +104,5 @@ def _options(state: ChatState) -> TurnOptions:
     return TurnOptions(model=state.model, system_prompt=state.system_prompt)
 
 
-def _llm(app: AppContext, state: ChatState) -> OpenAIChat:
-    return OpenAIChat(
-        client=make_client(app.settings, api_key=state.api_key), provider=provider_name(app.settings)
-    )
+def _llm(app: AppContext, state: ChatState) -> LLM:
+    return llm_for(app.settings, state.model, openai_api_key=state.api_key)

@@ -62,6 +62,8 @@ class Settings:
     openai_timeout: float = defaults.OPENAI_TIMEOUT_SECONDS
     openai_max_retries: int = defaults.OPENAI_MAX_RETRIES
     talk_engines: tuple[str, ...] = defaults.TALK_ENGINES
+    local_engines: bool = True  # offline speech and chat on this machine, when installed
+    local_servers: tuple[tuple[str, str], ...] = defaults.LOCAL_SERVERS  # (name, base URL) to look for
     chat_prices: tuple[tuple[str, float, float], ...] = tuple(
         (model, price[0], price[1]) for model, price in defaults.CHAT_PRICES_PER_MTOK.items()
     )
@@ -185,6 +187,8 @@ class Settings:
             openai_timeout=reader.number("OPENAI_TIMEOUT", defaults.OPENAI_TIMEOUT_SECONDS, 1.0, 600.0),
             openai_max_retries=int(reader.number("OPENAI_MAX_RETRIES", defaults.OPENAI_MAX_RETRIES, 0, 10)),
             talk_engines=_engines(reader.csv("VOICECHAT_TALK_ENGINES")),
+            local_engines=reader.switch("VOICECHAT_LOCAL_ENGINES", default=True),
+            local_servers=_local_servers(reader.csv("VOICECHAT_LOCAL_SERVERS")),
             chat_prices=_pairs({**defaults.CHAT_PRICES_PER_MTOK, **reader.prices("VOICECHAT_CHAT_PRICES")}),
             realtime_prices=_pairs(
                 {**defaults.REALTIME_PRICES_PER_MTOK, **reader.prices("VOICECHAT_REALTIME_PRICES")}
@@ -208,6 +212,17 @@ def _pairs(table: Mapping[str, tuple[float, float]]) -> tuple[tuple[str, float, 
     return tuple((model, price[0], price[1]) for model, price in table.items())
 
 
+def _local_servers(urls: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if not urls:
+        return defaults.LOCAL_SERVERS
+    for url in urls:
+        if not url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+            raise SettingsError(
+                "VOICECHAT_LOCAL_SERVERS lists this machine's servers only (http://127.0.0.1:…)"
+            )
+    return tuple((url, url.rstrip("/")) for url in urls)
+
+
 def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
     unknown = [engine for engine in chosen if engine not in defaults.TALK_ENGINES]
     if unknown:
@@ -227,6 +242,17 @@ class _Reader:
             return None
         text = str(value).strip()
         return text or None
+
+    def switch(self, key: str, *, default: bool) -> bool:
+        """``on``/``off`` (also true/false, 1/0, yes/no)."""
+        text = (self.text(key) or "").lower()
+        if not text:
+            return default
+        if text in ("on", "true", "1", "yes"):
+            return True
+        if text in ("off", "false", "0", "no"):
+            return False
+        raise SettingsError(f"{key} must be on or off")
 
     def csv(self, key: str) -> tuple[str, ...]:
         value = self._values.get(key)

@@ -153,3 +153,11 @@ DEFAULT_END_OF_TURN_SILENCE_MS = 600
 END_OF_TURN_SILENCE_RANGE_MS = (200, 2000)
 DEFAULT_VAD_SENSITIVITY = 0.5
 MAX_GREETING_CHARS = 300
+
+# OpenAI-compatible servers people run on their own machine, probed (GET /v1/models) when no key is set.
+LOCAL_SERVERS = (
+    ("Ollama", "http://127.0.0.1:11434/v1"),
+    ("LM Studio", "http://127.0.0.1:1234/v1"),
+    ("llama.cpp server", "http://127.0.0.1:8080/v1"),
+    ("vLLM", "http://127.0.0.1:8000/v1"),
+)

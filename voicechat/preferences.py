@@ -6,7 +6,7 @@ import importlib.util
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, cast
 
 from voicechat import defaults
@@ -91,16 +91,31 @@ def speech_provider_offers(settings: Settings) -> dict[str, Offer]:
         "elevenlabs": Offer(True)
         if settings.elevenlabs_api_key
         else Offer(False, "needs ELEVENLABS_API_KEY"),
-        "local": local_offer(),
+        "local": local_offer(settings),
     }
 
 
-def local_offer() -> Offer:
+def local_offer(settings: Settings) -> Offer:
     """The offline engines run here when their packages are installed (English only)."""
+    if not settings.local_engines:
+        return Offer(False, "offline engines are switched off here (VOICECHAT_LOCAL_ENGINES)")
     missing = [name for name in ("faster_whisper", "hibari") if importlib.util.find_spec(name) is None]
     if missing:
         return Offer(False, f"offline engines are not installed ({', '.join(missing)})")
     return Offer(True)
+
+
+def usable_here(chosen: VoicePreferences, settings: Settings) -> VoicePreferences:
+    """``chosen`` with a speech provider this deployment cannot use swapped for the offline one (when it is
+    installed): without a key, voice still works, on this machine."""
+    if not local_offer(settings).available:
+        return chosen
+    stt, tts = chosen.stt_provider, chosen.tts_provider
+    if not recognition_provider_offers(settings)[stt].available:
+        stt = "local"
+    if not speech_provider_offers(settings)[tts].available:
+        tts = "local"
+    return replace(chosen, stt_provider=stt, tts_provider=tts)
 
 
 def recognition_provider_offers(settings: Settings) -> dict[str, Offer]:

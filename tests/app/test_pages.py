@@ -56,10 +56,12 @@ def test_navigation_lists_the_pages_and_each_renders(app: AppTest) -> None:
 def test_missing_key_shows_guidance_and_disables_input(app: AppTest) -> None:
     del app.secrets["OPENAI_API_KEY"]
     del app.secrets["OPENAI_BASE_URL"]
+    app.secrets["VOICECHAT_LOCAL_ENGINES"] = "off"  # offline mode has its own tests
     app.run()
     assert not app.exception
     assert "Add an OpenAI API key" in app.info[0].value
     assert "secrets.toml" in app.info[0].value and "OPENAI_API_KEY" in app.info[0].value
+    assert "make offline" in app.info[0].value
     assert app.chat_input[0].disabled
     key_field = next(t for t in app.sidebar.text_input if t.label == "OpenAI API key")
     key_field.input("sk-typed").run()

@@ -113,7 +113,7 @@ def test_the_factory_builds_local_engines_and_records_load_times(settings: Setti
     ears.stt.transcribe(TranscriptionRequest(pcm=b"\0\0" * 16_000, sample_rate=16_000, model=ears.model))
     engines = shared_engines()
     assert engines.loaded("recogniser") and engines.loaded("voice")
-    assert set(engines.load_seconds) == {"recogniser", "voice"}
+    assert {"recogniser", "voice"} <= set(engines.load_seconds)
 
 
 def test_a_push_to_talk_turn_with_local_ears_and_voice(

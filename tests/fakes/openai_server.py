@@ -40,6 +40,9 @@ class ChatScript:
     token_delay: float = 0.0
 
 
+DEFAULT_MODELS = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
+
+
 @dataclass
 class RecordedRequest:
     """A request the fake received."""
@@ -56,7 +59,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._chat_scripts: deque[ChatScript] = deque()
         self.transcript = "hello from the fake transcriber"
-        self.models = ["gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol"]
+        self.models = list(DEFAULT_MODELS)
         self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models
         self.speech_status: int | None = None  # answer /v1/audio/speech with this error status
         self.transcription_status: int | None = None  # answer transcriptions with this error status
@@ -98,6 +101,7 @@ class FakeOpenAI:
         self.transcript = "hello from the fake transcriber"
         self.realtime.reset()
         self.shutdown_dates = {}
+        self.models = list(DEFAULT_MODELS)
         self.requests.clear()
 
     def chat_requests(self) -> list[RecordedRequest]:

@@ -76,3 +76,14 @@ def test_prices_override_the_built_in_table() -> None:
     for bad in ("gpt=cheap", "gpt=1/-2", "gpt=1"):
         with pytest.raises(SettingsError, match="VOICECHAT_CHAT_PRICES"):
             Settings.from_mapping({"VOICECHAT_CHAT_PRICES": bad})
+
+
+def test_offline_switches_and_local_servers_are_validated() -> None:
+    assert Settings.from_mapping({}).local_engines is True
+    assert Settings.from_mapping({"VOICECHAT_LOCAL_ENGINES": "off"}).local_engines is False
+    custom = Settings.from_mapping({"VOICECHAT_LOCAL_SERVERS": "http://127.0.0.1:11434/v1/"})
+    assert custom.local_servers == (("http://127.0.0.1:11434/v1/", "http://127.0.0.1:11434/v1"),)
+    with pytest.raises(SettingsError, match="on or off"):
+        Settings.from_mapping({"VOICECHAT_LOCAL_ENGINES": "maybe"})
+    with pytest.raises(SettingsError, match="this machine's servers only"):
+        Settings.from_mapping({"VOICECHAT_LOCAL_SERVERS": "https://api.example.com/v1"})

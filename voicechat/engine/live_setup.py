@@ -15,8 +15,8 @@ from voicechat.engine.talk_engine import EngineSpec
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.preferences import engine_offers
+from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.openai.client import make_async_client, make_client, provider_name
-from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.openai.realtime_session import turn_detection
 from voicechat.providers.speech_factory import ears_for, voice_for
 
@@ -66,9 +66,7 @@ def live_setup(
         engine = CascadedSpec(
             ears=ears_for(settings, preferences, openai_api_key=openai_api_key),
             voice=voice_for(settings, preferences, today=today, openai_api_key=openai_api_key),
-            llm=OpenAIChat(
-                client=make_client(settings, api_key=openai_api_key), provider=provider_name(settings)
-            ),
+            llm=llm_for(settings, options.model, openai_api_key=openai_api_key),
             params=VadParams.from_preferences(
                 silence_ms=preferences.end_of_turn_silence_ms, sensitivity=preferences.vad_sensitivity
             ),

@@ -23,6 +23,7 @@ from voicechat.models import (
     User,
 )
 from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
+from voicechat.providers.chat_factory import offered_chat_models
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
 from voicechat.usage import chat_cost
@@ -71,7 +72,7 @@ class ChatService:
         """The conversation a turn goes into (created with ``title`` when ``conversation_id`` is None), with
         the chosen model and persona validated and saved on it. Raises InvalidInput or NotFound."""
         system_prompt = clean_system_prompt(options.system_prompt)
-        if options.model not in self._settings.chat_models:
+        if options.model not in offered_chat_models(self._settings):
             raise InvalidInput("That model is not offered here.")
         conversations = self._store.conversations
         if conversation_id is None:

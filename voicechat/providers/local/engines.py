@@ -1,8 +1,9 @@
 """The local models, loaded once per process on first use (thread-safe), with their load times.
 
 Whisper tiny.en (CTranslate2, int8 on the CPU) recognises; hibari speaks (neural, 24 kHz, the "heart" voice
-carried in its package). Both files are checked against pinned SHA-256s before loading. Recognition runs one
-clip at a time: on a 2-core machine two at once only make both slower.
+carried in its package); SmolLM2-135M-Instruct (GGUF on llama.cpp) answers. Every file is checked against a
+pinned SHA-256 before loading. Recognition and generation each run one at a time: on a 2-core machine two at
+once only make both slower (and a llama.cpp context is not thread-safe).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ import threading
 import time
 from typing import Any
 
-from voicechat.providers.local.model_files import HIBARI_HEART, WHISPER_TINY_EN, LocalEngineUnavailable
+from voicechat.providers.local.model_files import (
+    HIBARI_HEART,
+    SMOLLM2_135M,
+    WHISPER_TINY_EN,
+    LocalEngineUnavailable,
+)
 
 log = logging.getLogger(__name__)
 WHISPER_CPU_THREADS = 2
+LLAMA_THREADS = 2
+LLAMA_CONTEXT_TOKENS = 4096
 
 
 class LocalEngines:
@@ -24,8 +32,10 @@ class LocalEngines:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.recognising = threading.Lock()
+        self.generating = threading.Lock()
         self._recogniser: Any = None
         self._synthesiser: Any = None
+        self._chat: Any = None
         self._failures: dict[str, LocalEngineUnavailable] = {}
         self.load_seconds: dict[str, float] = {}
 
@@ -43,9 +53,17 @@ class LocalEngines:
                 self._synthesiser = self._load("voice", _load_hibari)
             return self._synthesiser
 
+    def chat_model(self) -> Any:
+        """The chat model (a ``llama_cpp.Llama``); raises ``LocalEngineUnavailable``."""
+        with self._lock:
+            if self._chat is None:
+                self._chat = self._load("chat model", _load_llama)
+            return self._chat
+
     def loaded(self, what: str) -> bool:
-        """Whether ``recogniser`` or ``voice`` is in memory already."""
-        return (self._recogniser if what == "recogniser" else self._synthesiser) is not None
+        """Whether ``recogniser``, ``voice`` or ``chat model`` is in memory already."""
+        held = {"recogniser": self._recogniser, "voice": self._synthesiser, "chat model": self._chat}
+        return held.get(what) is not None
 
     def _load(self, what: str, loader: Any) -> Any:
         failed = self._failures.get(what)
@@ -80,6 +98,23 @@ def _load_hibari() -> Any:
     voice = Hibari(model=str(folder / "hibari.onnx"))
     voice("Ready.")  # the first call builds the pronunciation tables: do it now, not in the first reply
     return voice
+
+
+def _load_llama() -> Any:
+    folder = SMOLLM2_135M.verified_path()
+    try:
+        from llama_cpp import Llama  # noqa: PLC0415 - as above; built from source by `make offline`
+    except ImportError:
+        raise LocalEngineUnavailable(
+            "The offline chat engine (llama-cpp-python) is not installed; "
+            "run `make offline` (about 9 minutes, once)."
+        ) from None
+    return Llama(
+        model_path=str(folder / SMOLLM2_135M.files[0][0]),
+        n_ctx=LLAMA_CONTEXT_TOKENS,
+        n_threads=LLAMA_THREADS,
+        verbose=False,
+    )
 
 
 _SHARED = LocalEngines()  # cheap: nothing loads until first use

