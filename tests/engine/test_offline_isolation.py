@@ -77,3 +77,31 @@ def test_the_offline_voice_and_recogniser_work_with_no_network() -> None:
     assert result["reachable"] is False  # the namespace really has no network
     assert result["heard"].lower().strip(" .") == SENTENCE.lower().strip(" .")
     assert set(result["load_seconds"]) == {"recogniser", "voice"}
+
+
+OFFLINE_SUITE = ("tests/engine/test_local_engines.py", "tests/engine/test_local_chat.py")
+
+
+def test_the_offline_suite_passes_with_only_a_loopback_interface() -> None:
+    # The same namespace, with loopback up for the test database and servers: every offline engine test
+    # (speech round trips, the local model, a whole Talk turn) passes with nothing reachable beyond it.
+    ip = shutil.which("ip")
+    if ip is None:
+        if in_ci():
+            pytest.fail("the ip command (iproute2) is needed to bring loopback up in the namespace")
+        pytest.skip("no ip command")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+    script = f"{ip} link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider " + " ".join(
+        OFFLINE_SUITE
+    )
+    done = subprocess.run(
+        [*isolation_command(), "sh", "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout
