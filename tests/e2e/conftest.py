@@ -45,12 +45,14 @@ def app_url(served_app: StreamlitApp) -> str:
 
 
 @pytest.fixture
-def talking_page(tmp_path: Path) -> Iterator[object]:
+def talking_page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    """Chromium whose microphone says the question, then is silent for 4 s (or ``request.param`` s)."""
     browser_available()
     from playwright.sync_api import sync_playwright
 
+    pause = float(getattr(request, "param", 4.0))
     microphone = tmp_path / "question.wav"
-    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=4.0))  # Chromium loops the file
+    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=pause))  # Chromium loops the file
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",

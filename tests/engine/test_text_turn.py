@@ -75,6 +75,27 @@ def test_context_carries_into_the_next_turn(
     assert sent == ["You are terse.", "My name is Ada", "You said: My name is Ada", "What is my name?"]
 
 
+def test_a_reply_cut_off_before_a_word_is_not_sent_as_context(
+    service: ChatService, store: Store, user: User, llm: OpenAIChat, fake_openai: FakeOpenAI
+) -> None:
+    # Talk mode stores a reply interrupted before anything was heard as an empty message; as context it would
+    # teach the model to answer with silence (a small local model does exactly that).
+    first = service.begin_text_turn(user=user, conversation_id=None, text="Hello", options=OPTIONS, llm=llm)
+    store.conversations.add_message(  # as Talk mode stores a reply whose first word was never heard
+        owner_id=user.id,
+        conversation_id=first.conversation.id,
+        role="assistant",
+        content="",
+        status="interrupted",
+    )
+    second = service.begin_text_turn(
+        user=user, conversation_id=first.conversation.id, text="Are you there?", options=OPTIONS, llm=llm
+    )
+    list(second.stream_reply())
+    sent = [m["content"] for m in fake_openai.chat_requests()[-1].body["messages"]]
+    assert sent == ["You are terse.", "Hello", "Are you there?"]
+
+
 @pytest.mark.parametrize("text", ["", "x" * 2001, "bad\x00byte"])
 def test_bad_input_stores_nothing_and_calls_no_provider(
     service: ChatService, store: Store, user: User, llm: OpenAIChat, fake_openai: FakeOpenAI, text: str

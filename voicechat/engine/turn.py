@@ -144,7 +144,9 @@ class TextTurn:
         request = ChatRequest(
             messages=(
                 ChatMessage(role="system", content=self._options.system_prompt),
-                *(ChatMessage(role=m.role, content=m.content) for m in self._context),
+                # A reply cut off before a word was heard is stored empty; as context it teaches the model to
+                # say nothing (a small local model then answers every question with silence).
+                *(ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()),
             ),
             model=self._options.model,
             temperature=self._settings.temperature,

@@ -36,11 +36,14 @@ class LocalChat(LLM):
                 pieces: Any = model.create_chat_completion(
                     messages=messages, stream=True, max_tokens=MAX_REPLY_TOKENS, temperature=temperature
                 )
-                for piece in pieces:
-                    text = piece["choices"][0]["delta"].get("content") or ""
-                    if text:
-                        produced += 1  # llama.cpp streams one token per piece
-                        yield ChatChunk(text=text)
+                try:
+                    for piece in pieces:
+                        text = piece["choices"][0]["delta"].get("content") or ""
+                        if text:
+                            produced += 1  # llama.cpp streams one token per piece
+                            yield ChatChunk(text=text)
+                finally:
+                    pieces.close()  # now, under the lock, not whenever the garbage collector gets to it
                 prompt = "\n".join(m.content for m in request.messages).encode()
                 # Counted, not billed: the prompt's tokens without the chat template's few markers.
                 yield ChatChunk(usage=TokenUsage(len(model.tokenize(prompt, add_bos=False)), produced))

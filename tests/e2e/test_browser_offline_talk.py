@@ -1,0 +1,78 @@
+"""Offline Talk mode in real Chromium over WebRTC: no key, no provider at all.
+
+The fake microphone asks, Whisper hears, the local model answers and the local voice speaks; the reply's
+audio reaches the browser and both turns are stored with their audio."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY
+from tests.fakes.servers import StreamlitApp
+from voicechat.models import Message
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database
+from voicechat.storage.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def offline_app(mongo_uri: str, tmp_path: Path) -> Iterator[StreamlitApp]:
+    app = StreamlitApp(
+        {"MONGODB_URI": mongo_uri, "VOICECHAT_DATA_DIR": str(tmp_path), "VOICECHAT_ICE_SERVERS": "[]"},
+        drop=("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_API_KEY"),
+    ).start()
+    yield app
+    app.stop()
+
+
+def stored_messages(mongo_uri: str) -> list[Message]:
+    db = Database.connect(mongo_uri)
+    store = Store.over(db, cache=MemoryContextCache(), context_size=10)
+    try:
+        user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
+        conversations = store.conversations.list_page(owner_id=user.id).items
+        if not conversations:
+            return []
+        return store.conversations.messages_page(owner_id=user.id, conversation_id=conversations[0].id).items
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("talking_page", [12.0], indirect=True)  # time for a whole reply before it asks again
+def test_offline_talk_mode_over_webrtc(
+    offline_app: StreamlitApp, talking_page: object, mongo_uri: str
+) -> None:
+    page = talking_page
+    page.goto(offline_app.url)  # type: ignore[attr-defined]
+    page.get_by_text("Offline mode").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
+    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
+    call.get_by_role("button", name="Start talking").click()
+    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
+    energy = 0.0
+    for _ in range(300):  # up to 60 s: the first turn also waits for the recogniser to hear a whole question
+        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
+        if energy > 0:
+            break
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    assert energy > 0, offline_app.output()[-3000:]  # the local voice's reply reached the browser
+    # Chromium loops the microphone file: wait for a reply that was spoken and stored with what was heard.
+    spoken: list[Message] = []
+    messages: list[Message] = []
+    for _ in range(150):
+        messages = stored_messages(mongo_uri)
+        spoken = [m for m in messages if m.role == "assistant" and m.content.strip() and m.audio_id]
+        if spoken:
+            break
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    assert spoken, offline_app.output()[-3000:]
+    asked = messages[0]
+    heard = set(re.findall(r"[a-z]+", asked.content.lower()))
+    assert {"capital", "france"} <= heard, asked.content
+    assert asked.is_voice and asked.audio_id
