@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import InvalidInput
 from voicechat.models import TalkEngine, VoicePreferences
+from voicechat.providers.local.model_files import installed
 from voicechat.validation import clean_message_text, clean_system_prompt
 
 _LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[A-Z]{2})?)$")
@@ -99,9 +99,8 @@ def local_offer(settings: Settings) -> Offer:
     """The offline engines run here when their packages are installed (English only)."""
     if not settings.local_engines:
         return Offer(False, "offline engines are switched off here (VOICECHAT_LOCAL_ENGINES)")
-    missing = [name for name in ("faster_whisper", "hibari") if importlib.util.find_spec(name) is None]
-    if missing:
-        return Offer(False, f"offline engines are not installed ({', '.join(missing)})")
+    if not installed("faster_whisper", "hibari"):
+        return Offer(False, "offline speech engines are not installed (make run installs them)")
     return Offer(True)
 
 

@@ -55,23 +55,23 @@ def isolation_command() -> list[str]:
     return []
 
 
-def test_the_offline_voice_and_recogniser_work_with_no_network() -> None:
+def run_isolated(*command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``command`` in a network namespace, without any Hugging Face settings that could point at a hub."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
     environment["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [
-            *isolation_command(),
-            sys.executable,
-            "-c",
-            f"TEXT = {SENTENCE!r}\n{SCRIPT}",
-        ],
+    return subprocess.run(
+        [*isolation_command(), *command],
         check=False,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         env=environment,
         cwd=ROOT,
     )
+
+
+def test_the_offline_voice_and_recogniser_work_with_no_network() -> None:
+    done = run_isolated(sys.executable, "-c", f"TEXT = {SENTENCE!r}\n{SCRIPT}", timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["reachable"] is False  # the namespace really has no network
@@ -90,18 +90,12 @@ def test_the_offline_suite_passes_with_only_a_loopback_interface() -> None:
         if in_ci():
             pytest.fail("the ip command (iproute2) is needed to bring loopback up in the namespace")
         pytest.skip("no ip command")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
-    script = f"{ip} link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider " + " ".join(
-        OFFLINE_SUITE
-    )
-    done = subprocess.run(
-        [*isolation_command(), "sh", "-c", script],
-        check=False,
-        capture_output=True,
-        text=True,
+    suite = " ".join(OFFLINE_SUITE)
+    done = run_isolated(
+        "sh",
+        "-c",
+        f"{ip} link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider {suite}",
         timeout=600,
-        env=environment,
-        cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout

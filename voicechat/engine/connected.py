@@ -41,7 +41,8 @@ def abort_transport(socket: object) -> None:
 
 
 class AudioOutbox:
-    """The user's audio on its way to the connection; while there is none, only the newest audio waits.
+    """The user's audio on its way to the connection; while there is none (connecting, reconnecting, or given
+    up), only the newest ``keep_samples`` wait, so the backlog never grows with the length of the call.
 
     Used on the session's loop only."""
 
@@ -50,6 +51,7 @@ class AudioOutbox:
         self._chunks: deque[bytes] = deque()
         self._samples = 0
         self._arrived = asyncio.Event()
+        self._sending = False
 
     @property
     def samples(self) -> int:
@@ -60,10 +62,20 @@ class AudioOutbox:
         """Add audio (16 kHz mono PCM)."""
         self._chunks.append(pcm)
         self._samples += len(pcm) // 2
+        if not self._sending:
+            self._trim()
         self._arrived.set()
 
-    def trim(self) -> None:
-        """Drop all but the newest ``keep_samples`` (a new connection does not want a long backlog)."""
+    def open(self) -> None:
+        """A connection takes the audio from now on, starting with what waits."""
+        self._sending = True
+
+    def hold(self) -> None:
+        """No connection: keep only the newest audio until the next one."""
+        self._sending = False
+        self._trim()
+
+    def _trim(self) -> None:
         while self._chunks and self._samples - len(self._chunks[0]) // 2 >= self._keep:
             self._samples -= len(self._chunks.popleft()) // 2
 
@@ -172,6 +184,8 @@ class ConnectedEngine(TalkEngine):
                 return
             except Exception as exc:
                 log.warning("voice engine connection ended: %s", type(exc).__name__)
+            finally:
+                self._outbox.hold()  # also when the call goes on after the engine stopped (refused, lost)
             reply = self._reply
             if reply is not None and not reply.finished:
                 reply.failed = not reply.interrupted
@@ -191,7 +205,7 @@ class ConnectedEngine(TalkEngine):
         self._healthy = True
         if self._host.view.snapshot().error == RECONNECTING:
             self._host.view.update(error=None)
-        self._outbox.trim()
+        self._outbox.open()
         return self._outbox
 
     def _begin_reply(self, key: str, *, greeting: bool, turn_end: tuple[float | None, float | None]) -> Reply:

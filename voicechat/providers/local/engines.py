@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from voicechat.providers.local.model_files import (
@@ -33,39 +34,33 @@ class LocalEngines:
         self._lock = threading.Lock()
         self.recognising = threading.Lock()
         self.generating = threading.Lock()
-        self._recogniser: Any = None
-        self._synthesiser: Any = None
-        self._chat: Any = None
+        self._engines: dict[str, Any] = {}
         self._failures: dict[str, LocalEngineUnavailable] = {}
         self.load_seconds: dict[str, float] = {}
 
     def recogniser(self) -> Any:
         """The Whisper model (a ``faster_whisper.WhisperModel``); raises ``LocalEngineUnavailable``."""
-        with self._lock:
-            if self._recogniser is None:
-                self._recogniser = self._load("recogniser", _load_whisper)
-            return self._recogniser
+        return self._get("recogniser", _load_whisper)
 
     def synthesiser(self) -> Any:
         """The hibari voice (a ``hibari.Hibari``); raises ``LocalEngineUnavailable``."""
-        with self._lock:
-            if self._synthesiser is None:
-                self._synthesiser = self._load("voice", _load_hibari)
-            return self._synthesiser
+        return self._get("voice", _load_hibari)
 
     def chat_model(self) -> Any:
         """The chat model (a ``llama_cpp.Llama``); raises ``LocalEngineUnavailable``."""
-        with self._lock:
-            if self._chat is None:
-                self._chat = self._load("chat model", _load_llama)
-            return self._chat
+        return self._get("chat model", _load_llama)
 
     def loaded(self, what: str) -> bool:
         """Whether ``recogniser``, ``voice`` or ``chat model`` is in memory already."""
-        held = {"recogniser": self._recogniser, "voice": self._synthesiser, "chat model": self._chat}
-        return held.get(what) is not None
+        return what in self._engines
 
-    def _load(self, what: str, loader: Any) -> Any:
+    def _get(self, what: str, loader: Callable[[], Any]) -> Any:
+        with self._lock:
+            if what not in self._engines:
+                self._engines[what] = self._load(what, loader)
+            return self._engines[what]
+
+    def _load(self, what: str, loader: Callable[[], Any]) -> Any:
         failed = self._failures.get(what)
         if failed is not None:  # a failed load is not retried on every turn
             raise failed

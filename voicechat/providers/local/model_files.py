@@ -6,6 +6,7 @@ upload under the same version, a damaged install) must stop the load with a clea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ class PinnedModel:
                     "it was changed or damaged, so it is not loaded."
                 )
         return folder
+
+
+@functools.cache
+def installed(*packages: str) -> bool:
+    """Whether every package can be imported (looked up once per process: installs need a restart)."""
+    return all(importlib.util.find_spec(name) is not None for name in packages)
 
 
 def sha256_of(path: Path) -> str:
