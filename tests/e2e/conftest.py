@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
-from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION
-from tests.fakes.audio_samples import spoken_wav
+from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION, Microphone
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
@@ -46,13 +45,13 @@ def app_url(served_app: StreamlitApp) -> str:
 
 @pytest.fixture
 def talking_page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
-    """Chromium whose microphone says the question, then is silent for 4 s (or ``request.param`` s)."""
+    """Chromium whose microphone says the question, then is silent (``request.param``: a ``Microphone``)."""
     browser_available()
     from playwright.sync_api import sync_playwright
 
-    pause = float(getattr(request, "param", 4.0))
+    mic: Microphone = getattr(request, "param", Microphone())
     microphone = tmp_path / "question.wav"
-    microphone.write_bytes(spoken_wav(QUESTION, pad_seconds=pause))  # Chromium loops the file
+    microphone.write_bytes(mic.speak(QUESTION, pad_seconds=mic.pause))  # Chromium loops the file
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tests.fakes.audio_samples import spoken_wav
+
 QUESTION = "What is the capital of France?"
 # Keep every RTCPeerConnection a page (or its component iframe) makes, to read its stats.
 KEEP_PEER_CONNECTIONS = """
@@ -27,3 +32,11 @@ INBOUND_AUDIO_ENERGY = """async () => {
   }
   return energy;
 }"""
+
+
+@dataclass(frozen=True)
+class Microphone:
+    """What the fake microphone plays, in a loop: ``speak(text, pad_seconds=pause)`` gives the WAV."""
+
+    pause: float = 4.0
+    speak: Callable[..., bytes] = spoken_wav  # espeak-ng

@@ -8,6 +8,7 @@ once only make both slower (and a llama.cpp context is not thread-safe).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -53,6 +54,15 @@ class LocalEngines:
     def loaded(self, what: str) -> bool:
         """Whether ``recogniser``, ``voice`` or ``chat model`` is in memory already."""
         return what in self._engines
+
+    def close(self) -> None:
+        """Free the models that hold native resources (llama.cpp), before the interpreter tears down."""
+        with self._lock:
+            for engine in self._engines.values():
+                closer = getattr(engine, "close", None)
+                if callable(closer):
+                    closer()
+            self._engines.clear()
 
     def _get(self, what: str, loader: Callable[[], Any]) -> Any:
         with self._lock:
@@ -113,6 +123,7 @@ def _load_llama() -> Any:
 
 
 _SHARED = LocalEngines()  # cheap: nothing loads until first use
+atexit.register(_SHARED.close)  # llama.cpp's own finaliser fails when it runs during interpreter shutdown
 
 
 def shared_engines() -> LocalEngines:
