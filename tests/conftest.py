@@ -116,8 +116,9 @@ def cache(request: pytest.FixtureRequest) -> ContextCache:
 def store(mongo_uri: str, cache: ContextCache) -> Iterator[Store]:
     db = Database.connect(mongo_uri)
     db.ensure_indexes()
-    yield Store.over(db, cache=cache, context_size=10)
-    db.close()
+    store = Store.over(db, cache=cache, context_size=10)
+    yield store
+    store.close()
 
 
 @pytest.fixture

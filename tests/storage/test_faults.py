@@ -71,7 +71,7 @@ def test_redis_dying_midway_loses_nothing_and_is_used_again(
     assert cache.available and cache.get(conv.id) is not None
     assert "reachable again" in caplog.text
     db.run(lambda raw: raw.client.drop_database("faults_redis"))
-    db.close()
+    store.close()
 
 
 def test_embedded_server_is_restarted_after_it_dies(tmp_path: Path) -> None:

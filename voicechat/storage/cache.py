@@ -43,6 +43,9 @@ class ContextCache(Protocol):
     def delete(self, conversation_id: str) -> None:
         """Forget a conversation's context."""
 
+    def close(self) -> None:
+        """Release connections; the cache is not used afterwards."""
+
 
 class MemoryContextCache:
     """An in-process cache with TTL and a size bound, used when ``REDIS_URL`` is unset. Thread-safe."""
@@ -80,6 +83,11 @@ class MemoryContextCache:
         """See ``ContextCache.delete``."""
         with self._lock:
             self._entries.pop(conversation_id, None)
+
+    def close(self) -> None:
+        """See ``ContextCache.close`` (entries are dropped; there is nothing else to release)."""
+        with self._lock:
+            self._entries.clear()
 
 
 class RedisContextCache:
@@ -152,6 +160,10 @@ class RedisContextCache:
             self._mark_down(exc)
             return
         self._mark_up()
+
+    def close(self) -> None:
+        """See ``ContextCache.close``: closes the pooled Redis connections."""
+        self._client.close()
 
     def _should_try(self) -> bool:
         with self._lock:

@@ -37,3 +37,7 @@ class ContextStore:
     def forget(self, conversation_id: str) -> None:
         """Drop a conversation's cached context (after deletion)."""
         self._cache.delete(conversation_id)
+
+    def close(self) -> None:
+        """Release the cache's connections."""
+        self._cache.close()

@@ -74,6 +74,7 @@ class Store:
 
     def close(self) -> None:
         """Close connections and, for the embedded server, stop counting this process as a user."""
+        self.context.close()
         self.db.close()
         if self.embedded is not None:
             self.embedded.detach()
