@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from tests.fakes.openai_server import FakeOpenAI
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
 from voicechat.storage.store import Store
@@ -20,6 +22,17 @@ APP_ENVIRONMENT = (
     "ELEVENLABS_API_KEY",
     "VOICECHAT_ADMINS",
 )
+
+
+def online_app(mongo_uri: str, fake_openai: FakeOpenAI, **secrets: str) -> AppTest:
+    """The app (not yet run) on the test's database with the fake OpenAI as its provider, plus ``secrets``."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["OPENAI_API_KEY"] = "sk-test"
+    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
+    for name, value in secrets.items():
+        at.secrets[name] = value
+    return at
 
 
 @pytest.fixture(autouse=True)

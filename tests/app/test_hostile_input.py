@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
+from tests.app.conftest import online_app
 from tests.fakes.audio_samples import flac_silence_bomb, tone_pcm, wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.storage.store import Store
@@ -22,11 +22,7 @@ LOCAL = "local@localhost"
 
 @pytest.fixture
 def app(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
-    at.secrets["OPENAI_MAX_RETRIES"] = "0"
+    at = online_app(mongo_uri, fake_openai, OPENAI_MAX_RETRIES="0")
     at.run()
     return at
 
@@ -135,10 +131,7 @@ def test_ids_in_the_url_that_are_not_yours_open_nothing(
     store.conversations.add_message(
         owner_id=other.id, conversation_id=theirs.id, role="user", content="the vault code is 0451"
     )
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
+    at = online_app(mongo_uri, fake_openai)
     at.query_params["c"] = theirs.id if conversation == "FOREIGN" else conversation
     at.run()
     before = contents(store)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
+from tests.app.conftest import APP, online_app
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.storage.store import Store
 
 
 @pytest.fixture
 def app(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
-    return at
+    return online_app(mongo_uri, fake_openai)
 
 
 def test_chat_page_streams_a_reply_and_stores_it(app: AppTest, store: Store, fake_openai: FakeOpenAI) -> None:

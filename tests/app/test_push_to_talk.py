@@ -7,7 +7,7 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
+from tests.app.conftest import APP, online_app
 from tests.fakes.audio_samples import spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.models import Message, User
@@ -21,12 +21,8 @@ def question() -> bytes:
 
 @pytest.fixture
 def app(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
-    at.secrets["OPENAI_MAX_RETRIES"] = "0"
-    at.secrets["VOICECHAT_SPEECH_ROUTE"] = "speech-endpoint"  # the auto switch is tested with a set clock
+    # The auto speech route is tested with a set clock.
+    at = online_app(mongo_uri, fake_openai, OPENAI_MAX_RETRIES="0", VOICECHAT_SPEECH_ROUTE="speech-endpoint")
     at.run()
     return at
 

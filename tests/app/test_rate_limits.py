@@ -3,9 +3,7 @@ sends nothing, and shows up for admins on the usage dashboard."""
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
-from tests.app.conftest import APP
+from tests.app.conftest import online_app
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.storage.store import Store
 
@@ -13,11 +11,7 @@ from voicechat.storage.store import Store
 def test_a_refused_message_says_when_and_is_counted_on_the_dashboard(
     mongo_uri: str, store: Store, fake_openai: FakeOpenAI
 ) -> None:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
-    at.secrets["VOICECHAT_TEXT_RATE_LIMIT"] = "1/minute"
+    at = online_app(mongo_uri, fake_openai, VOICECHAT_TEXT_RATE_LIMIT="1/minute")
     fake_openai.script_chat(ChatScript(reply="First answer."))
     at.run()
     at.chat_input[0].set_value("First question").run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
+from tests.app.conftest import APP, online_app
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat import defaults
 from voicechat.storage.cache import MemoryContextCache
@@ -15,11 +15,8 @@ from voicechat.storage.store import Store
 
 @pytest.fixture
 def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["MONGODB_URI"] = mongo_uri
-    at.secrets["OPENAI_API_KEY"] = "sk-test"
-    at.secrets["OPENAI_BASE_URL"] = fake_openai.base_url
-    at.secrets["VOICECHAT_SPEECH_ROUTE"] = "speech-endpoint"  # the auto switch is tested with a set clock
+    # The auto speech route is tested with a set clock.
+    at = online_app(mongo_uri, fake_openai, VOICECHAT_SPEECH_ROUTE="speech-endpoint")
     at.run()
     at.switch_page("pages/voice_preferences.py").run()
     return at

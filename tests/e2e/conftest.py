@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,18 @@ from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, closed after the test."""
+    browser_available()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

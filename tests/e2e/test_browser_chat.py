@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +28,6 @@ def browser_available() -> None:
         if in_ci():
             pytest.fail("chromium is not installed (apt-get install chromium)")
         pytest.skip("chromium is not installed")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    browser_available()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_chat_streams_in_the_browser_and_survives_a_reload(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -46,29 +45,26 @@ class Recorder:
         return sum(needle in blob for blob in self.bodies + self.frames)
 
 
-def test_keys_never_reach_the_browser_or_the_log(served_app: StreamlitApp, fake_openai: FakeOpenAI) -> None:
-    browser_available()
-    from playwright.sync_api import sync_playwright
-
+def test_keys_never_reach_the_browser_or_the_log(
+    served_app: StreamlitApp, fake_openai: FakeOpenAI, browser: Any
+) -> None:
     fake_openai.script_chat(ChatScript(reply="I will not repeat that."))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        recorder = Recorder(page)
-        page.goto(served_app.url)
-        page.get_by_test_id("stChatInputTextArea").fill(PRIVATE_WORDS)
-        page.keyboard.press("Enter")
-        page.get_by_text("I will not repeat that.").wait_for(timeout=30_000)
-        page.get_by_text("Talk mode").click()
-        page.get_by_text("Engine:", exact=False).first.wait_for(timeout=30_000)
-        for path, heading in (
-            ("voice_preferences", "Voice preferences"),
-            ("history", "History"),
-            ("admin_usage", "Usage"),
-        ):
-            page.goto(f"{served_app.url}/{path}")
-            page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
-        browser.close()
+    page = browser.new_page()
+    recorder = Recorder(page)
+    page.goto(served_app.url)
+    page.get_by_test_id("stChatInputTextArea").fill(PRIVATE_WORDS)
+    page.keyboard.press("Enter")
+    page.get_by_text("I will not repeat that.").wait_for(timeout=30_000)
+    page.get_by_text("Talk mode").click()
+    page.get_by_text("Engine:", exact=False).first.wait_for(timeout=30_000)
+    for path, heading in (
+        ("voice_preferences", "Voice preferences"),
+        ("history", "History"),
+        ("admin_usage", "Usage"),
+    ):
+        page.goto(f"{served_app.url}/{path}")
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    page.close()  # every frame the page sent or received is recorded before the checks
 
     assert recorder.frames and recorder.bodies  # the recording saw the traffic
     assert recorder.containing(PRIVATE_WORDS) > 0  # ... including the user's own words, shown back to them

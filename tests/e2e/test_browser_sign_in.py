@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.fakes.oidc import OIDCProvider
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -64,17 +63,6 @@ def signed_app(
     app.stop()
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    browser_available()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def sign_in(browser: Any, url: str, who: str) -> Any:
     """A new browser (own cookies) signed in as ``who`` through the provider's authorisation page."""
     page = browser.new_context().new_page()
@@ -98,15 +86,15 @@ def open_history(page: Any, url: str) -> None:
 
 
 def test_two_people_see_only_their_own_and_only_the_admin_gets_the_dashboard(
-    signed_app: StreamlitApp, chromium: Any, fake_openai: FakeOpenAI
+    signed_app: StreamlitApp, browser: Any, fake_openai: FakeOpenAI
 ) -> None:
-    alice = sign_in(chromium, signed_app.url, "alice@example.com")
+    alice = sign_in(browser, signed_app.url, "alice@example.com")
     fake_openai.script_chat(ChatScript(reply="Noted, Alice: the lilac plan."))
     say(alice, "Remember my lilac plan", "Noted, Alice: the lilac plan.")
     alice_conversation = alice.url.split("?c=")[1]
     assert alice.get_by_role("link", name="Usage (admin)").count() == 0
 
-    bob = sign_in(chromium, signed_app.url, "bob@example.com")
+    bob = sign_in(browser, signed_app.url, "bob@example.com")
     fake_openai.script_chat(ChatScript(reply="Understood, Bob: the teal budget."))
     say(bob, "Remember my teal budget", "Understood, Bob: the teal budget.")
     open_history(bob, signed_app.url)
