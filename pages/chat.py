@@ -13,6 +13,7 @@ from voicechat import defaults
 from voicechat.errors import NotFound
 from voicechat.models import Message
 from voicechat.providers.chat_factory import is_local
+from voicechat.rendering import escape_markdown, without_remote_images
 
 app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
@@ -50,7 +51,7 @@ def show_message(message: Message, state: ChatState) -> None:
     """One stored message with its recording or spoken reply, and what went wrong if anything did."""
     with st.chat_message(message.role):
         if message.content:
-            st.markdown(message.content)
+            st.markdown(without_remote_images(message.content))
         if message.audio_id:
             autoplay = message.audio_id == state.autoplay_audio_id
             audio_replay.replay(app, message.audio_id, autoplay=autoplay)
@@ -70,7 +71,7 @@ current = conversation_id()
 if current is not None:
     try:
         conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
-        st.subheader(conversation.title)
+        st.subheader(escape_markdown(conversation.title))
         shown = st.session_state.get(f"shown-{current}", defaults.MESSAGES_PAGE_SIZE)
         history = app.store.conversations.messages_page(
             owner_id=app.user.id, conversation_id=current, limit=shown

@@ -11,6 +11,7 @@ from ui.state import ChatState, conversation_id, open_conversation
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, NotFound
 from voicechat.providers.chat_factory import is_local, offered_chat_models
+from voicechat.rendering import escape_markdown
 
 
 def render(app: AppContext, state: ChatState) -> None:
@@ -91,7 +92,7 @@ def _recent_conversations(app: AppContext, state: ChatState) -> None:
         st.caption("None yet: say something to start one.")
     current = conversation_id()
     for conversation in page.items:
-        label = ("🎙️ " if conversation.has_voice else "") + conversation.title
+        label = ("🎙️ " if conversation.has_voice else "") + escape_markdown(conversation.title)
         kind = "primary" if conversation.id == current else "tertiary"
         if st.button(label, key=f"open-{conversation.id}", type=kind, width="stretch"):
             open_conversation(conversation.id)

@@ -10,6 +10,7 @@ from ui.context import AppContext
 from voicechat import export
 from voicechat.errors import VoicechatError
 from voicechat.models import Conversation
+from voicechat.rendering import escape_markdown
 from voicechat.validation import clean_title
 
 
@@ -18,7 +19,7 @@ def render(app: AppContext, conversation: Conversation) -> None:
     with st.container(border=True):
         title_col, open_col, manage_col = st.columns([7, 1, 1], vertical_alignment="center")
         badge = "🎙️ " if conversation.has_voice else ""
-        title_col.markdown(f"**{badge}{_escape(conversation.title)}**")
+        title_col.markdown(f"**{badge}{escape_markdown(conversation.title)}**")
         title_col.caption(
             f"{conversation.updated_at:%Y-%m-%d %H:%M} UTC · {conversation.message_count} messages"
         )
@@ -82,8 +83,3 @@ def _delete(app: AppContext, conversation: Conversation) -> None:
         else:
             st.toast("Conversation deleted.")
             st.rerun()
-
-
-def _escape(text: str) -> str:
-    # Titles come from user text: keep Markdown from turning them into links, images or headings.
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!<>|~" else ch for ch in text)

@@ -18,6 +18,7 @@ from voicechat.errors import ProviderError, VoicechatError
 from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.rendering import stream_without_remote_images, without_remote_images
 
 
 def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt: str) -> None:
@@ -35,7 +36,7 @@ def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt
         return
     open_conversation(turn.conversation.id)
     with st.chat_message("user"):
-        st.markdown(turn.user_message.content)
+        st.markdown(without_remote_images(turn.user_message.content))
     spoke = _reply(app, state, turn, speak=state.speak_replies)
     if current is None or spoke:
         st.rerun()  # list the new conversation in the sidebar / play the spoken reply from storage
@@ -65,7 +66,7 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
         return
     open_conversation(turn.conversation.id)
     with st.chat_message("user"):
-        st.markdown(turn.user_message.content)
+        st.markdown(without_remote_images(turn.user_message.content))
         st.caption("🎙️ voice message")
     _reply(app, state, turn, speak=True)
     state.recorder_generation += 1
@@ -76,7 +77,7 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
     """Stream the reply, then speak it if asked; True when a spoken reply was stored."""
     with st.chat_message("assistant"):
         try:
-            st.write_stream(turn.stream_reply())
+            st.write_stream(stream_without_remote_images(turn.stream_reply()))
         except ProviderError as exc:
             state.notice = ("error", exc.user_message)
             st.error(exc.user_message)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from voicechat.config import Settings
 from voicechat.dashboard import UsageReport, shutdown_warnings
+from voicechat.export import usage_csv
 from voicechat.providers.openai.client import make_client, reported_shutdown_dates
 
 log = logging.getLogger("voicechat.ui")
@@ -45,7 +46,7 @@ def render_report(report: UsageReport) -> None:
     )
     st.download_button(
         "Download CSV",
-        users.to_csv(index=False),
+        usage_csv(report.per_user),
         file_name=f"usage-{report.start}-{report.end}.csv",
         mime="text/csv",
     )

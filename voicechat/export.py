@@ -1,11 +1,16 @@
-"""Export a conversation as Markdown (to read) or JSON (to process), with every message in order."""
+"""Exports: a conversation as Markdown (to read) or JSON (to process); the admin's per-user usage as CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, fields
 
+from voicechat.dashboard import UserUsage
 from voicechat.models import Conversation, Message
+from voicechat.rendering import spreadsheet_safe
 from voicechat.storage.conversations import ConversationRepository
 
 MAX_EXPORT_MESSAGES = 20_000
@@ -77,3 +82,16 @@ def to_json(conversation: Conversation, messages: list[Message]) -> str:
         ensure_ascii=False,
         indent=2,
     )
+
+
+def usage_csv(rows: Iterable[UserUsage]) -> str:
+    """The per-user usage table as CSV; a cell that a spreadsheet would run as a formula (an email such as
+    ``=HYPERLINK(...)@x.org``) is written as text."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    names = [f.name for f in fields(UserUsage) if f.name != "user_id"]
+    writer.writerow(names)
+    for row in rows:
+        values = dict(zip([f.name for f in fields(UserUsage)], astuple(row), strict=True))
+        writer.writerow([spreadsheet_safe(values[name]) for name in names])
+    return out.getvalue()
