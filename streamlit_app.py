@@ -8,7 +8,6 @@ from ui import context
 
 st.set_page_config(page_title="voicechat", page_icon="🎙️", layout="wide")
 app = context.current()
-context.warn_if_exposed_without_sign_in()
 
 pages = [
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),

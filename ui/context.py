@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -16,12 +16,21 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from voicechat import defaults
+from voicechat.access import (
+    SignInRefused,
+    check_allowed,
+    identity_from_claims,
+    is_listed_admin,
+    is_local_request,
+    platform_identity,
+)
 from voicechat.config import Settings, SettingsError
 from voicechat.errors import NotFound, VoicechatError
 from voicechat.log_safety import keep_content_out_of_logs, log_app_events
 from voicechat.models import User
 from voicechat.quotas import Action, Quotas
 from voicechat.storage.store import Store
+from voicechat.storage.users import LOCAL_ISSUER, Identity
 
 log = logging.getLogger("voicechat.ui")
 # What st.user has carried outside Community Cloud in some Streamlit versions: nobody in particular.
@@ -91,38 +100,78 @@ def admit(app: AppContext, action: Action) -> None:
 def _signed_in_user(store: Store, settings: Settings) -> User:
     """Who is using the app: the OpenID Connect user when sign-in is configured, the viewer a hosting platform
     vouches for (Streamlit Community Cloud private apps put the viewer's email in ``st.user``), else the
-    local user. Created once per browser session and identity; re-read on every run, so a role an admin
-    changes applies at once.
+    local user, who is only ever served on this machine. Each account is bound to its provider's identity;
+    signed in once per browser session and re-read on every run, so a role an admin changes applies at once.
     """
     info = st.user
     if info.get("is_logged_in"):
-        email = str(info.get("email") or "").strip().lower()
-        if not email:
-            st.error(
-                "Your sign-in did not share an email address, which this app needs to keep your data apart."
-            )
-            st.stop()
-        name = str(info.get("name") or email)
+        identity = _allowed(settings, lambda: identity_from_claims(info.to_dict()))
     elif _sign_in_configured():
         st.title("voicechat")
         st.write("Sign in to continue. Your conversations are private to your account.")
         st.button("Sign in", type="primary", on_click=st.login)
         st.stop()
     elif platform_email := viewer_email():
-        email, name = platform_email, platform_email
+        identity = _allowed(settings, lambda: platform_identity(platform_email))
     else:
+        _refuse_unless_local()
         # Single-user local mode: one local user, an administrator.
-        return _session_user(store, defaults.LOCAL_USER_EMAIL, defaults.LOCAL_USER_NAME, admin=True)
-    return _session_user(store, email, name, admin=settings.is_admin(email))
+        return _session_user(
+            store,
+            Identity(
+                issuer=LOCAL_ISSUER,
+                subject=defaults.LOCAL_USER_EMAIL,
+                email=defaults.LOCAL_USER_EMAIL,
+                email_verified=True,
+                name=defaults.LOCAL_USER_NAME,
+            ),
+            admin=True,
+        )
+    return _session_user(store, identity, admin=is_listed_admin(identity, settings))
 
 
-def _session_user(store: Store, email: str, name: str, *, admin: bool) -> User:
-    key = f"voicechat_user_id:{store.db.name}:{email}"
+def _allowed(settings: Settings, identify: Callable[[], Identity]) -> Identity:
+    """The identity, if it may use the app; otherwise a page that says why, with a way to switch account."""
+    try:
+        identity = identify()
+        check_allowed(identity, settings)
+    except SignInRefused as exc:
+        st.title("voicechat")
+        st.error(exc.user_message, icon=":material/block:")
+        if st.user.get("is_logged_in"):
+            st.button("Sign out", on_click=st.logout)
+        st.stop()
+    return identity
+
+
+def _refuse_unless_local() -> None:
+    """Local mode has no sign-in, so it answers this machine only: a page reached through another host name
+    (DNS rebinding) or from another address explains how to set up sign-in instead of showing the app."""
+    address = st.context.ip_address
+    if is_local_request(
+        host=st.context.headers.get("Host"),
+        client_address=address if isinstance(address, str) else None,  # None on localhost (and in AppTest)
+        page_host=urlparse(st.context.url or "").hostname,
+    ):
+        return
+    log.warning("local mode refused a request that is not from this machine")
+    st.title("voicechat needs sign-in here")
+    st.error(
+        "This app runs in single-user local mode, which only answers on this machine "
+        "(http://localhost or http://127.0.0.1). To open it from other computers or a public address, "
+        "configure sign-in: add an [auth] section to .streamlit/secrets.toml (see the README, *Sign-in*).",
+        icon=":material/lock:",
+    )
+    st.stop()
+
+
+def _session_user(store: Store, identity: Identity, *, admin: bool) -> User:
+    key = f"voicechat_user_id:{store.db.name}:{identity.key}"
     user_id: str | None = st.session_state.get(key)
     if user_id is not None:
-        with contextlib.suppress(NotFound):  # the record went away (a wiped database): create it again
+        with contextlib.suppress(NotFound):  # the record went away (a wiped database): sign in again
             return store.users.get(user_id)
-    user = store.users.get_or_create(email=email, name=name, admin=admin)
+    user = store.users.sign_in(identity, listed_admin=admin)
     st.session_state[key] = user.id
     return user
 
@@ -142,19 +191,6 @@ def _sign_in_configured() -> bool:
         return "auth" in st.secrets
     except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
         return False
-
-
-def warn_if_exposed_without_sign_in() -> None:
-    """In single-user local mode, say so loudly when the app is opened through a network address."""
-    if st.user.get("is_logged_in") or _sign_in_configured() or viewer_email():
-        return
-    host = urlparse(st.context.url or "").hostname or "localhost"
-    if host not in ("localhost", "127.0.0.1", "::1"):
-        st.warning(
-            "This app is reachable at a network address but has no sign-in: anyone who can open it acts as "
-            "the administrator. Configure sign-in ([auth] in secrets) before sharing it.",
-            icon=":material/warning:",
-        )
 
 
 def _secrets() -> Mapping[str, Any]:

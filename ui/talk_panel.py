@@ -9,6 +9,7 @@ call ends, the page is left, or the tab is closed (the track ends and the sink's
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from typing import Any
 
@@ -28,6 +29,8 @@ from voicechat.engine.live_setup import live_setup
 from voicechat.engine.live_view import LiveSnapshot
 from voicechat.engine.turn import TurnOptions
 from voicechat.errors import VoicechatError
+from voicechat.rendering import without_remote_images
+from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
 
 _HOLDER = "talk-session"
 STALL_TIMEOUT_SECONDS = 5.0  # a call sends ~50 frames/s even in silence; none for this long: the tab is gone
@@ -46,6 +49,7 @@ class SessionHolder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.session: LiveSession | None = None
+        self.turn: TurnCredentials | None = None  # this browser's TURN credentials, minted per call
 
     def push_frame(self, frame: av.AudioFrame) -> None:
         """The sink callback: hand the frame over, nothing else."""
@@ -91,7 +95,7 @@ def render(app: AppContext, state: ChatState) -> None:
     context = webrtc_streamer(
         key="talk",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration={"iceServers": list(app.settings.ice_servers)},
+        rtc_configuration={"iceServers": _ice_servers(app, holder)},
         media_stream_constraints={
             "audio": {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True},
             "video": False,
@@ -121,6 +125,27 @@ def render(app: AppContext, state: ChatState) -> None:
     _live_view(holder)
 
 
+def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]:
+    """The configured STUN servers plus TURN with credentials minted for the next call (kept while a call
+    runs, renewed between calls once half their life is gone); never a long-lived TURN password."""
+    settings = app.settings
+    servers = list(settings.ice_servers)
+    if settings.turn_urls and settings.turn_secret:
+        credentials = holder.turn
+        if holder.session is None and (
+            credentials is None or credentials.expires_at - time.time() < settings.turn_ttl_seconds / 2
+        ):
+            credentials = holder.turn = mint_turn_credentials(
+                urls=settings.turn_urls,
+                secret=settings.turn_secret,
+                user_id=app.user.id,
+                ttl_seconds=settings.turn_ttl_seconds,
+            )
+        if credentials is not None:
+            servers.append(credentials.ice_server())
+    return servers
+
+
 @st.fragment(run_every=0.4)
 def _live_view(holder: SessionHolder) -> None:
     session = holder.session
@@ -142,7 +167,7 @@ def show(snap: LiveSnapshot) -> None:
         st.warning(snap.error)
     for line in snap.transcript[-8:]:
         with st.chat_message(line.role):
-            st.markdown(line.text or "…")
+            st.markdown(without_remote_images(line.text) or "…")
             if line.interrupted:
                 st.caption("✋ interrupted - kept as far as you heard it")
     if snap.last_turn is not None:

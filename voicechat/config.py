@@ -6,22 +6,19 @@ Streamlit layer can key cached resources on it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from limits import parse
-
 from voicechat import defaults
+from voicechat.settings_reader import SettingsError, SettingsReader
 from voicechat.usage import PriceTables
 
-
-class SettingsError(ValueError):
-    """A setting has a value that cannot be used; the message names the setting."""
+__all__ = ["Settings", "SettingsError", "is_loopback_host", "is_loopback_url"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,7 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     data_dir: Path = Path(defaults.DEFAULT_DATA_DIR)
     admins: frozenset[str] = frozenset()
+    allowed_users: frozenset[str] = frozenset()  # emails and @domains that may sign in (empty: anyone)
     chat_model: str = defaults.DEFAULT_CHAT_MODEL
     chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
     tts_model: str = defaults.DEFAULT_TTS_MODEL
@@ -55,9 +53,13 @@ class Settings:
     elevenlabs_agent_price_per_minute: float = defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE
     max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
     ice_servers_json: str = "[]"  # WebRTC ICE servers (STUN/TURN), a JSON list; see ``ice_servers``
+    turn_urls: tuple[str, ...] = ()  # TURN servers whose credentials are minted per call from turn_secret
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl_seconds: int = defaults.TURN_TTL_SECONDS
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
+    max_output_tokens: int = defaults.MAX_OUTPUT_TOKENS
     context_messages: int = defaults.CONTEXT_MESSAGES
     openai_timeout: float = defaults.OPENAI_TIMEOUT_SECONDS
     openai_max_retries: int = defaults.OPENAI_MAX_RETRIES
@@ -124,7 +126,7 @@ class Settings:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
         """Build settings from string-ish values; unknown keys are ignored, bad values raise SettingsError."""
-        reader = _Reader(values)
+        reader = SettingsReader(values)
         chat_model = reader.text("VOICECHAT_CHAT_MODEL") or defaults.DEFAULT_CHAT_MODEL
         chat_models = reader.csv("VOICECHAT_CHAT_MODELS") or defaults.DEFAULT_CHAT_MODELS
         if chat_model not in chat_models:
@@ -138,6 +140,7 @@ class Settings:
             redis_url=reader.text("REDIS_URL"),
             data_dir=Path(reader.text("VOICECHAT_DATA_DIR") or defaults.DEFAULT_DATA_DIR),
             admins=frozenset(email.lower() for email in reader.csv("VOICECHAT_ADMINS")),
+            allowed_users=_allowed_users(reader.csv("VOICECHAT_ALLOWED_USERS")),
             chat_model=chat_model,
             chat_models=chat_models,
             tts_model=reader.text("VOICECHAT_TTS_MODEL") or defaults.DEFAULT_TTS_MODEL,
@@ -173,6 +176,11 @@ class Settings:
                 100,
             ),
             ice_servers_json=reader.ice_servers("VOICECHAT_ICE_SERVERS"),
+            turn_urls=_turn_urls(reader.csv("VOICECHAT_TURN_URLS"), reader.text("VOICECHAT_TURN_SECRET")),
+            turn_secret=reader.text("VOICECHAT_TURN_SECRET"),
+            turn_ttl_seconds=int(
+                reader.number("VOICECHAT_TURN_TTL_SECONDS", defaults.TURN_TTL_SECONDS, 60, 7 * 24 * 3600)
+            ),
             max_audio_seconds=reader.number(
                 "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0
             ),
@@ -180,6 +188,9 @@ class Settings:
             system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
             max_message_chars=int(
                 reader.number("VOICECHAT_MAX_MESSAGE_CHARS", defaults.MAX_MESSAGE_CHARS, 1, 100_000)
+            ),
+            max_output_tokens=int(
+                reader.number("VOICECHAT_MAX_OUTPUT_TOKENS", defaults.MAX_OUTPUT_TOKENS, 16, 128_000)
             ),
             context_messages=int(
                 reader.number("VOICECHAT_CONTEXT_MESSAGES", defaults.CONTEXT_MESSAGES, 1, 500)
@@ -216,11 +227,56 @@ def _local_servers(urls: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if not urls:
         return defaults.LOCAL_SERVERS
     for url in urls:
-        if not url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+        if not is_loopback_url(url):
             raise SettingsError(
                 "VOICECHAT_LOCAL_SERVERS lists this machine's servers only (http://127.0.0.1:…)"
             )
     return tuple((url, url.rstrip("/")) for url in urls)
+
+
+def _turn_urls(urls: tuple[str, ...], secret: str | None) -> tuple[str, ...]:
+    if any(not url.startswith(("turn:", "turns:")) for url in urls):
+        raise SettingsError("VOICECHAT_TURN_URLS lists turn: or turns: URLs, e.g. turn:turn.example.com:3478")
+    if urls and not secret:
+        raise SettingsError("VOICECHAT_TURN_URLS needs VOICECHAT_TURN_SECRET (the TURN server's auth secret)")
+    return urls
+
+
+def _allowed_users(entries: tuple[str, ...]) -> frozenset[str]:
+    allowed = frozenset(entry.lower() for entry in entries)
+    for entry in allowed:
+        _, _, domain = entry.partition("@")
+        if not domain or "." not in domain or "@" in domain or " " in entry:
+            raise SettingsError(
+                "VOICECHAT_ALLOWED_USERS lists emails and @domains, e.g. @corp.com,guest@example.org"
+            )
+    return allowed
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is plain HTTP(S) to this machine: ``localhost`` or a loopback address, no user info.
+
+    The host is parsed, not prefix-matched, so ``http://127.0.0.1.evil.com`` is somebody else's server.
+    """
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or parsed.username or parsed.password:
+        return False
+    return is_loopback_host(parsed.hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP address (127.0.0.0/8, ::1); a name that only starts like one is not."""
+    host = host.strip().lower().removesuffix(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
@@ -228,121 +284,3 @@ def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise SettingsError(f"VOICECHAT_TALK_ENGINES: unknown engine {unknown[0]!r}")
     return chosen or defaults.TALK_ENGINES
-
-
-class _Reader:
-    """Reads typed values out of a mapping of (mostly) strings, naming the key in every error."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def text(self, key: str) -> str | None:
-        value = self._values.get(key)
-        if value is None:
-            return None
-        text = str(value).strip()
-        return text or None
-
-    def switch(self, key: str, *, default: bool) -> bool:
-        """``on``/``off`` (also true/false, 1/0, yes/no)."""
-        text = (self.text(key) or "").lower()
-        if not text:
-            return default
-        if text in ("on", "true", "1", "yes"):
-            return True
-        if text in ("off", "false", "0", "no"):
-            return False
-        raise SettingsError(f"{key} must be on or off")
-
-    def csv(self, key: str) -> tuple[str, ...]:
-        value = self._values.get(key)
-        if value is None:
-            return ()
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        return tuple(item for item in (str(i).strip() for i in items) if item)
-
-    def prices(self, key: str) -> dict[str, tuple[float, float]]:
-        """``model=input/output;model2=input/output`` (``,`` also separates) in US dollars per 1M tokens."""
-        table: dict[str, tuple[float, float]] = {}
-        for entry in (self.text(key) or "").replace(",", ";").split(";"):
-            if not entry.strip():
-                continue
-            try:
-                model, rates = entry.split("=", 1)
-                inp, out = (float(x) for x in rates.split("/", 1))
-            except ValueError:
-                raise SettingsError(
-                    f"{key} entries look like model=0.10/0.50 (USD per 1M input/output tokens)"
-                ) from None
-            if not (math.isfinite(inp) and math.isfinite(out)) or inp < 0 or out < 0:
-                raise SettingsError(f"{key} prices must be non-negative numbers")
-            table[model.strip()] = (inp, out)
-        return table
-
-    def rates(self, key: str) -> dict[str, float]:
-        """``model=rate;model2=rate`` (``,`` also separates): one non-negative US dollar rate per model."""
-        table: dict[str, float] = {}
-        for entry in (self.text(key) or "").replace(",", ";").split(";"):
-            if not entry.strip():
-                continue
-            try:
-                model, rate_text = entry.split("=", 1)
-                rate = float(rate_text)
-            except ValueError:
-                raise SettingsError(f"{key} entries look like model=0.006 (US dollars)") from None
-            if not math.isfinite(rate) or rate < 0:
-                raise SettingsError(f"{key} prices must be non-negative numbers")
-            table[model.strip()] = rate
-        return table
-
-    def ice_servers(self, key: str) -> str:
-        """A JSON list of RTCIceServer objects (each with ``urls``), returned normalised."""
-        text = self.text(key)
-        if text is None:
-            return "[]"
-        try:
-            servers = json.loads(text)
-        except ValueError:
-            raise SettingsError(f'{key} must be a JSON list, e.g. [{{"urls": "turn:host:3478"}}]') from None
-        if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
-            raise SettingsError(f'{key} must be a JSON list of objects that each have "urls"')
-        return json.dumps(servers)
-
-    def rate_limit(self, key: str, default: str) -> str:
-        """A rate in the ``limits`` notation, e.g. ``50/15 minutes`` or ``20 per minute``."""
-        text = self.text(key) or default
-        try:
-            parse(text)
-        except ValueError:
-            raise SettingsError(f"{key} must look like 50/15 minutes or 20 per minute") from None
-        return text
-
-    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(key) or default
-        if value not in allowed:
-            raise SettingsError(f"{key} must be one of: {', '.join(allowed)}")
-        return value
-
-    def url(self, key: str) -> str | None:
-        text = self.text(key)
-        if text is None:
-            return None
-        parsed = urlparse(text)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise SettingsError(f"{key} must be an http(s) URL")
-        return text.rstrip("/")
-
-    def optional_number(self, key: str, low: float, high: float) -> float | None:
-        return None if self.text(key) is None else self.number(key, 0.0, low, high)
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        text = self.text(key)
-        if text is None:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            raise SettingsError(f"{key} must be a number") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise SettingsError(f"{key} must be between {low:g} and {high:g}")
-        return value

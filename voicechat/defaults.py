@@ -21,6 +21,8 @@ OPENAI_MAX_RETRIES = 2
 
 # Input limits.
 MAX_MESSAGE_CHARS = 2000
+# The most one reply may generate (max_completion_tokens): a runaway reply cannot cost without bound.
+MAX_OUTPUT_TOKENS = 4096
 MAX_WORD_CHARS = 300  # a longer unbroken "word" is pasted noise, not language (long URLs still fit)
 MAX_SYSTEM_PROMPT_CHARS = 4000
 MAX_TRANSCRIPT_CHARS = 20_000  # five minutes of fast speech is about 5,000 characters
@@ -43,6 +45,8 @@ REDIS_SOCKET_TIMEOUT_SECONDS = 0.5
 REDIS_RETRY_AFTER_SECONDS = 1.0
 
 # Local single-user mode (no sign-in configured).
+# TURN credentials minted per call stay valid this long: the longest call they must carry.
+TURN_TTL_SECONDS = 4 * 3600
 LOCAL_USER_EMAIL = "local@localhost"
 LOCAL_USER_NAME = "Local user"
 
@@ -98,6 +102,10 @@ ELEVENLABS_PRICES_PER_KCHAR: MappingProxyType[str, float] = MappingProxyType(
 MAX_AUDIO_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_AUDIO_SECONDS = 300.0
 RECOGNITION_SAMPLE_RATE = 16_000  # what speech recognition gets: 16 kHz mono 16-bit
+# Declared formats a recording may have (checked before decoding: a 2 Hz stream would expand enormously).
+MIN_AUDIO_SAMPLE_RATE = 8_000
+MAX_AUDIO_SAMPLE_RATE = 192_000
+MAX_AUDIO_CHANNELS = 8
 SILENCE_DBFS = -45.0  # a recording whose loudest 30 ms stays below this is "silence only"
 STORED_AUDIO_BITRATE = 32_000  # MP3, mono: compact and playable in every browser
 PREVIEW_TEXT = "Hello! This is how I will sound when I answer you."

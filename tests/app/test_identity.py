@@ -1,4 +1,5 @@
-"""Who is who (AppTest with a simulated st.user): signed-in users, admins, and the local mode warning."""
+"""Who is who (AppTest with a simulated st.user carrying ID-token claims): signed-in users bound to their
+provider's identity, verified emails, the allow-list, admins, and local mode's loopback-only door."""
 
 from __future__ import annotations
 
@@ -19,6 +20,25 @@ AUTH = {
 }
 
 
+ISSUER = "https://id.example.com"
+
+
+def signed_in(
+    email: str, name: str, *, issuer: str = ISSUER, verified: bool | None = True
+) -> dict[str, object]:
+    """``st.user`` after an OpenID Connect sign-in: the ID token's claims (subject derived from the email)."""
+    claims: dict[str, object] = {
+        "is_logged_in": True,
+        "iss": issuer,
+        "sub": f"sub-{email.lower()}",
+        "email": email,
+        "name": name,
+    }
+    if verified is not None:
+        claims["email_verified"] = verified
+    return claims
+
+
 @pytest.fixture
 def app(mongo_uri: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
@@ -37,7 +57,7 @@ def test_signed_out_users_are_asked_to_sign_in(app: AppTest) -> None:
 
 
 def test_a_non_admin_gets_no_dashboard(app: AppTest) -> None:
-    app.user = {"is_logged_in": True, "email": "Worker@Example.com", "name": "Worker"}
+    app.user = signed_in("Worker@Example.com", "Worker")
     app.run()
     assert not app.exception
     assert any("Signed in as worker@example.com" in c.value for c in app.sidebar.caption)
@@ -48,21 +68,24 @@ def test_a_non_admin_gets_no_dashboard(app: AppTest) -> None:
 
 
 def test_listed_admins_get_the_dashboard(app: AppTest) -> None:
-    app.user = {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}
+    app.user = signed_in("boss@example.com", "Boss")
     app.run()
     app.switch_page("pages/admin_usage.py").run()
     assert not app.exception and app.title[0].value == "Usage"
 
 
-def test_local_mode_warns_when_served_on_a_network_address(mongo_uri: str) -> None:
+def test_local_mode_refuses_a_page_opened_through_a_network_address(mongo_uri: str) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.context = {"url": "http://10.1.2.3:8501/"}
     at.run()
-    assert any("has no sign-in" in w.value for w in at.warning)
+    assert not at.exception
+    assert at.title[0].value == "voicechat needs sign-in here"
+    assert "configure sign-in" in at.error[0].value
+    assert not at.chat_input and not at.sidebar.button  # nothing of the app, nothing of the local user
     at.context = {"url": "http://127.0.0.1:8501/"}
     at.run()
-    assert not any("has no sign-in" in w.value for w in at.warning)
+    assert not at.error and at.chat_input
 
 
 def test_the_dashboard_page_itself_refuses_non_admins(mongo_uri: str) -> None:
@@ -70,7 +93,7 @@ def test_the_dashboard_page_itself_refuses_non_admins(mongo_uri: str) -> None:
     page = AppTest.from_file(str(Path(APP).parent / "pages" / "admin_usage.py"), default_timeout=30)
     page.secrets["MONGODB_URI"] = mongo_uri
     page.secrets["auth"] = AUTH
-    page.user = {"is_logged_in": True, "email": "worker@example.com", "name": "Worker"}
+    page.user = signed_in("worker@example.com", "Worker")
     page.run()
     assert not page.exception
     assert page.error[0].value == "This page is for administrators."
@@ -82,16 +105,17 @@ def test_an_admin_changes_a_role_and_it_applies_on_the_next_run(app: AppTest, st
     worker = AppTest.from_file(APP, default_timeout=30)
     for name in ("MONGODB_URI", "VOICECHAT_ADMINS", "VOICECHAT_MONTHLY_BUDGETS", "auth"):
         worker.secrets[name] = app.secrets[name]
-    worker.user = {"is_logged_in": True, "email": "worker@example.com", "name": "Worker"}
+    worker.user = signed_in("worker@example.com", "Worker")
     worker.run()
     with pytest.raises(Exception):  # noqa: B017 (not routed for non-admins)
         worker.switch_page("pages/admin_usage.py").run()
 
-    app.user = {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}
+    app.user = signed_in("boss@example.com", "Boss")
     app.run()
     app.switch_page("pages/admin_usage.py").run()
     person = next(s for s in app.selectbox if s.label == "Person")
-    person.select(store.users.get_or_create(email="worker@example.com", name="Worker").id).run()
+    [worker_account] = store.users.find_by_email("worker@example.com")
+    person.select(worker_account.id).run()
     next(s for s in app.selectbox if s.label == "Role").select("admin")
     next(s for s in app.selectbox if s.label == "Tier").select("pro")
     app.button[-1].click().run()
@@ -104,7 +128,7 @@ def test_an_admin_changes_a_role_and_it_applies_on_the_next_run(app: AppTest, st
 
 
 def test_the_admin_cannot_demote_themself(app: AppTest) -> None:
-    app.user = {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}
+    app.user = signed_in("boss@example.com", "Boss")
     app.run()
     app.switch_page("pages/admin_usage.py").run()
     next(s for s in app.selectbox if s.label == "Role").select("user")
@@ -121,5 +145,77 @@ def test_a_hosting_platform_viewer_email_is_the_identity(mongo_uri: str, store: 
     at.run()
     assert not at.exception
     assert any("Viewing as viewer@corp.example" in c.value for c in at.sidebar.caption)
-    assert not any("has no sign-in" in w.value for w in at.warning)
-    assert not store.users.get_or_create(email="viewer@corp.example", name="v").is_admin
+    [viewer] = store.users.find_by_email("viewer@corp.example")
+    assert not viewer.is_admin
+
+
+def test_an_unverified_email_is_refused_and_gets_no_account(app: AppTest, store: Store) -> None:
+    app.user = signed_in("boss@example.com", "Impostor", verified=False)  # the listed admin's address
+    app.run()
+    assert not app.exception
+    assert "has not verified the address boss@example.com" in app.error[0].value
+    assert not app.chat_input
+    assert [b.label for b in app.button] == ["Sign out"]
+    assert store.users.find_by_email("boss@example.com") == []
+
+
+def test_an_email_the_provider_does_not_vouch_for_is_no_admin(app: AppTest) -> None:
+    app.user = signed_in("boss@example.com", "Maybe", verified=None)  # no email_verified claim at all
+    app.run()
+    assert not app.exception and app.chat_input
+    with pytest.raises(Exception):  # noqa: B017 (not routed: the list grants admin to verified emails only)
+        app.switch_page("pages/admin_usage.py").run()
+
+
+def test_only_the_allowed_emails_and_domains_get_in(app: AppTest, store: Store) -> None:
+    app.secrets["VOICECHAT_ALLOWED_USERS"] = "@example.com,guest@partner.example"
+    app.user = signed_in("stranger@elsewhere.example", "Stranger")
+    app.run()
+    assert "invited people only" in app.error[0].value and not app.chat_input
+    assert store.users.find_by_email("stranger@elsewhere.example") == []
+    app.user = signed_in("guest@partner.example", "Guest")
+    app.run()
+    assert not app.error and app.chat_input
+    app.user = signed_in("worker@example.com", "Worker")
+    app.run()
+    assert not app.error and app.chat_input
+
+
+def test_the_same_email_from_another_issuer_is_another_account(app: AppTest, store: Store) -> None:
+    app.user = signed_in("boss@example.com", "Boss")
+    app.run()
+    app.switch_page("pages/admin_usage.py").run()
+    assert app.title[0].value == "Usage"
+
+    other = AppTest.from_file(APP, default_timeout=30)
+    for name in ("MONGODB_URI", "VOICECHAT_ADMINS", "auth"):
+        other.secrets[name] = app.secrets[name]
+    other.user = signed_in("boss@example.com", "Not the boss", issuer="https://accounts.elsewhere.example")
+    other.run()
+    assert not other.exception and other.chat_input
+    accounts = store.users.find_by_email("boss@example.com")
+    assert len({a.id for a in accounts}) == 2  # two people, each with only their own conversations
+
+
+def test_a_listed_admin_removed_from_the_list_loses_the_role_at_the_next_sign_in(
+    mongo_uri: str, store: Store
+) -> None:
+    def session(admins: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.secrets["MONGODB_URI"] = mongo_uri
+        at.secrets["auth"] = AUTH
+        at.secrets["VOICECHAT_ADMINS"] = admins
+        at.user = signed_in("boss@example.com", "Boss")
+        return at
+
+    listed = session("boss@example.com")
+    listed.run()
+    listed.switch_page("pages/admin_usage.py").run()
+    assert listed.title[0].value == "Usage"
+    unlisted = session("someone-else@example.com")  # a new browser session: a new sign-in
+    unlisted.run()
+    assert not unlisted.exception
+    with pytest.raises(Exception):  # noqa: B017 (not routed for non-admins)
+        unlisted.switch_page("pages/admin_usage.py").run()
+    [account] = store.users.find_by_email("boss@example.com")
+    assert not account.is_admin

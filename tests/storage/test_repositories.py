@@ -11,6 +11,7 @@ from voicechat.errors import InvalidInput, NotAllowed, NotFound
 from voicechat.models import ContextMessage, UsageEvent, User
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
+from voicechat.storage.users import Identity, migrate_users
 
 
 @pytest.fixture
@@ -23,12 +24,56 @@ def bob(store: Store) -> User:
     return store.users.get_or_create(email="bob@example.com", name="Bob")
 
 
-def test_users_are_created_once_by_email(store: Store, alice: User) -> None:
+def test_users_are_created_once_per_identity(store: Store, alice: User) -> None:
     again = store.users.get_or_create(email="alice@example.com", name="Alice B")
     assert again.id == alice.id and again.email == "alice@example.com" and again.role == "user"
     assert store.users.get_or_create(email="alice@example.com", name="A", admin=True).is_admin
     with pytest.raises(DuplicateKeyError):
-        store.db.run(lambda db: db.users.insert_one({"email": "alice@example.com"}))
+        store.db.run(lambda db: db.users.insert_one({"identity": "local|alice@example.com"}))
+
+
+def _signed(issuer: str, subject: str, email: str, *, verified: bool = True) -> Identity:
+    return Identity(issuer=issuer, subject=subject, email=email, email_verified=verified, name=email)
+
+
+def test_the_same_email_from_another_issuer_is_another_account(store: Store) -> None:
+    corp = store.users.sign_in(_signed("https://id.corp", "u-1", "boss@corp.example"), listed_admin=True)
+    stranger = store.users.sign_in(
+        _signed("https://other.example", "x-9", "boss@corp.example"), listed_admin=False
+    )
+    assert corp.id != stranger.id and corp.is_admin and not stranger.is_admin
+    again = store.users.sign_in(_signed("https://id.corp", "u-1", "new@corp.example"), listed_admin=False)
+    assert again.id == corp.id and again.email == "new@corp.example"  # same person, new address
+
+
+def test_a_listed_admin_loses_the_role_when_unlisted_but_a_promoted_admin_keeps_it(store: Store) -> None:
+    listed = store.users.sign_in(_signed("https://id.corp", "l-1", "listed@corp.example"), listed_admin=True)
+    boss = store.users.sign_in(_signed("https://id.corp", "b-1", "boss@corp.example"), listed_admin=True)
+    worker = store.users.sign_in(_signed("https://id.corp", "w-1", "worker@corp.example"), listed_admin=False)
+    store.users.set_access(acting=boss, user_id=worker.id, role="admin", tier="default", tiers=())
+    listed_again = store.users.sign_in(
+        _signed("https://id.corp", "l-1", "listed@corp.example"), listed_admin=False
+    )
+    worker_again = store.users.sign_in(
+        _signed("https://id.corp", "w-1", "worker@corp.example"), listed_admin=False
+    )
+    assert listed.is_admin and not listed_again.is_admin
+    assert worker_again.is_admin
+
+
+def test_an_account_from_before_identities_is_claimed_by_its_verified_email(store: Store) -> None:
+    store.db.run(
+        lambda db: db.users.insert_one(
+            {"email": "old@corp.example", "name": "Old", "role": "user", "tier": "pro"}
+        )
+    )
+    migrate_users(store.db)
+    unverified = store.users.sign_in(
+        _signed("https://id", "o-1", "old@corp.example", verified=False), listed_admin=False
+    )
+    assert unverified.tier == "default"  # an unverified address claims nothing
+    claimed = store.users.sign_in(_signed("https://id", "o-2", "old@corp.example"), listed_admin=False)
+    assert claimed.tier == "pro" and claimed.name == "old@corp.example"
 
 
 def test_conversation_round_trip_and_counters(store: Store, alice: User) -> None:
@@ -56,7 +101,7 @@ def test_foreign_and_malformed_ids_are_not_found(store: Store, alice: User, bob:
     with pytest.raises(NotFound):
         store.conversations.rename(owner_id=bob.id, conversation_id=conv.id, title="Mine now")
     with pytest.raises(NotFound):
-        store.conversations.delete(owner_id=bob.id, conversation_id=conv.id)
+        store.delete_conversation(owner_id=bob.id, conversation_id=conv.id)
     with pytest.raises(NotFound):
         store.conversations.messages_page(owner_id=bob.id, conversation_id=conv.id)
     assert store.conversations.get(owner_id=alice.id, conversation_id=conv.id).title == "Private"
@@ -135,12 +180,49 @@ def test_delete_removes_messages_and_cuts_usage_links(store: Store, alice: User)
     store.usage.record(
         UsageEvent(user_id=alice.id, conversation_id=conv.id, kind="chat", provider="openai", model="m")
     )
-    store.conversations.delete(owner_id=alice.id, conversation_id=conv.id)
+    store.delete_conversation(owner_id=alice.id, conversation_id=conv.id)
     with pytest.raises(NotFound):
         store.conversations.get(owner_id=alice.id, conversation_id=conv.id)
     assert store.db.run(lambda db: db.messages.count_documents({"conversation_id": parse_id(conv.id)})) == 0
     events = store.usage.events_for(user_id=alice.id)
     assert len(events) == 1 and events[0].conversation_id is None
+
+
+def test_a_delete_cut_short_leaves_nothing_reachable_and_is_finished_at_the_next_start(
+    store: Store, alice: User
+) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="half deleted")
+    store.conversations.add_message(owner_id=alice.id, conversation_id=conv.id, role="user", content="zebra")
+    clip = store.audio.put(
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        data=b"OggS" * 9,
+        content_type="audio/ogg",
+        duration_seconds=1,
+    )
+    store.conversations.mark_deleted(owner_id=alice.id, conversation_id=conv.id)  # ...and the process dies
+    with pytest.raises(NotFound):
+        store.conversations.get(owner_id=alice.id, conversation_id=conv.id)
+    assert store.conversations.list_page(owner_id=alice.id).items == []
+    assert store.search.search(owner_id=alice.id, query="zebra") == []
+    with pytest.raises(NotFound):  # nothing more can be written into it
+        store.conversations.add_message(owner_id=alice.id, conversation_id=conv.id, role="user", content="x")
+    with pytest.raises(NotFound):
+        store.audio.put(
+            owner_id=alice.id,
+            conversation_id=conv.id,
+            data=b"OggS",
+            content_type="audio/ogg",
+            duration_seconds=1,
+        )
+
+    assert store.finish_deletes() == 1  # the next start
+    assert store.db.run(lambda db: db.messages.count_documents({"conversation_id": parse_id(conv.id)})) == 0
+    assert store.db.run(lambda db: db["audio.files"].count_documents({})) == 0
+    assert store.db.run(lambda db: db.conversations.count_documents({"_id": parse_id(conv.id)})) == 0
+    with pytest.raises(NotFound):
+        store.audio.get(owner_id=alice.id, audio_id=clip)
+    assert store.finish_deletes() == 0
 
 
 def test_oversized_content_is_refused_before_the_database(store: Store, alice: User) -> None:
@@ -222,23 +304,48 @@ def test_context_is_read_through_and_rebuilt_when_stale(store: Store, alice: Use
 
 def test_audio_round_trips_and_is_private(store: Store, alice: User, bob: User) -> None:
     clip = bytes(range(256)) * 2400  # ~600 KB, several GridFS chunks
-    audio_id = store.audio.put(owner_id=alice.id, data=clip, content_type="audio/ogg", duration_seconds=3.5)
+    conv = store.conversations.create(owner_id=alice.id, title="voice")
+    audio_id = store.audio.put(
+        owner_id=alice.id, conversation_id=conv.id, data=clip, content_type="audio/ogg", duration_seconds=3.5
+    )
     loaded = store.audio.get(owner_id=alice.id, audio_id=audio_id)
     assert (loaded.data, loaded.content_type, loaded.duration_seconds) == (clip, "audio/ogg", 3.5)
     for owner, bad in ((bob.id, audio_id), (alice.id, "zzz"), (alice.id, "0" * 24)):
         with pytest.raises(NotFound):
             store.audio.get(owner_id=owner, audio_id=bad)
     with pytest.raises(InvalidInput):
-        store.audio.put(owner_id=alice.id, data=b"", content_type="audio/ogg", duration_seconds=0)
+        store.audio.put(
+            owner_id=alice.id, conversation_id=conv.id, data=b"", content_type="audio/ogg", duration_seconds=0
+        )
+    with pytest.raises(NotFound):  # only into the owner's own conversation
+        store.audio.put(
+            owner_id=bob.id, conversation_id=conv.id, data=clip, content_type="audio/ogg", duration_seconds=1
+        )
 
 
 def test_deleting_a_conversation_removes_its_audio(store: Store, alice: User) -> None:
     conv = store.conversations.create(owner_id=alice.id, title="voice")
+    other = store.conversations.create(owner_id=alice.id, title="kept")
     audio_id = store.audio.put(
-        owner_id=alice.id, data=b"OggS" * 100, content_type="audio/ogg", duration_seconds=1
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        data=b"OggS" * 100,
+        content_type="audio/ogg",
+        duration_seconds=1,
+    )
+    unattached_id = store.audio.put(  # stored for the conversation, never named by a message
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        data=b"OggS" * 20,
+        content_type="audio/ogg",
+        duration_seconds=1,
     )
     kept_id = store.audio.put(
-        owner_id=alice.id, data=b"OggS" * 10, content_type="audio/ogg", duration_seconds=1
+        owner_id=alice.id,
+        conversation_id=other.id,
+        data=b"OggS" * 10,
+        content_type="audio/ogg",
+        duration_seconds=1,
     )
     store.conversations.add_message(
         owner_id=alice.id,
@@ -249,8 +356,9 @@ def test_deleting_a_conversation_removes_its_audio(store: Store, alice: User) ->
         audio_id=audio_id,
     )
     store.delete_conversation(owner_id=alice.id, conversation_id=conv.id)
-    with pytest.raises(NotFound):
-        store.audio.get(owner_id=alice.id, audio_id=audio_id)
+    for gone in (audio_id, unattached_id):
+        with pytest.raises(NotFound):
+            store.audio.get(owner_id=alice.id, audio_id=gone)
     assert store.audio.get(owner_id=alice.id, audio_id=kept_id).data == b"OggS" * 10
 
 

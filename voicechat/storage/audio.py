@@ -34,21 +34,42 @@ class AudioStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def put(self, *, owner_id: str, data: bytes, content_type: str, duration_seconds: float) -> str:
-        """Store ``data`` and return its id."""
+    def put(
+        self, *, owner_id: str, conversation_id: str, data: bytes, content_type: str, duration_seconds: float
+    ) -> str:
+        """Store ``data`` as a clip of ``conversation_id`` and return its id.
+
+        Refused with ``NotFound`` when the conversation is not its owner's live conversation, checked before
+        and again after the upload: a clip stored while the conversation was being deleted is removed here,
+        so a delete racing a turn never leaves a recording nobody can reach.
+        """
         if not data:
             raise InvalidInput("The audio clip is empty.")
         if len(data) > MAX_AUDIO_BYTES:
             raise InvalidInput("The audio clip is too large to store.")
-        owner = parse_id(owner_id)
+        owner, conversation = parse_id(owner_id), parse_id(conversation_id)
+        if not self._live(owner, conversation):
+            raise NotFound()
         file_id = ObjectId()
-        metadata = {"owner_id": owner, "content_type": content_type, "duration_seconds": duration_seconds}
+        metadata = {
+            "owner_id": owner,
+            "conversation_id": conversation,
+            "content_type": content_type,
+            "duration_seconds": duration_seconds,
+        }
         self._db.run(
             lambda db: gridfs.GridFSBucket(db, bucket_name=BUCKET).upload_from_stream_with_id(
                 file_id, f"{file_id}", data, metadata=metadata
             )
         )
+        if not self._live(owner, conversation):
+            self._db.run(lambda db: gridfs.GridFSBucket(db, bucket_name=BUCKET).delete(file_id))
+            raise NotFound()
         return str(file_id)
+
+    def _live(self, owner: ObjectId, conversation: ObjectId) -> bool:
+        query = {"_id": conversation, "owner_id": owner}
+        return self._db.run(lambda db: db.conversations.count_documents(query, limit=1)) > 0
 
     def get(self, *, owner_id: str, audio_id: str) -> AudioClip:
         """The clip, if it exists and belongs to ``owner_id``."""
@@ -72,18 +93,17 @@ class AudioStore:
 
         return self._db.run(read)
 
-    def delete_many(self, *, owner_id: str, audio_ids: list[str]) -> int:
-        """Delete the owner's clips among ``audio_ids``; returns how many were deleted."""
-        owner = parse_id(owner_id)
-        ids = [parse_id(a) for a in audio_ids]
+    def delete_for_conversation(self, conversation_id: ObjectId, audio_ids: list[ObjectId]) -> int:
+        """Delete every clip of a conversation: those stored for it, and those its messages name (clips
+        stored before clips were filed by conversation). Returns how many were deleted."""
 
         def delete(db: PymongoDatabase[Document]) -> int:
             bucket = gridfs.GridFSBucket(db, bucket_name=BUCKET)
-            owned = bucket.find({"_id": {"$in": ids}, "metadata.owner_id": owner})
-            count = 0
-            for grid_out in owned:
-                bucket.delete(grid_out._id)
-                count += 1
-            return count
+            ids = {f._id for f in bucket.find({"metadata.conversation_id": conversation_id})}
+            if audio_ids:
+                ids |= {f._id for f in bucket.find({"_id": {"$in": audio_ids}})}
+            for file_id in ids:
+                bucket.delete(file_id)
+            return len(ids)
 
-        return self._db.run(delete) if ids else 0
+        return self._db.run(delete)

@@ -7,6 +7,7 @@ malformed id, so nothing leaks about which ids exist.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,29 +120,56 @@ class ConversationRepository:
             owner_id, conversation_id, {"$set": {"model": model, "system_prompt": system_prompt}}
         )
 
-    def delete(self, *, owner_id: str, conversation_id: str) -> list[str]:
-        """Delete a conversation and its messages; returns the audio ids its messages referenced.
-
-        Usage events are kept for accounting with their conversation link cut.
+    def mark_deleted(self, *, owner_id: str, conversation_id: str) -> str:
+        """First step of a delete: the conversation stops being its owner's at once (a tombstone), so it is
+        no longer listed, opened, searched or written to; ``sweep`` then removes what it held. Returns its id.
         """
-        doc = self._owned(owner_id, conversation_id)
-        oid = doc["_id"]
+        query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}
+        tombstone = {
+            "$set": {"deleted_at": datetime.now(UTC), "deleted_owner_id": query["owner_id"]},
+            "$unset": {"owner_id": ""},
+        }
+        result = self._db.run(lambda db: db.conversations.update_one(query, tombstone))
+        if result.matched_count == 0:
+            raise NotFound()
+        return str(query["_id"])
+
+    def sweep(
+        self, conversation_id: str, *, delete_audio: Callable[[ObjectId, list[ObjectId]], object]
+    ) -> None:
+        """Remove a tombstoned conversation: its recordings (through ``delete_audio``, given the conversation
+        and the clip ids its messages name), its messages, then the tombstone; usage events are kept for
+        accounting with their link cut. Safe to repeat, so a sweep cut short by a crash is finished later."""
+        oid = parse_id(conversation_id)
+        if (
+            self._db.run(
+                lambda db: db.conversations.count_documents({"_id": oid, "deleted_at": {"$ne": None}})
+            )
+            == 0
+        ):
+            return  # not tombstoned (or already gone): nothing to sweep
         audio_ids = self._db.run(
             lambda db: [
-                str(m["audio_id"])
+                m["audio_id"]
                 for m in db.messages.find(
                     {"conversation_id": oid, "audio_id": {"$ne": None}}, {"audio_id": 1}
                 )
             ]
         )
+        delete_audio(oid, audio_ids)
         self._db.run(lambda db: db.messages.delete_many({"conversation_id": oid}))
         self._db.run(
             lambda db: db.usage_events.update_many(
                 {"conversation_id": oid}, {"$set": {"conversation_id": None}}
             )
         )
-        self._db.run(lambda db: db.conversations.delete_one({"_id": oid, "owner_id": doc["owner_id"]}))
-        return audio_ids
+        self._db.run(lambda db: db.conversations.delete_one({"_id": oid, "deleted_at": {"$ne": None}}))
+
+    def tombstoned(self) -> list[str]:
+        """Ids of conversations whose delete was begun but not finished (a crash mid-sweep)."""
+        since_ever = {"deleted_at": {"$gt": datetime(1970, 1, 1, tzinfo=UTC)}}  # a range the index answers
+        docs = self._db.run(lambda db: list(db.conversations.find(since_ever, {"_id": 1})))
+        return [str(d["_id"]) for d in docs]
 
     # Messages --------------------------------------------------------------------------------------
 
@@ -182,6 +210,9 @@ class ConversationRepository:
             "metrics": {k: v for k, v in asdict(metrics or TurnMetrics()).items() if v is not None},
         }
         self._db.run(lambda db: db.messages.insert_one(doc))
+        if not self._still_live(conversation["_id"]):  # deleted meanwhile: take the message back out
+            self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
+            raise NotFound()
         update: Document = {
             "$inc": {"message_count": 1},
             "$set": {"updated_at": now, "last_message_id": doc["_id"]},
@@ -281,6 +312,10 @@ class ConversationRepository:
         if doc is None:
             raise NotFound()
         return doc
+
+    def _still_live(self, conversation_id: ObjectId) -> bool:
+        query = {"_id": conversation_id, "owner_id": {"$ne": None}}
+        return self._db.run(lambda db: db.conversations.count_documents(query, limit=1)) > 0
 
     def _update_owned(self, owner_id: str, conversation_id: str, update: Document) -> None:
         query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}

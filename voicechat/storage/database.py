@@ -24,8 +24,12 @@ T = TypeVar("T")
 Document = dict[str, Any]
 
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "users": [([("email", ASCENDING)], {"unique": True})],
-    "conversations": [([("owner_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)], {})],
+    # An account is its provider's identity (issuer|subject); two accounts may share an email.
+    "users": [([("identity", ASCENDING)], {"unique": True}), ([("email", ASCENDING)], {})],
+    "conversations": [
+        ([("owner_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)], {}),
+        ([("deleted_at", ASCENDING)], {}),  # deletes begun but not finished, swept at start-up
+    ],
     "messages": [
         ([("conversation_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], {}),
         # Portable full-text search: normalised terms per message, queried by equality (see search.py).
@@ -55,6 +59,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("user_id", ASCENDING), ("day", ASCENDING)], {}),
     ],
     "conversations_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
+    # Recordings by conversation, so a delete finds clips stored but never attached to a message.
+    "audio.files": [([("metadata.conversation_id", ASCENDING)], {})],
     # Refusals expire after 90 days (a TTL index): the dashboard shows recent ones, nobody needs old ones.
     "refusals": [([("at", ASCENDING)], {"expireAfterSeconds": 90 * 24 * 3600})],
 }

@@ -63,8 +63,14 @@ class MessageSearch:
                 )
             )
         )
-        docs.sort(key=lambda doc: doc["_id"], reverse=True)
+        live = self._live_conversations(owner, {doc["conversation_id"] for doc in docs})
+        docs = sorted((d for d in docs if d["conversation_id"] in live), key=lambda d: d["_id"], reverse=True)
         return [_to_hit(doc, terms) for doc in docs]
+
+    def _live_conversations(self, owner_id: ObjectId, ids: set[ObjectId]) -> set[ObjectId]:
+        # A conversation being deleted has lost its owner already (its messages go a moment later).
+        query: Document = {"_id": {"$in": list(ids)}, "owner_id": owner_id}
+        return {d["_id"] for d in self._db.run(lambda db: list(db.conversations.find(query, {"_id": 1})))}
 
     def _ids_with_term(self, owner_id: ObjectId, term: str) -> set[ObjectId]:
         # Equality on (owner_id, terms) only: adding an ``_id $in`` filter made the embedded server scan

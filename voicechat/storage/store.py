@@ -15,7 +15,7 @@ from voicechat.storage.embedded import EmbeddedMongo
 from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
 from voicechat.storage.usage_events import UsageRepository
-from voicechat.storage.users import UserRepository
+from voicechat.storage.users import UserRepository, migrate_users
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,14 @@ class Store:
             embedded = EmbeddedMongo(settings.data_dir)
             db = Database.connect(embedded.attach(), recover=embedded.ensure_running)
             atexit.register(embedded.detach)
+        migrate_users(db)
         db.ensure_indexes()
         cache: ContextCache = (
             RedisContextCache.from_url(settings.redis_url) if settings.redis_url else MemoryContextCache()
         )
-        return cls.over(db, cache=cache, context_size=settings.context_messages, embedded=embedded)
+        store = cls.over(db, cache=cache, context_size=settings.context_messages, embedded=embedded)
+        store.finish_deletes()
+        return store
 
     @classmethod
     def over(
@@ -67,10 +70,21 @@ class Store:
         )
 
     def delete_conversation(self, *, owner_id: str, conversation_id: str) -> None:
-        """Delete a conversation with its messages, their audio and its cached context (usage is kept)."""
-        audio_ids = self.conversations.delete(owner_id=owner_id, conversation_id=conversation_id)
-        self.audio.delete_many(owner_id=owner_id, audio_ids=audio_ids)
-        self.context.forget(conversation_id)
+        """Delete a conversation with its messages, their audio and its cached context (usage is kept).
+
+        A tombstone first (from then on nothing can reach it or write into it), then the sweep; a crash in
+        between leaves nothing reachable, and ``finish_deletes`` completes the sweep at the next start.
+        """
+        deleted = self.conversations.mark_deleted(owner_id=owner_id, conversation_id=conversation_id)
+        self.context.forget(deleted)
+        self.conversations.sweep(deleted, delete_audio=self.audio.delete_for_conversation)
+
+    def finish_deletes(self) -> int:
+        """Complete deletes a crash cut short; returns how many conversations were swept."""
+        pending = self.conversations.tombstoned()
+        for conversation_id in pending:
+            self.conversations.sweep(conversation_id, delete_audio=self.audio.delete_for_conversation)
+        return len(pending)
 
     def close(self) -> None:
         """Close connections and, for the embedded server, stop counting this process as a user."""

@@ -1,17 +1,48 @@
-"""Users: created on first sign-in, keyed by email."""
+"""Users: created on first sign-in, keyed by the identity provider's stable identity (issuer + subject).
+
+An email address is only an attribute: two providers (or a provider where people choose their own address)
+can both say ``boss@corp``, so the address never decides who an account is, and it grants the admin role only
+when the provider vouches for it (``email_verified``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import get_args
+from typing import Literal, get_args
 
 from pymongo import ReturnDocument
+from pymongo.database import Database as PymongoDatabase
 
 from voicechat.errors import InvalidInput, NotAllowed, NotFound
 from voicechat.models import User, UserRole, VoicePreferences
 from voicechat.storage.database import Database, Document, parse_id
+
+LOCAL_ISSUER = "local"  # accounts made on this machine: the single local user, tests, benchmarks, the demo
+LEGACY_PREFIX = "legacy:"  # accounts made before identities were bound, keyed by email until claimed
+AdminSource = Literal["list", "promotion"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed in, as the identity provider (or the hosting platform) says."""
+
+    issuer: str
+    subject: str
+    email: str
+    email_verified: bool
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        """The account key: stable for this person at this provider, different at any other provider."""
+        return f"{self.issuer}|{self.subject}"
+
+
+def identity_key(issuer: str, subject: str) -> str:
+    """The stored account key of an issuer and subject."""
+    return f"{issuer}|{subject}"
 
 
 class UserRepository:
@@ -20,25 +51,65 @@ class UserRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def get_or_create(self, *, email: str, name: str, admin: bool = False) -> User:
-        """The user with ``email``, created on first sight; listed admins are always made admins."""
-        email = email.strip().lower()
-        update: Document = {
-            "$setOnInsert": {"email": email, "tier": "default", "created_at": datetime.now(UTC)},
-            "$set": {"name": name or email},
+    def sign_in(self, identity: Identity, *, listed_admin: bool) -> User:
+        """The account of ``identity``, created at the first sign-in and its email, name and role brought up
+        to date at every later one.
+
+        ``listed_admin`` (the caller checked VOICECHAT_ADMINS, and only for a verified email) makes the person
+        an admin; someone who was admin only because of that list stops being one once it no longer names
+        them, while an admin promoted on the People page stays one. An account from before identities were
+        bound (keyed by email) is claimed by the first sign-in with that verified email.
+        """
+        email = identity.email.strip().lower()
+        if identity.email_verified and email:
+            self._claim_legacy(email, identity.key)
+        current = self._db.run(lambda db: db.users.find_one({"identity": identity.key})) or {}
+        changes: Document = {
+            "name": identity.name or email,
+            "email": email,
+            "email_verified": identity.email_verified,
         }
-        if admin:
-            update["$set"]["role"] = "admin"
-        else:
-            update["$setOnInsert"]["role"] = "user"
+        if listed_admin:
+            changes["role"] = "admin"
+            if current.get("admin_by") != "promotion":
+                changes["admin_by"] = "list"
+        elif current.get("role") == "admin" and current.get("admin_by", "list") == "list":
+            changes |= {"role": "user", "admin_by": None}  # the list no longer names them
+        insert: Document = {
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "tier": "default",
+            "created_at": datetime.now(UTC),
+        }
+        if "role" not in changes:
+            insert["role"] = "user"
         doc = self._db.run(
             lambda db: db.users.find_one_and_update(
-                {"email": email}, update, upsert=True, return_document=ReturnDocument.AFTER
+                {"identity": identity.key},
+                {"$set": changes, "$setOnInsert": insert},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
         )
         if doc is None:  # upsert with ReturnDocument.AFTER always returns the document
             raise RuntimeError("user upsert returned nothing")
         return _to_user(doc)
+
+    def get_or_create(self, *, email: str, name: str, admin: bool = False) -> User:
+        """A local account for ``email`` (this machine's single user, tests, benchmarks, the demo data)."""
+        email = email.strip().lower()
+        identity = Identity(issuer=LOCAL_ISSUER, subject=email, email=email, email_verified=True, name=name)
+        return self.sign_in(identity, listed_admin=admin)
+
+    def find_by_email(self, email: str) -> list[User]:
+        """Every account with this email (one per identity provider that vouched for it)."""
+        docs = self._db.run(lambda db: list(db.users.find({"email": email.strip().lower()}).limit(20)))
+        return [_to_user(d) for d in docs]
+
+    def _claim_legacy(self, email: str, key: str) -> None:
+        self._db.run(
+            lambda db: db.users.update_one({"identity": LEGACY_PREFIX + email}, {"$set": {"identity": key}})
+        )
 
     def get(self, user_id: str) -> User:
         """The user with this id (``NotFound`` for an unknown or malformed id)."""
@@ -53,7 +124,8 @@ class UserRepository:
 
         Raises ``NotAllowed`` when ``acting`` is not an admin or would remove their own admin role (so the
         last admin cannot lock everyone out), ``InvalidInput`` for an unknown role or tier, ``NotFound`` for
-        an unknown user. Emails listed in VOICECHAT_ADMINS become admins again at their next sign-in.
+        an unknown user. Emails listed in VOICECHAT_ADMINS become admins again at their next sign-in; an admin
+        made here stays one when the list changes.
         """
         if not acting.is_admin:
             raise NotAllowed()
@@ -64,9 +136,12 @@ class UserRepository:
         if user_id == acting.id and role != "admin":
             raise NotAllowed("You cannot remove your own admin role; ask another admin.")
         oid = _user_oid(user_id)
+        admin_by: AdminSource | None = "promotion" if role == "admin" else None
         doc = self._db.run(
             lambda db: db.users.find_one_and_update(
-                {"_id": oid}, {"$set": {"role": role, "tier": tier}}, return_document=ReturnDocument.AFTER
+                {"_id": oid},
+                {"$set": {"role": role, "tier": tier, "admin_by": admin_by}},
+                return_document=ReturnDocument.AFTER,
             )
         )
         if doc is None:
@@ -121,3 +196,18 @@ def _to_user(doc: Document) -> User:
         tier=doc.get("tier", "default"),
         created_at=doc.get("created_at"),
     )
+
+
+def migrate_users(db: Database) -> None:
+    """Bind accounts made before identities were (keyed by email) to ``legacy:<email>``, and drop the old
+    unique email index, so the same email from two providers can be two accounts. Idempotent; runs before
+    the indexes are created."""
+
+    def migrate(raw: PymongoDatabase[Document]) -> None:
+        for doc in list(raw.users.find({"identity": {"$exists": False}}, {"email": 1})):
+            raw.users.update_one({"_id": doc["_id"]}, {"$set": {"identity": LEGACY_PREFIX + doc["email"]}})
+        for name, spec in raw.users.index_information().items():
+            if spec.get("unique") and [key for key, _ in spec["key"]] == ["email"]:
+                raw.users.drop_index(name)
+
+    db.run(migrate)
