@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gridfs
 import pytest
+from bson import ObjectId
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP, online_app
@@ -112,7 +114,13 @@ def test_stored_recordings_are_replayable(app: AppTest, store: Store) -> None:
     user = store.users.get_or_create(email="local@localhost", name="Local user", admin=True)
     conversation = store.conversations.create(owner_id=user.id, title="spoken")
     clip = pcm_to_wav(b"\x01\x00" * 16_000, sample_rate=16_000)
-    audio_id = store.audio.put(owner_id=user.id, data=clip, content_type="audio/wav", duration_seconds=1.0)
+    audio_id = store.audio.put(
+        owner_id=user.id,
+        conversation_id=conversation.id,
+        data=clip,
+        content_type="audio/wav",
+        duration_seconds=1.0,
+    )
     store.conversations.add_message(
         owner_id=user.id,
         conversation_id=conversation.id,
@@ -121,11 +129,17 @@ def test_stored_recordings_are_replayable(app: AppTest, store: Store) -> None:
         is_voice=True,
         audio_id=audio_id,
     )
-    gone = store.audio.put(owner_id=user.id, data=clip, content_type="audio/wav", duration_seconds=1.0)
+    gone = store.audio.put(
+        owner_id=user.id,
+        conversation_id=conversation.id,
+        data=clip,
+        content_type="audio/wav",
+        duration_seconds=1.0,
+    )
     store.conversations.add_message(
         owner_id=user.id, conversation_id=conversation.id, role="assistant", content="reply", audio_id=gone
     )
-    store.audio.delete_many(owner_id=user.id, audio_ids=[gone])
+    store.db.run(lambda db: gridfs.GridFSBucket(db, bucket_name="audio").delete(ObjectId(gone)))
     app.query_params["c"] = conversation.id
     app.run()
     assert not app.exception

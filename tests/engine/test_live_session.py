@@ -23,6 +23,7 @@ from voicechat.engine.live_setup import LiveSetup, live_setup
 from voicechat.engine.live_view import LiveSnapshot
 from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
+from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
@@ -130,6 +131,31 @@ def test_a_pause_mid_sentence_does_not_end_the_turn(
     wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     [heard] = transcription_seconds(fake_openai)  # one turn holding both halves
     assert heard > (len(speech["first_half"]) + len(speech["second_half"])) / 32_000
+
+
+def test_deleting_the_conversation_while_the_reply_plays_leaves_no_recording_and_no_message(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    fake_openai.script_chat(ChatScript(reply=LONG_REPLY))
+    session, _ = session_factory()
+    feed(session, speech["question"] + silence_pcm(1.0))
+    snap = wait_for(session, lambda s: s.state == "speaking")
+    conversation_id = snap.conversation_id
+    assert conversation_id is not None
+    deadline = time.monotonic() + 20  # the reply is stored once generated, while it still plays
+    while len(stored(store, user, conversation_id)) < 2:
+        assert time.monotonic() < deadline, "the reply was never stored"
+        time.sleep(0.01)
+    store.delete_conversation(owner_id=user.id, conversation_id=conversation_id)
+    snap = wait_for(session, lambda s: s.state == "listening")  # the turn ends: played out, then stored
+    oid = parse_id(conversation_id)
+    assert store.db.run(lambda db: db.messages.count_documents({"conversation_id": oid})) == 0
+    assert store.db.run(lambda db: db["audio.files"].count_documents({})) == 0  # not one orphan recording
+    assert store.db.run(lambda db: db.conversations.count_documents({"_id": oid})) == 0
 
 
 def test_a_cough_does_not_start_a_turn(session_factory, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]

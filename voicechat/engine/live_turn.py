@@ -225,7 +225,11 @@ class ReplySpeaker:
         audio_id = None
         if audio:
             clip = keep_clip(
-                self._store, owner_id=self._user.id, pcm=audio, sample_rate=self._meter.sample_rate
+                self._store,
+                owner_id=self._user.id,
+                conversation_id=self._turn.conversation.id,
+                pcm=audio,
+                sample_rate=self._meter.sample_rate,
             )
             audio_id = clip.id
         cut = self.outcome.interrupted

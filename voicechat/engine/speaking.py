@@ -86,11 +86,13 @@ class KeptClip:
     content_type: str
 
 
-def keep_clip(store: Store, *, owner_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
-    """Encode 16-bit mono PCM compactly and store it for ``owner_id``."""
+def keep_clip(store: Store, *, owner_id: str, conversation_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
+    """Encode 16-bit mono PCM compactly and store it for ``owner_id`` in ``conversation_id`` (``NotFound``
+    when that conversation was deleted meanwhile: nothing is left behind)."""
     data, content_type = encode_for_storage(pcm, sample_rate=sample_rate)
     audio_id = store.audio.put(
         owner_id=owner_id,
+        conversation_id=conversation_id,
         data=data,
         content_type=content_type,
         duration_seconds=round(len(pcm) / 2 / sample_rate, 3),

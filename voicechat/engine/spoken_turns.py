@@ -91,7 +91,13 @@ class SpokenTurns:
         """Store the user's utterance (``text`` may be empty while its transcript is pending)."""
         conversation_id = self._conversation(text)
         audio_id = (
-            keep_clip(self._store, owner_id=self._user.id, pcm=pcm, sample_rate=SAMPLE_RATE).id
+            keep_clip(
+                self._store,
+                owner_id=self._user.id,
+                conversation_id=conversation_id,
+                pcm=pcm,
+                sample_rate=SAMPLE_RATE,
+            ).id
             if pcm
             else None
         )
@@ -132,7 +138,13 @@ class SpokenTurns:
         heard = reply.heard(played_samples)
         audio = reply.played_audio(played_samples)
         audio_id = (
-            keep_clip(self._store, owner_id=self._user.id, pcm=audio, sample_rate=sample_rate).id
+            keep_clip(
+                self._store,
+                owner_id=self._user.id,
+                conversation_id=self.conversation_id,
+                pcm=audio,
+                sample_rate=sample_rate,
+            ).id
             if audio
             else None
         )

@@ -154,7 +154,13 @@ class VoiceTurnService:
             prices=self._settings.price_tables,
             conversation_id=reply.conversation_id,
         )
-        clip = keep_clip(self._store, owner_id=user.id, pcm=spoken.pcm, sample_rate=spoken.sample_rate)
+        clip = keep_clip(
+            self._store,
+            owner_id=user.id,
+            conversation_id=reply.conversation_id,
+            pcm=spoken.pcm,
+            sample_rate=spoken.sample_rate,
+        )
         message = self._store.conversations.update_message(
             owner_id=user.id,
             message_id=reply.id,
@@ -164,7 +170,13 @@ class VoiceTurnService:
         return SpokenReply(audio=clip.data, content_type=clip.content_type, message=message)
 
     def _keep_recording(self, user: User, message: Message, audio: DecodedAudio) -> None:
-        clip = keep_clip(self._store, owner_id=user.id, pcm=audio.pcm, sample_rate=audio.sample_rate)
+        clip = keep_clip(
+            self._store,
+            owner_id=user.id,
+            conversation_id=message.conversation_id,
+            pcm=audio.pcm,
+            sample_rate=audio.sample_rate,
+        )
         self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=clip.id)
 
     def _mark_failed(self, user: User, message: Message, *, error: str) -> Message:
