@@ -28,6 +28,12 @@ def render_report(report: UsageReport) -> None:
     row2[0].metric("Tokens", f"{head.tokens:,}")
     row2[1].metric("Audio in (min)", f"{head.audio_minutes_in:,.1f}")
     row2[2].metric("Audio out (min)", f"{head.audio_minutes_out:,.1f}")
+    if head.estimated_cost_usd > 0:
+        st.caption(
+            f"{head.estimated_share:.1%} of this cost is estimated: replies cut short (barge-in, a page "
+            "left, a dropped connection) are billed by the provider but never reported, so their tokens "
+            "were counted here with the model's own tokeniser."
+        )
     if not report.per_user:
         st.info(
             "No usage recorded in this period. Every chat turn records its tokens, cost and latency here."

@@ -34,6 +34,12 @@ class Headline:
     audio_minutes_out: float
     tokens: int
     cost_usd: float
+    estimated_cost_usd: float = 0.0  # priced from our own token counts (replies cut before usage came)
+
+    @property
+    def estimated_share(self) -> float:
+        """The part of the cost that is estimated, 0..1."""
+        return self.estimated_cost_usd / self.cost_usd if self.cost_usd > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ def build_report(
         ),
         tokens=sum(r.input_tokens + r.output_tokens for r in model_rows),
         cost_usd=round(sum(r.cost_usd for r in model_rows), 6),
+        estimated_cost_usd=round(sum(r.estimated_cost_usd for r in model_rows), 6),
     )
     return UsageReport(
         start=start,

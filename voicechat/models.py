@@ -125,6 +125,7 @@ class UsageEvent:
     latency_ms: float | None = None
     created_at: datetime | None = None
     turn: bool = False  # a speech-to-speech reply to the user (every chat event is a turn already)
+    estimated: bool = False  # tokens counted by us: the provider never reported them (a reply cut short)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class DailyUsage:
     model: str = ""
     user_id: str | None = None
     cost_usd: float = 0.0
+    estimated_cost_usd: float = 0.0  # the part of ``cost_usd`` priced from our own token counts
     events: int = 0
     errors: int = 0
     rate_limited: int = 0

@@ -134,15 +134,23 @@ class FakeOpenAI:
             )
         reply = script.reply if script.reply is not None else _echo(body["messages"])
         tokens = _tokens(reply)
+        cap = body.get("max_completion_tokens") or body.get("max_tokens")
+        finish_reason = "length" if cap is not None and len(tokens) > cap else "stop"
+        tokens = tokens[:cap] if cap is not None else tokens  # as the real API stops at the cap
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         if not body.get("stream"):
-            return JSONResponse(_completion(body["model"], reply, prompt_tokens, len(tokens)))
+            return JSONResponse(_completion(body["model"], "".join(tokens), prompt_tokens, len(tokens)))
         return StreamingResponse(
-            self._stream(body, script, tokens, prompt_tokens), media_type="text/event-stream"
+            self._stream(body, script, tokens, prompt_tokens, finish_reason), media_type="text/event-stream"
         )
 
     async def _stream(
-        self, body: dict[str, Any], script: ChatScript, tokens: list[str], prompt_tokens: int
+        self,
+        body: dict[str, Any],
+        script: ChatScript,
+        tokens: list[str],
+        prompt_tokens: int,
+        finish_reason: str,
     ) -> AsyncIterator[bytes]:
         model = body["model"]
         await asyncio.sleep(script.first_token_delay)
@@ -153,7 +161,7 @@ class FakeOpenAI:
             yield _sse(_chunk(model, {"content": token}))
             if script.token_delay:
                 await asyncio.sleep(script.token_delay)
-        yield _sse(_chunk(model, {}, finish_reason="stop"))
+        yield _sse(_chunk(model, {}, finish_reason=finish_reason))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "prompt_tokens": prompt_tokens,

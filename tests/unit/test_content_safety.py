@@ -45,7 +45,7 @@ def test_titles_are_shown_literally() -> None:
 
 def test_the_usage_csv_defuses_formulas() -> None:
     rows = [
-        UserUsage("u1", "=HYPERLINK(\"https://evil.example\",\"x\")@x.org", 1.5, 2, 10, 0.5, 0),
+        UserUsage("u1", '=HYPERLINK("https://evil.example","x")@x.org', 1.5, 2, 10, 0.5, 0),
         UserUsage("u2", "+1-2@x.org", 0.0, 1, 1, 0.0, 0),
         UserUsage("u3", "-cmd@x.org", 0.0, 1, 1, 0.0, 0),
         UserUsage("u4", "@SUM(A1)@x.org", 0.0, 1, 1, 0.0, 0),

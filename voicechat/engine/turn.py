@@ -22,10 +22,11 @@ from voicechat.models import (
     UsageStatus,
     User,
 )
-from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, TokenUsage
 from voicechat.providers.chat_factory import offered_chat_models
-from voicechat.storage.conversations import title_from
+from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.store import Store
+from voicechat.tokens import estimate_chat_usage
 from voicechat.usage import chat_cost
 from voicechat.validation import clean_message_text, clean_system_prompt
 
@@ -150,6 +151,7 @@ class TextTurn:
             ),
             model=self._options.model,
             temperature=self._settings.temperature,
+            max_output_tokens=self._settings.max_output_tokens,
         )
         parts: list[str] = []
         status: MessageStatus = "interrupted"  # if the page abandons the generator
@@ -166,60 +168,98 @@ class TextTurn:
             status, error = "failed", exc
             raise
         finally:
-            self._finish("".join(parts), status=status, error=error, stream=stream)
+            self._finish("".join(parts), status=status, error=error, stream=stream, request=request)
 
     def _finish(
-        self, text: str, *, status: MessageStatus, error: ProviderError | None, stream: ChatStream | None
+        self,
+        text: str,
+        *,
+        status: MessageStatus,
+        error: ProviderError | None,
+        stream: ChatStream | None,
+        request: ChatRequest,
     ) -> None:
-        usage = stream.usage if stream else None
+        # Usage first: whatever happens to the reply below, what the provider billed is on record.
+        usage = self._record_usage(text, status=status, error=error, stream=stream, request=request)
         metrics = TurnMetrics(
             first_token_ms=stream.first_token_ms if stream else None,
             total_ms=stream.total_ms if stream else None,
         )
         conversation_id = self.conversation.id
         if text or status == "complete":
+            stored, truncated = _storable(text)
             self.reply = self._store.conversations.add_message(
                 owner_id=self._user.id,
                 conversation_id=conversation_id,
                 role="assistant",
-                content=text,
+                content=stored,
                 status=status,
                 interrupted=status == "interrupted",
                 model=self._options.model,
-                error=type(error).__name__ if error else None,
+                error=type(error).__name__ if error else (TRUNCATED if truncated else None),
                 metrics=metrics,
             )
             if status != "failed":
                 self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
-        input_tokens = usage.input_tokens if usage else 0
-        output_tokens = usage.output_tokens if usage else 0
+        log.info(
+            "turn finished conversation=%s status=%s tokens=%d/%d estimated=%s first_token_ms=%s",
+            conversation_id,
+            status,
+            usage.input_tokens,
+            usage.output_tokens,
+            stream is not None and stream.usage is None,
+            metrics.first_token_ms,
+        )
+
+    def _record_usage(
+        self,
+        text: str,
+        *,
+        status: MessageStatus,
+        error: ProviderError | None,
+        stream: ChatStream | None,
+        request: ChatRequest,
+    ) -> TokenUsage:
+        """Record the call's priced usage: as reported, or counted here when the stream ended before its
+        report (the provider bills a reply cut short too); a request that never started costs nothing."""
+        estimated = stream is not None and stream.usage is None
+        if stream is not None and stream.usage is not None:
+            usage = stream.usage
+        elif estimated:
+            usage = estimate_chat_usage(request.messages, text, model=request.model)
+        else:
+            usage = TokenUsage(input_tokens=0, output_tokens=0)
         self._store.usage.record(
             UsageEvent(
                 user_id=self._user.id,
-                conversation_id=conversation_id,
+                conversation_id=self.conversation.id,
                 kind="chat",
                 provider=self._llm.provider,
                 model=self._options.model,
                 status=_usage_status(status, error),
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
                 cost_usd=chat_cost(
                     model=self._options.model,
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
                     prices=self._settings.chat_price_table,
                 ),
-                latency_ms=metrics.first_token_ms,
+                latency_ms=stream.first_token_ms if stream else None,
+                estimated=estimated,
             )
         )
-        log.info(
-            "turn finished conversation=%s status=%s tokens=%d/%d first_token_ms=%s",
-            conversation_id,
-            status,
-            input_tokens,
-            output_tokens,
-            metrics.first_token_ms,
-        )
+        return usage
+
+
+TRUNCATED = "Truncated"  # the error mark of a reply longer than a message may be
+
+
+def _storable(text: str) -> tuple[str, bool]:
+    """The reply as it can be stored: cut at the stored-message limit (and marked) when it is longer."""
+    if len(text) <= MAX_STORED_CONTENT_CHARS:
+        return text, False
+    return text[: MAX_STORED_CONTENT_CHARS - 1] + "…", True
 
 
 def _context_of(message: Message) -> ContextMessage:

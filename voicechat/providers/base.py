@@ -28,11 +28,13 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A chat completion request; ``temperature`` None leaves the model's own default."""
+    """A chat completion request; ``temperature`` None leaves the model's own default, and
+    ``max_output_tokens`` caps what one reply may cost (None: the provider's own limit)."""
 
     messages: tuple[ChatMessage, ...]
     model: str
     temperature: float | None = None
+    max_output_tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ def _add(total: Document, doc: Document) -> None:
     for key in _SUMMED:
         total[key] = total.get(key, 0) + doc[key]
     total["events"] = total.get("events", 0) + 1
+    if doc.get("estimated"):
+        total["estimated_cost_usd"] = total.get("estimated_cost_usd", 0) + doc["cost_usd"]
     total["turns"] = total.get("turns", 0) + (doc["kind"] == "chat" or bool(doc.get("turn")))
     total["errors"] = total.get("errors", 0) + (doc["status"] == "error")
     total["rate_limited"] = total.get("rate_limited", 0) + (doc["status"] == "rate_limited")
@@ -109,6 +111,7 @@ def _to_row(doc: Document) -> DailyUsage:
         model=doc.get("model", ""),
         user_id=str(doc["user_id"]) if doc.get("user_id") else None,
         cost_usd=round(float(doc.get("cost_usd", 0.0)), 8),
+        estimated_cost_usd=round(float(doc.get("estimated_cost_usd", 0.0)), 8),
         events=int(doc.get("events", 0)),
         errors=int(doc.get("errors", 0)),
         rate_limited=int(doc.get("rate_limited", 0)),
@@ -137,6 +140,7 @@ def _to_event(doc: Document) -> UsageEvent:
         latency_ms=doc.get("latency_ms"),
         created_at=doc["created_at"],
         turn=bool(doc.get("turn", False)),
+        estimated=bool(doc.get("estimated", False)),
     )
 
 

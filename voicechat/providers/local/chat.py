@@ -34,7 +34,10 @@ class LocalChat(LLM):
             produced = 0
             with self._engines.generating:
                 pieces: Any = model.create_chat_completion(
-                    messages=messages, stream=True, max_tokens=MAX_REPLY_TOKENS, temperature=temperature
+                    messages=messages,
+                    stream=True,
+                    max_tokens=min(MAX_REPLY_TOKENS, request.max_output_tokens or MAX_REPLY_TOKENS),
+                    temperature=temperature,
                 )
                 try:
                     for piece in pieces:

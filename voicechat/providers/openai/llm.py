@@ -31,6 +31,9 @@ class OpenAIChat(LLM):
             stream_options={"include_usage": True},
             # None leaves the model's default (some reasoning models refuse any other temperature).
             temperature=openai.omit if request.temperature is None else request.temperature,
+            max_completion_tokens=openai.omit
+            if request.max_output_tokens is None
+            else request.max_output_tokens,
         )
 
         def chunks() -> Iterator[ChatChunk]:
