@@ -16,6 +16,11 @@ if not app.user.is_admin:
     st.stop()
 
 st.title("Usage")
+if app.quotas.degraded:
+    st.warning(
+        "Redis is not answering: rate limits are counted by each app process on its own until it returns.",
+        icon=":material/warning:",
+    )
 today = datetime.now(UTC).date()
 filters = st.columns([2, 2])
 chosen = filters[0].date_input(

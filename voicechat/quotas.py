@@ -10,13 +10,18 @@ each usage event is written), so a user over budget is refused until the first d
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import Refused
 from voicechat.models import User
@@ -24,14 +29,83 @@ from voicechat.storage.store import Store
 
 log = logging.getLogger(__name__)
 Action = Literal["voice", "text"]
+T = TypeVar("T")
 NOUNS = {"voice": "voice turns", "text": "messages", "address": "requests from your address"}
 
 
 def limit_storage(settings: Settings) -> Storage:
     """Redis (shared by all processes) when configured, else this process's memory."""
     if settings.redis_url:
-        return RedisStorage(settings.redis_url, key_prefix="voicechat-limits")
+        return RedisStorage(
+            settings.redis_url,
+            key_prefix="voicechat-limits",
+            wrap_exceptions=True,  # every Redis failure arrives as limits' StorageError
+            socket_timeout=defaults.REDIS_SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=defaults.REDIS_SOCKET_TIMEOUT_SECONDS,
+        )
     return MemoryStorage()
+
+
+class FailoverLimiter:
+    """Moving-window counting in the shared storage, and in this process's memory while that is unreachable.
+
+    When Redis stops answering, turns are still admitted and refused, counted per process (so the limits hold
+    for each process, not for the site) with a warning in the log; Redis is tried again after
+    ``retry_after`` seconds and used as soon as it answers. ``degraded`` tells the dashboard.
+    """
+
+    def __init__(self, shared: Storage, *, retry_after: float = defaults.REDIS_RETRY_AFTER_SECONDS) -> None:
+        self._shared = MovingWindowRateLimiter(shared)
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._retry_after = retry_after
+        self._down_until: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def degraded(self) -> bool:
+        """True while counting falls back to this process's memory."""
+        return self._down_until is not None
+
+    def test(self, item: RateLimitItem, *key: str) -> bool:
+        """Whether one more hit fits (nothing is counted)."""
+        return self._run(lambda limiter: limiter.test(item, *key))
+
+    def hit(self, item: RateLimitItem, *key: str) -> bool:
+        """Count one hit; False when it does not fit."""
+        return self._run(lambda limiter: limiter.hit(item, *key))
+
+    def reset_time(self, item: RateLimitItem, *key: str) -> float:
+        """When the window frees a slot again (epoch seconds)."""
+        return self._run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
+
+    def _run(self, call: Callable[[MovingWindowRateLimiter], T]) -> T:
+        with self._lock:
+            try_shared = self._down_until is None or time.monotonic() >= self._down_until
+        if try_shared:
+            try:
+                result = call(self._shared)
+            except StorageError as exc:
+                self._mark_down(exc)
+            else:
+                self._mark_up()
+                return result
+        return call(self._local)
+
+    def _mark_down(self, exc: Exception) -> None:
+        with self._lock:
+            first = self._down_until is None
+            self._down_until = time.monotonic() + self._retry_after
+        if first:
+            log.warning(
+                "rate-limit storage unavailable (%s); counting in this process until it returns",
+                type(exc).__name__,
+            )
+
+    def _mark_up(self) -> None:
+        with self._lock:
+            was_down, self._down_until = self._down_until is not None, None
+        if was_down:
+            log.info("rate-limit storage reachable again; counting there")
 
 
 class Quotas:
@@ -39,13 +113,18 @@ class Quotas:
 
     def __init__(self, settings: Settings, store: Store, *, storage: Storage | None = None) -> None:
         self._store = store
-        self._limiter = MovingWindowRateLimiter(storage or limit_storage(settings))
+        self._limiter = FailoverLimiter(storage or limit_storage(settings))
         self._per_user: dict[Action, RateLimitItem] = {
             "voice": parse(settings.voice_rate_limit),
             "text": parse(settings.text_rate_limit),
         }
         self._per_address = parse(settings.address_rate_limit)
         self._budgets = dict(settings.monthly_budgets)
+
+    @property
+    def degraded(self) -> bool:
+        """True while the shared counter store (Redis) is unreachable and limits count per process."""
+        return self._limiter.degraded
 
     def admit(
         self, user: User, action: Action, *, client_address: str | None = None, now: datetime | None = None
@@ -69,7 +148,7 @@ class Quotas:
     def _refuse(
         self, user: User, reason: str, item: RateLimitItem, key: tuple[str, ...], now: datetime
     ) -> None:
-        reset = datetime.fromtimestamp(self._limiter.get_window_stats(item, *key).reset_time, UTC)
+        reset = datetime.fromtimestamp(self._limiter.reset_time(item, *key), UTC)
         wait = max(1, int((reset - now).total_seconds()) + 1)
         message = (
             f"You have reached the limit of {item.amount} {NOUNS[reason]} per "

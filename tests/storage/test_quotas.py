@@ -4,6 +4,7 @@ signed-out use, and a tier's monthly budget refuses once spent."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.fakes.servers import RedisServer
 from voicechat.config import Settings
@@ -132,3 +134,39 @@ def test_bad_limit_settings_are_refused_by_name() -> None:
 
     with pytest.raises(SettingsError, match="VOICECHAT_VOICE_RATE_LIMIT"):
         Settings.from_mapping({"VOICECHAT_VOICE_RATE_LIMIT": "lots"})
+
+
+def test_limits_keep_working_when_redis_dies_mid_conversation_and_return_to_it(
+    store: Store, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_server = RedisServer().start()
+    try:
+        settings = Settings.from_mapping(
+            {"REDIS_URL": redis_server.url, "VOICECHAT_TEXT_RATE_LIMIT": "5/minute"}
+        )
+        quotas = Quotas(settings, store)
+        for _ in range(2):
+            quotas.admit(user, "text")
+        assert not quotas.degraded
+
+        redis_server.kill()  # mid-conversation
+        started = time.monotonic()
+        for _ in range(5):  # turns go on, counted in this process
+            quotas.admit(user, "text")
+        assert time.monotonic() - started < 5  # a dead Redis costs a short timeout, not a hang per turn
+        assert quotas.degraded
+        assert any("rate-limit storage unavailable" in r.getMessage() for r in caplog.records)
+        with pytest.raises(Refused):
+            quotas.admit(user, "text")  # the per-process count holds the limit: a 6th in this minute
+
+        redis_server.start()  # back on the same port
+        deadline = time.monotonic() + 15
+        while quotas.degraded:  # retried after a moment; the first answer ends the fallback
+            assert time.monotonic() < deadline, "never went back to Redis"
+            with contextlib.suppress(Refused):
+                quotas.admit(replace(user, id="0" * 24), "text")
+        client = redis.Redis.from_url(redis_server.url)
+        assert any(b"voicechat-limits" in key for key in client.keys("*"))
+        client.close()
+    finally:
+        redis_server.kill()
