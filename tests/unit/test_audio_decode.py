@@ -116,3 +116,37 @@ def test_no_input_escapes_the_validator(tail: bytes, magic: bytes) -> None:
         assert refused.user_message
     else:
         assert audio.seconds > 0
+
+
+def _wav(*, rate: int, channels: int, frames: int) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x10\x00" * channels * frames)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "message"),
+    [
+        (2, 1, "sample rate"),  # a few bytes that would resample to gigabytes
+        (4_000, 1, "sample rate"),
+        (384_000, 1, "sample rate"),
+        (16_000, 9, "channels"),
+    ],
+)
+def test_implausible_formats_are_refused_before_decoding(rate: int, channels: int, message: str) -> None:
+    with pytest.raises(AudioRejected, match=message) as refused:
+        decode_upload(_wav(rate=rate, channels=channels, frames=64))
+    assert refused.value.reason == "unsupported"
+
+
+def test_the_edges_of_the_allowed_formats_decode() -> None:
+    for rate, channels in ((8_000, 1), (192_000, 2), (48_000, 8)):
+        audio = decode_upload(_wav(rate=rate, channels=channels, frames=rate // 2))
+        assert abs(audio.seconds - 0.5) < 0.05

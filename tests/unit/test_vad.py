@@ -84,3 +84,15 @@ def test_real_models_find_one_turn_in_speech_and_none_in_hum(model: type) -> Non
     assert events[0].at == pytest.approx(0.5, abs=0.15)
     hum = TurnDetector(model(), VadParams()).feed(tone_pcm(3, frequency=50, amplitude=0.02))
     assert not [e for e in hum if e.type == "turn_ended"]
+
+
+def test_a_turn_never_holds_more_than_the_longest_recording_allowed() -> None:
+    # A user who never pauses (or a stuck microphone) ends their turn at the cap: memory stays bounded.
+    windows_in_5s = 5 * 16_000 // WINDOW
+    detector = TurnDetector(
+        Scripted(windows("S" * windows_in_5s)), VadParams(start_secs=0.064, max_turn_secs=2.0)
+    )
+    events = detector.feed(tone_pcm(5.0, amplitude=0.1)[: windows_in_5s * WINDOW_BYTES])  # 5 s, never a pause
+    ended = [e for e in events if e.type == "turn_ended"]
+    assert len(ended) == 2  # two turns of the longest length, the rest still open
+    assert all(2.0 <= len(e.audio) / 2 / 16_000 <= 2.0 + WINDOW / 16_000 for e in ended)

@@ -116,6 +116,20 @@ def _too_long(max_seconds: float) -> AudioRejected:
     return AudioRejected("too_long", f"The recording is too long; the limit is {limit}.")
 
 
+def _check_format(rate: int | None, channels: int | None) -> None:
+    """Refuse sample rates outside 8-192 kHz and more than 8 channels before anything is decoded."""
+    if not rate or not defaults.MIN_AUDIO_SAMPLE_RATE <= rate <= defaults.MAX_AUDIO_SAMPLE_RATE:
+        raise AudioRejected(
+            "unsupported",
+            "That recording's sample rate is not one a microphone records at "
+            f"({defaults.MIN_AUDIO_SAMPLE_RATE // 1000}-{defaults.MAX_AUDIO_SAMPLE_RATE // 1000} kHz).",
+        )
+    if channels is not None and not 0 < channels <= defaults.MAX_AUDIO_CHANNELS:
+        raise AudioRejected(
+            "unsupported", f"That recording has too many channels (at most {defaults.MAX_AUDIO_CHANNELS})."
+        )
+
+
 def _decode(
     data: bytes, container: Container, *, max_seconds: float, sample_rate: int
 ) -> tuple[bytes, float | None]:
@@ -124,6 +138,7 @@ def _decode(
         if not source.streams.audio:
             raise ValueError("no audio stream")
         stream = source.streams.audio[0]
+        _check_format(stream.codec_context.sample_rate, stream.codec_context.channels)
         declared = source.duration / av.time_base if source.duration else None
         if declared is not None and declared > max_seconds + 0.05:
             raise _too_long(max_seconds)
@@ -132,6 +147,10 @@ def _decode(
         chunks: list[bytes] = []
         samples = 0
         for frame in source.decode(stream):
+            # Checked before resampling: one frame at a tiny declared rate would expand to gigabytes.
+            _check_format(frame.sample_rate, len(frame.layout.channels))
+            if samples + frame.samples * sample_rate / frame.sample_rate > limit:
+                raise _too_long(max_seconds)
             for out in resampler.resample(frame):
                 chunks.append(bytes(out.planes[0])[: out.samples * 2])
                 samples += out.samples

@@ -112,11 +112,19 @@ class VadParams:
     stop_secs: float = defaults.DEFAULT_END_OF_TURN_SILENCE_MS / 1000
     preroll_secs: float = 0.3
     min_turn_secs: float = 0.35  # a confirmed burst shorter than this is dropped as noise, not sent as a turn
+    # A turn never holds more than the longest recording allowed: it ends there (and memory stays bounded).
+    max_turn_secs: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
 
     @classmethod
-    def from_preferences(cls, *, silence_ms: int, sensitivity: float) -> VadParams:
+    def from_preferences(
+        cls, *, silence_ms: int, sensitivity: float, max_turn_secs: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
+    ) -> VadParams:
         """Higher sensitivity (0..1) hears quieter speech: threshold 0.8 at 0 down to 0.2 at 1."""
-        return cls(threshold=round(0.8 - 0.6 * sensitivity, 3), stop_secs=silence_ms / 1000)
+        return cls(
+            threshold=round(0.8 - 0.6 * sensitivity, 3),
+            stop_secs=silence_ms / 1000,
+            max_turn_secs=max_turn_secs,
+        )
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,9 @@ class TurnDetector:
 
     def _while_speaking(self, window: npt.NDArray[np.int16], speech: bool, needed: int) -> TurnEvent | None:
         self._turn.append(window)
+        if len(self._turn) * WINDOW_SECONDS >= self.params.max_turn_secs:
+            self._last_speech = self.now
+            return self._end_turn(trailing=0)  # as long as a turn may be: it ends here
         if speech:
             self.state, self._run, self._last_speech = "speaking", 0, self.now
             return None
@@ -205,9 +216,11 @@ class TurnDetector:
         self._run += 1
         if self._run < needed:
             return None
+        return self._end_turn(trailing=needed - 2)  # keep ~64 ms of the silence after the last word
+
+    def _end_turn(self, *, trailing: int) -> TurnEvent:
         self.state, self._run = "quiet", 0
         audio = np.concatenate(self._turn)
-        trailing = needed - 2  # keep ~64 ms of the silence after the last word
         audio = audio[: len(audio) - max(0, trailing) * WINDOW]
         self._turn = []
         spoken = self._last_speech - self._onset

@@ -68,7 +68,9 @@ def live_setup(
             voice=voice_for(settings, preferences, today=today, openai_api_key=openai_api_key),
             llm=llm_for(settings, options.model, openai_api_key=openai_api_key),
             params=VadParams.from_preferences(
-                silence_ms=preferences.end_of_turn_silence_ms, sensitivity=preferences.vad_sensitivity
+                silence_ms=preferences.end_of_turn_silence_ms,
+                sensitivity=preferences.vad_sensitivity,
+                max_turn_secs=settings.max_audio_seconds,
             ),
         )
     return LiveSetup(
