@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, in_ci
+from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, free_port, in_ci
 from voicechat.config import Settings
 from voicechat.models import ContextMessage
 from voicechat.storage.cache import RedisContextCache
@@ -134,3 +135,22 @@ def test_two_app_processes_share_one_embedded_server(tmp_path: Path) -> None:
     assert second.returncode == 0
     assert EmbeddedMongo(tmp_path).pid() is None
     assert not _pid_alive(int(pid1))
+
+
+def test_a_recorded_pid_that_is_now_another_process_is_never_signalled(tmp_path: Path) -> None:
+    # After a crash or a reboot the recorded pid may belong to any process of the user's: it must survive.
+    bystander = subprocess.Popen(["sleep", "120"])
+    try:
+        home = tmp_path / "embedded-mongo"
+        home.mkdir()
+        (home / "server.json").write_text(json.dumps({"pid": bystander.pid, "port": free_port()}))
+        embedded = EmbeddedMongo(tmp_path)
+        embedded.attach()  # the recorded server does not answer: a new one is started
+        server_pid = embedded.pid()
+        assert server_pid not in (None, bystander.pid)
+        embedded.detach()  # the last user: our own server is stopped, recognised by its command line
+        assert not _pid_alive(server_pid)
+        assert bystander.poll() is None  # never signalled
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from voicechat.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
+SERVER_NAME = "secantusd"  # how its process shows in a command line (the script, or python running it)
 HOST = "127.0.0.1"
 
 
@@ -83,7 +85,7 @@ class EmbeddedMongo:
                 return self.uri
             if state is not None:
                 log.warning("embedded database (pid %s) is not answering; restarting it", state["pid"])
-                _terminate(int(state["pid"]))
+                self._terminate_server(int(state["pid"]))
             port = (
                 int(state["port"]) if state is not None and _port_free(int(state["port"])) else _free_port()
             )
@@ -140,12 +142,20 @@ class EmbeddedMongo:
     def _stop_locked(self) -> None:
         state = self._read_state()
         if state is not None:
-            _terminate(int(state["pid"]))
+            self._terminate_server(int(state["pid"]))
             log.info("embedded database stopped (pid %s)", state["pid"])
         if self._process is not None:
             self._process.poll()
         with contextlib.suppress(FileNotFoundError):
             (self.home / "server.json").unlink()
+
+    def _terminate_server(self, pid: int) -> None:
+        """Stop the recorded server, but only if that pid still is our server: after a reboot or a crash the
+        number may belong to any other process of the user's, which must not be killed."""
+        if is_server_process(pid, self.home / "db"):
+            _terminate(pid)
+        else:
+            log.warning("recorded database pid %s is no longer the database; not signalling it", pid)
 
     def _live_clients(self) -> list[int]:
         live = []
@@ -205,6 +215,29 @@ def _answers(port: int) -> bool:
         return False
     finally:
         client.close()
+
+
+def is_server_process(pid: int, storage: Path) -> bool:
+    """Whether process ``pid`` is a SecantusDB server on ``storage``, judged by its command line."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # gone, not ours to read, or no /proc (macOS): ask ps
+        try:
+            shown = subprocess.run(  # noqa: S603 (fixed executable, no shell)
+                ["ps", "-o", "command=", "-p", str(pid)],  # noqa: S607
+                capture_output=True,
+                check=False,
+                timeout=5,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+        args = shown.split()
+    words = [arg.decode(errors="replace") for arg in args]
+    runs_server = any(Path(word).name.startswith(SERVER_NAME) for word in words)
+    storage_given = any(
+        (word, following) == ("--storage-path", str(storage)) for word, following in itertools.pairwise(words)
+    )
+    return runs_server and storage_given
 
 
 def _pid_alive(pid: int) -> bool:
