@@ -11,7 +11,7 @@ from ui import context
 from ui.state import adopt_preferences
 from voicechat import defaults, preferences
 from voicechat.engine.preview import preview_voice
-from voicechat.errors import InvalidInput, VoicechatError
+from voicechat.errors import InvalidInput, Refused, VoicechatError
 from voicechat.providers.speech_factory import voice_for
 
 app = context.current()
@@ -136,12 +136,15 @@ if submitted or preview:
             st.success("Saved. Your next turn uses these preferences.")
         else:
             try:
+                context.admit(app, "voice")  # a preview is paid speech: limits and budget apply
                 clip = preview_voice(
                     voice=voice_for(app.settings, chosen, today=date.today()),
                     store=app.store,
                     user=app.user,
                     prices=app.settings.price_tables,
                 )
+            except Refused as exc:
+                st.error(exc.user_message)
             except VoicechatError as exc:
                 st.error(f"The voice preview is not available right now. {exc.user_message}")
             else:

@@ -119,3 +119,20 @@ def test_an_overlong_persona_is_refused_not_cut(prefs_page: AppTest, mongo_uri: 
     prefs_page.button[0].click().run()
     assert "too long" in prefs_page.error[0].value
     assert saved(mongo_uri).persona is None  # type: ignore[attr-defined]
+
+
+def test_previews_count_against_the_voice_limit(mongo_uri: str, fake_openai: FakeOpenAI) -> None:
+    at = online_app(
+        mongo_uri,
+        fake_openai,
+        VOICECHAT_SPEECH_ROUTE="speech-endpoint",
+        VOICECHAT_VOICE_RATE_LIMIT="2/minute",
+    )
+    at.run()
+    at.switch_page("pages/voice_preferences.py").run()
+    for _ in range(2):
+        next(b for b in at.button if b.label == "Preview voice").click().run()
+        assert not at.error
+    next(b for b in at.button if b.label == "Preview voice").click().run()
+    assert "limit of 2 voice turns per minute" in at.error[0].value
+    assert len([r for r in fake_openai.requests if r.path == "/v1/audio/speech"]) == 2  # the third never left
