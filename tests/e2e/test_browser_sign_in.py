@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.oidc import OIDCProvider
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
+from voicechat.storage.database import Database
 
 # The provider runs in this process, where warnings are errors; its Authlib calls raise deprecation warnings
 # that would turn its token endpoint into a 500. The app itself runs in its own process, unaffected.
@@ -22,8 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationW
 CLIENT_SECRET = "oidc-client-secret-9d1c"
 COOKIE_SECRET = "cookie-secret-4be7f0a2c1d9e8b7a6f5"
 PEOPLE = {
-    "alice@example.com": {"email": "alice@example.com", "name": "Alice Worker"},
-    "bob@example.com": {"email": "bob@example.com", "name": "Bob Boss"},
+    "alice@example.com": {"email": "alice@example.com", "email_verified": True, "name": "Alice Worker"},
+    "bob@example.com": {"email": "bob@example.com", "email_verified": True, "name": "Bob Boss"},
+    # Claims the listed admin's address at a provider that never checked it.
+    "mallory-sub": {"email": "bob@example.com", "email_verified": False, "name": "Mallory"},
+    "eve@elsewhere.example": {"email": "eve@elsewhere.example", "email_verified": True, "name": "Eve"},
 }
 
 
@@ -46,6 +50,7 @@ def signed_app(
             "OPENAI_API_KEY": "sk-e2e",
             "VOICECHAT_DATA_DIR": str(tmp_path),
             "VOICECHAT_ADMINS": "bob@example.com",
+            "VOICECHAT_ALLOWED_USERS": "@example.com",
             "VOICECHAT_ICE_SERVERS": "[]",
         },
         secrets_file=secrets,
@@ -63,12 +68,18 @@ def signed_app(
     app.stop()
 
 
-def sign_in(browser: Any, url: str, who: str) -> Any:
-    """A new browser (own cookies) signed in as ``who`` through the provider's authorisation page."""
+def attempt_sign_in(browser: Any, url: str, subject: str) -> Any:
+    """A new browser (own cookies) through the provider's authorisation page as ``subject``."""
     page = browser.new_context().new_page()
     page.goto(url)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name=who).click()  # the provider's one-click button for a known subject
+    page.get_by_role("button", name=subject).click()  # the provider's one-click button for a known subject
+    return page
+
+
+def sign_in(browser: Any, url: str, who: str) -> Any:
+    """A new browser signed in as ``who``."""
+    page = attempt_sign_in(browser, url, who)
     page.get_by_text(f"Signed in as {who}").wait_for(timeout=30_000)
     return page
 
@@ -127,3 +138,29 @@ def test_two_people_see_only_their_own_and_only_the_admin_gets_the_dashboard(
     for page in (alice, bob):
         html = page.content()
         assert CLIENT_SECRET not in html and COOKIE_SECRET not in html and "sk-e2e" not in html
+
+
+def test_an_unverified_address_and_an_uninvited_domain_are_turned_away(
+    signed_app: StreamlitApp, browser: Any, mongo_uri: str
+) -> None:
+    mallory = attempt_sign_in(browser, signed_app.url, "mallory-sub")
+    mallory.get_by_text("has not verified the address bob@example.com").wait_for(timeout=30_000)
+    assert mallory.get_by_test_id("stChatInputTextArea").count() == 0
+    assert mallory.get_by_role("link", name="Usage (admin)").count() == 0
+    mallory.goto(f"{signed_app.url}/admin_usage")
+    mallory.get_by_text("has not verified the address").wait_for(timeout=30_000)
+    assert mallory.get_by_role("heading", name="Usage").count() == 0
+
+    eve = attempt_sign_in(browser, signed_app.url, "eve@elsewhere.example")
+    eve.get_by_text("invited people only").wait_for(timeout=30_000)
+    assert eve.get_by_test_id("stChatInputTextArea").count() == 0
+    eve.get_by_role("button", name="Sign out").click()  # the way out: another account
+    eve.get_by_role("button", name="End session").click()
+    eve.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+
+    db = Database.connect(mongo_uri)
+    try:
+        emails = db.run(lambda raw: [u["email"] for u in raw.users.find({}, {"email": 1})])
+    finally:
+        db.close()
+    assert emails == []  # neither got an account
