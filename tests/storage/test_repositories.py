@@ -9,7 +9,8 @@ from pymongo.errors import DuplicateKeyError
 
 from voicechat.errors import InvalidInput, NotAllowed, NotFound
 from voicechat.models import ContextMessage, UsageEvent, User
-from voicechat.storage.database import parse_id
+from voicechat.storage.cache import MemoryContextCache
+from voicechat.storage.database import Database, parse_id
 from voicechat.storage.store import Store
 from voicechat.storage.users import Identity, migrate_users
 
@@ -414,3 +415,23 @@ def test_only_admins_change_roles_and_tiers_and_never_their_own_admin_role(
         with pytest.raises(NotFound):
             store.users.set_access(acting=boss, user_id=bad_id, role="user", tier="pro", tiers=tiers)
     assert store.users.get(bob.id).role == "user" and store.users.get(bob.id).tier == "default"
+
+
+def test_a_database_from_before_identities_is_migrated(mongo_uri: str) -> None:
+    db = Database.connect(mongo_uri)
+    try:
+        db.run(lambda raw: raw.users.create_index([("email", 1)], unique=True))  # the old key
+        db.run(lambda raw: raw.users.insert_many([{"email": "a@corp.example"}, {"email": "b@corp.example"}]))
+        migrate_users(db)
+        db.ensure_indexes()
+        migrate_users(db)  # idempotent
+        store = Store.over(db, cache=MemoryContextCache(), context_size=5)
+        first = store.users.sign_in(_signed("https://one.example", "1", "a@corp.example"), listed_admin=False)
+        second = store.users.sign_in(
+            _signed("https://two.example", "2", "a@corp.example"), listed_admin=False
+        )
+        assert first.id != second.id  # the same email twice: no unique index on it any more
+        keys = db.run(lambda raw: sorted(u["identity"] for u in raw.users.find({}, {"identity": 1})))
+        assert keys == ["https://one.example|1", "https://two.example|2", "legacy:b@corp.example"]
+    finally:
+        db.close()
