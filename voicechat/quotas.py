@@ -10,8 +10,6 @@ each usage event is written), so a user over budget is refused until the first d
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
@@ -25,6 +23,7 @@ from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import Refused
 from voicechat.models import User
+from voicechat.storage.outage import OutageTracker
 from voicechat.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,14 +56,17 @@ class FailoverLimiter:
     def __init__(self, shared: Storage, *, retry_after: float = defaults.REDIS_RETRY_AFTER_SECONDS) -> None:
         self._shared = MovingWindowRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._retry_after = retry_after
-        self._down_until: float | None = None
-        self._lock = threading.Lock()
+        self._outage = OutageTracker(
+            retry_after=retry_after,
+            log=log,
+            down="rate-limit storage unavailable (%s); counting in this process until it returns",
+            back="rate-limit storage reachable again; counting there",
+        )
 
     @property
     def degraded(self) -> bool:
         """True while counting falls back to this process's memory."""
-        return self._down_until is not None
+        return self._outage.down
 
     def test(self, item: RateLimitItem, *key: str) -> bool:
         """Whether one more hit fits (nothing is counted)."""
@@ -79,33 +81,15 @@ class FailoverLimiter:
         return self._run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
 
     def _run(self, call: Callable[[MovingWindowRateLimiter], T]) -> T:
-        with self._lock:
-            try_shared = self._down_until is None or time.monotonic() >= self._down_until
-        if try_shared:
+        if self._outage.should_try():
             try:
                 result = call(self._shared)
             except StorageError as exc:
-                self._mark_down(exc)
+                self._outage.failed(exc)
             else:
-                self._mark_up()
+                self._outage.succeeded()
                 return result
         return call(self._local)
-
-    def _mark_down(self, exc: Exception) -> None:
-        with self._lock:
-            first = self._down_until is None
-            self._down_until = time.monotonic() + self._retry_after
-        if first:
-            log.warning(
-                "rate-limit storage unavailable (%s); counting in this process until it returns",
-                type(exc).__name__,
-            )
-
-    def _mark_up(self) -> None:
-        with self._lock:
-            was_down, self._down_until = self._down_until is not None, None
-        if was_down:
-            log.info("rate-limit storage reachable again; counting there")
 
 
 class Quotas:

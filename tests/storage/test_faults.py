@@ -41,8 +41,7 @@ def test_redis_dying_midway_loses_nothing_and_is_used_again(
     mongo_server: MongoServer, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="voicechat.storage.cache")
-    cache = RedisContextCache.from_url(own_redis.url)
-    cache._retry_after = 0.0  # retry on every call so the test needs no waiting
+    cache = RedisContextCache.from_url(own_redis.url, retry_after=0.0)  # retried on every call: no waiting
     db = Database.connect(mongo_server.uri + "faults_redis")
     db.ensure_indexes()
     store = Store.over(db, cache=cache, context_size=10)

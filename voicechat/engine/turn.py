@@ -179,8 +179,28 @@ class TextTurn:
         stream: ChatStream | None,
         request: ChatRequest,
     ) -> None:
+        usage, estimated = billed_usage(stream, request, text)
         # Usage first: whatever happens to the reply below, what the provider billed is on record.
-        usage = self._record_usage(text, status=status, error=error, stream=stream, request=request)
+        self._store.usage.record(
+            UsageEvent(
+                user_id=self._user.id,
+                conversation_id=self.conversation.id,
+                kind="chat",
+                provider=self._llm.provider,
+                model=self._options.model,
+                status=_usage_status(status, error),
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=chat_cost(
+                    model=self._options.model,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    prices=self._settings.chat_price_table,
+                ),
+                latency_ms=stream.first_token_ms if stream else None,
+                estimated=estimated,
+            )
+        )
         metrics = TurnMetrics(
             first_token_ms=stream.first_token_ms if stream else None,
             total_ms=stream.total_ms if stream else None,
@@ -207,49 +227,20 @@ class TextTurn:
             status,
             usage.input_tokens,
             usage.output_tokens,
-            stream is not None and stream.usage is None,
+            estimated,
             metrics.first_token_ms,
         )
 
-    def _record_usage(
-        self,
-        text: str,
-        *,
-        status: MessageStatus,
-        error: ProviderError | None,
-        stream: ChatStream | None,
-        request: ChatRequest,
-    ) -> TokenUsage:
-        """Record the call's priced usage: as reported, or counted here when the stream ended before its
-        report (the provider bills a reply cut short too); a request that never started costs nothing."""
-        estimated = stream is not None and stream.usage is None
-        if stream is not None and stream.usage is not None:
-            usage = stream.usage
-        elif estimated:
-            usage = estimate_chat_usage(request.messages, text, model=request.model)
-        else:
-            usage = TokenUsage(input_tokens=0, output_tokens=0)
-        self._store.usage.record(
-            UsageEvent(
-                user_id=self._user.id,
-                conversation_id=self.conversation.id,
-                kind="chat",
-                provider=self._llm.provider,
-                model=self._options.model,
-                status=_usage_status(status, error),
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=chat_cost(
-                    model=self._options.model,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    prices=self._settings.chat_price_table,
-                ),
-                latency_ms=stream.first_token_ms if stream else None,
-                estimated=estimated,
-            )
-        )
-        return usage
+
+def billed_usage(stream: ChatStream | None, request: ChatRequest, text: str) -> tuple[TokenUsage, bool]:
+    """What a chat call was billed, and whether we counted it: the provider's report when it came; our own
+    count when the stream ended before its report (a reply cut short is billed too); nothing for a request
+    that never started."""
+    if stream is None:
+        return TokenUsage(input_tokens=0, output_tokens=0), False
+    if stream.usage is not None:
+        return stream.usage, False
+    return estimate_chat_usage(request.messages, text, model=request.model), True
 
 
 TRUNCATED = "Truncated"  # the error mark of a reply longer than a message may be

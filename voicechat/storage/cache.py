@@ -19,6 +19,7 @@ import redis
 
 from voicechat import defaults
 from voicechat.models import ContextMessage
+from voicechat.storage.outage import OutageTracker
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,7 @@ class MemoryContextCache:
 class RedisContextCache:
     """Context in Redis, shared by every app process; survives Redis outages by acting as a miss.
 
-    After a failure it leaves Redis alone for ``retry_after`` seconds (so a dead server costs one short
-    timeout, not one per call), logs the outage once, and logs again when Redis answers.
+    After a failure it leaves Redis alone for a moment (see ``OutageTracker``).
     """
 
     KEY_PREFIX = "voicechat:context:"
@@ -108,82 +108,67 @@ class RedisContextCache:
     ) -> None:
         self._client = client
         self._ttl = ttl_seconds
-        self._retry_after = retry_after
-        self._down_until: float | None = None
-        self._lock = threading.Lock()
+        self._outage = OutageTracker(
+            retry_after=retry_after,
+            log=log,
+            down="Redis unavailable (%s); serving conversation context from MongoDB",
+            back="Redis is reachable again; using the context cache",
+        )
 
     @classmethod
-    def from_url(cls, url: str) -> RedisContextCache:
+    def from_url(
+        cls, url: str, *, retry_after: float = defaults.REDIS_RETRY_AFTER_SECONDS
+    ) -> RedisContextCache:
         """A cache on the Redis at ``url`` with short timeouts (a slow cache is worse than none)."""
         client = redis.Redis.from_url(
             url,
             socket_timeout=defaults.REDIS_SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=defaults.REDIS_SOCKET_TIMEOUT_SECONDS,
         )
-        return cls(client)
+        return cls(client, retry_after=retry_after)
 
     @property
     def available(self) -> bool:
         """False while Redis is considered down."""
-        return self._down_until is None
+        return not self._outage.down
 
     def get(self, conversation_id: str) -> CachedContext | None:
         """See ``ContextCache.get``."""
-        if not self._should_try():
+        if not self._outage.should_try():
             return None
         try:
             raw = self._client.get(self.KEY_PREFIX + conversation_id)
         except redis.RedisError as exc:
-            self._mark_down(exc)
+            self._outage.failed(exc)
             return None
-        self._mark_up()
+        self._outage.succeeded()
         return _decode(raw) if isinstance(raw, bytes) else None
 
     def put(self, conversation_id: str, context: CachedContext) -> None:
         """See ``ContextCache.put``."""
-        if not self._should_try():
+        if not self._outage.should_try():
             return
         try:
             self._client.set(self.KEY_PREFIX + conversation_id, _encode(context), ex=self._ttl)
         except redis.RedisError as exc:
-            self._mark_down(exc)
+            self._outage.failed(exc)
             return
-        self._mark_up()
+        self._outage.succeeded()
 
     def delete(self, conversation_id: str) -> None:
         """See ``ContextCache.delete``."""
-        if not self._should_try():
+        if not self._outage.should_try():
             return
         try:
             self._client.delete(self.KEY_PREFIX + conversation_id)
         except redis.RedisError as exc:
-            self._mark_down(exc)
+            self._outage.failed(exc)
             return
-        self._mark_up()
+        self._outage.succeeded()
 
     def close(self) -> None:
         """See ``ContextCache.close``: closes the pooled Redis connections."""
         self._client.close()
-
-    def _should_try(self) -> bool:
-        with self._lock:
-            return self._down_until is None or time.monotonic() >= self._down_until
-
-    def _mark_down(self, exc: Exception) -> None:
-        with self._lock:
-            first = self._down_until is None
-            self._down_until = time.monotonic() + self._retry_after
-        if first:
-            log.warning(
-                "Redis unavailable (%s); serving conversation context from MongoDB", type(exc).__name__
-            )
-
-    def _mark_up(self) -> None:
-        with self._lock:
-            was_down = self._down_until is not None
-            self._down_until = None
-        if was_down:
-            log.info("Redis is reachable again; using the context cache")
 
 
 def _encode(context: CachedContext) -> str:
