@@ -30,7 +30,7 @@ from voicechat.log_safety import keep_content_out_of_logs, log_app_events
 from voicechat.models import User
 from voicechat.quotas import Action, Quotas
 from voicechat.storage.store import Store
-from voicechat.storage.users import LOCAL_ISSUER, Identity
+from voicechat.storage.users import Identity
 
 log = logging.getLogger("voicechat.ui")
 # What st.user has carried outside Community Cloud in some Streamlit versions: nobody in particular.
@@ -116,17 +116,8 @@ def _signed_in_user(store: Store, settings: Settings) -> User:
     else:
         _refuse_unless_local()
         # Single-user local mode: one local user, an administrator.
-        return _session_user(
-            store,
-            Identity(
-                issuer=LOCAL_ISSUER,
-                subject=defaults.LOCAL_USER_EMAIL,
-                email=defaults.LOCAL_USER_EMAIL,
-                email_verified=True,
-                name=defaults.LOCAL_USER_NAME,
-            ),
-            admin=True,
-        )
+        local = Identity.local(defaults.LOCAL_USER_EMAIL, defaults.LOCAL_USER_NAME)
+        return _session_user(store, local, admin=True)
     return _session_user(store, identity, admin=is_listed_admin(identity, settings))
 
 

@@ -34,15 +34,16 @@ class Identity:
     email_verified: bool
     name: str = ""
 
+    @classmethod
+    def local(cls, email: str, name: str) -> Identity:
+        """An account made on this machine (the single local user, tests, benchmarks, demo data)."""
+        email = email.strip().lower()
+        return cls(issuer=LOCAL_ISSUER, subject=email, email=email, email_verified=True, name=name)
+
     @property
     def key(self) -> str:
         """The account key: stable for this person at this provider, different at any other provider."""
         return f"{self.issuer}|{self.subject}"
-
-
-def identity_key(issuer: str, subject: str) -> str:
-    """The stored account key of an issuer and subject."""
-    return f"{issuer}|{subject}"
 
 
 class UserRepository:
@@ -97,9 +98,7 @@ class UserRepository:
 
     def get_or_create(self, *, email: str, name: str, admin: bool = False) -> User:
         """A local account for ``email`` (this machine's single user, tests, benchmarks, the demo data)."""
-        email = email.strip().lower()
-        identity = Identity(issuer=LOCAL_ISSUER, subject=email, email=email, email_verified=True, name=name)
-        return self.sign_in(identity, listed_admin=admin)
+        return self.sign_in(Identity.local(email, name), listed_admin=admin)
 
     def find_by_email(self, email: str) -> list[User]:
         """Every account with this email (one per identity provider that vouched for it)."""
