@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-import warnings
+import threading
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -27,15 +27,23 @@ class _Encoding(Protocol):
     def encode(self, text: str) -> list[int]: ...
 
 
+_loading = threading.Lock()
+
+
 @functools.cache
 def _encoding(name: str) -> _Encoding:
-    # Imported on first use: loading its tables takes about 0.6 s, which no page view should wait for. Its
-    # own use of a deprecated importlib API is not ours to report.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    # Imported on first use: loading its tables takes about 0.6 s, which no page view should wait for.
+    with _loading:
         bpe_openai = importlib.import_module("bpe_openai")
-    encoding: _Encoding = bpe_openai.get_encoding(name)
+        encoding: _Encoding = bpe_openai.get_encoding(name)
     return encoding
+
+
+@functools.cache
+def warm_up() -> None:
+    """Load the common encoding on a background thread (once per process), so the first reply cut short
+    does not wait for it on the turn's own thread."""
+    threading.Thread(target=_encoding, args=("o200k_base",), name="tokeniser-load", daemon=True).start()
 
 
 def encoding_for(model: str) -> str:

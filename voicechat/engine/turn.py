@@ -26,7 +26,7 @@ from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, 
 from voicechat.providers.chat_factory import offered_chat_models
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.store import Store
-from voicechat.tokens import estimate_chat_usage
+from voicechat.tokens import estimate_chat_usage, warm_up
 from voicechat.usage import chat_cost
 from voicechat.validation import clean_message_text, clean_system_prompt
 
@@ -47,6 +47,7 @@ class ChatService:
     def __init__(self, *, store: Store, settings: Settings) -> None:
         self._store = store
         self._settings = settings
+        warm_up()  # the tokeniser that prices replies cut short
 
     def begin_text_turn(
         self, *, user: User, conversation_id: str | None, text: object, options: TurnOptions, llm: LLM
