@@ -44,14 +44,14 @@ with st.form("voice_preferences"):
     language = cols[2].text_input(
         "Language", value=saved.language, help="'auto', or a code such as en, fr, pt-BR."
     )
-    cols = st.columns(2)
-    stt = cols[0].selectbox(
+    left, right = st.columns(2)
+    stt = left.selectbox(
         "Speech-to-text provider",
         list(recognisers),
         index=list(recognisers).index(saved.stt_provider),
         format_func=label(recognisers),
     )
-    tts = cols[1].selectbox(
+    tts = right.selectbox(
         "Text-to-speech provider",
         list(providers),
         index=list(providers).index(saved.tts_provider),
@@ -72,14 +72,14 @@ with st.form("voice_preferences"):
             "are kept the same way for all three."
         ),
     )
-    cols = st.columns(2)
-    silence = cols[0].slider(
+    left, right = st.columns(2)
+    silence = left.slider(
         "Silence before the end of your turn (ms)",
         *defaults.END_OF_TURN_SILENCE_RANGE_MS,
         value=saved.end_of_turn_silence_ms,
         step=50,
     )
-    sensitivity = cols[1].slider(
+    sensitivity = right.slider(
         "Voice detection sensitivity", 0.0, 1.0, value=saved.vad_sensitivity, step=0.05
     )
     barge_in = st.toggle("Let me interrupt the assistant (barge-in)", value=saved.barge_in)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Literal
 
 import streamlit as st
 
@@ -93,7 +94,7 @@ def _recent_conversations(app: AppContext, state: ChatState) -> None:
     current = conversation_id()
     for conversation in page.items:
         label = ("🎙️ " if conversation.has_voice else "") + escape_markdown(conversation.title)
-        kind = "primary" if conversation.id == current else "tertiary"
+        kind: Literal["primary", "tertiary"] = "primary" if conversation.id == current else "tertiary"
         if st.button(label, key=f"open-{conversation.id}", type=kind, width="stretch"):
             open_conversation(conversation.id)
             st.rerun()
