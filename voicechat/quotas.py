@@ -54,6 +54,7 @@ class FailoverLimiter:
     """
 
     def __init__(self, shared: Storage, *, retry_after: float = defaults.REDIS_RETRY_AFTER_SECONDS) -> None:
+        self._storage = shared
         self._shared = MovingWindowRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._outage = OutageTracker(
@@ -79,6 +80,12 @@ class FailoverLimiter:
     def reset_time(self, item: RateLimitItem, *key: str) -> float:
         """When the window frees a slot again (epoch seconds)."""
         return self._run(lambda limiter: limiter.get_window_stats(item, *key).reset_time)
+
+    def close(self) -> None:
+        """Release the shared storage's connections (its Redis client, if it has one)."""
+        client = getattr(self._storage, "storage", None)  # limits' RedisStorage keeps its client here
+        if client is not None and callable(getattr(client, "close", None)):
+            client.close()
 
     def _run(self, call: Callable[[MovingWindowRateLimiter], T]) -> T:
         if self._outage.should_try():
@@ -109,6 +116,10 @@ class Quotas:
     def degraded(self) -> bool:
         """True while the shared counter store (Redis) is unreachable and limits count per process."""
         return self._limiter.degraded
+
+    def close(self) -> None:
+        """Release connections; the limiter is not used afterwards."""
+        self._limiter.close()
 
     def admit(
         self, user: User, action: Action, *, client_address: str | None = None, now: datetime | None = None

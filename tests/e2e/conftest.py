@@ -30,9 +30,15 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def served_app(
-    mongo_uri: str, fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs, tmp_path: Path
+    mongo_uri: str,
+    fake_openai: FakeOpenAI,
+    fake_elevenlabs: FakeElevenLabs,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[StreamlitApp]:
-    """The app on a free 127.0.0.1 port; the speech route is fixed (the date switch has its own tests)."""
+    """The app on a free 127.0.0.1 port; the speech route is fixed (the date switch has its own tests).
+
+    Parametrise it indirectly with a dict to add settings."""
     app = StreamlitApp(
         {
             "MONGODB_URI": mongo_uri,
@@ -44,6 +50,7 @@ def served_app(
             "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url,
             "ELEVENLABS_API_KEY": ELEVENLABS_KEY,
             "ELEVENLABS_AGENT_ID": "agent_e2e",
+            **getattr(request, "param", {}),
         }
     ).start()
     yield app

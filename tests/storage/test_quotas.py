@@ -140,11 +140,9 @@ def test_limits_keep_working_when_redis_dies_mid_conversation_and_return_to_it(
     store: Store, user: User, caplog: pytest.LogCaptureFixture
 ) -> None:
     redis_server = RedisServer().start()
+    settings = Settings.from_mapping({"REDIS_URL": redis_server.url, "VOICECHAT_TEXT_RATE_LIMIT": "5/minute"})
+    quotas = Quotas(settings, store)
     try:
-        settings = Settings.from_mapping(
-            {"REDIS_URL": redis_server.url, "VOICECHAT_TEXT_RATE_LIMIT": "5/minute"}
-        )
-        quotas = Quotas(settings, store)
         for _ in range(2):
             quotas.admit(user, "text")
         assert not quotas.degraded
@@ -169,4 +167,5 @@ def test_limits_keep_working_when_redis_dies_mid_conversation_and_return_to_it(
         assert any(b"voicechat-limits" in key for key in client.keys("*"))
         client.close()
     finally:
+        quotas.close()
         redis_server.kill()

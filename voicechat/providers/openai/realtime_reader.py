@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import openai
-from openai.types.websocket_connection_options import WebSocketConnectionOptions
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voicechat.engine.sentences import speakable, split_sentences
@@ -57,9 +56,7 @@ class OpenAIRealtimeReader(TTS):
         self._client = client
 
     def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes | TokenUsage], Callable[[], None]]:
-        # websockets >= 17.1 warns unless a directly opened connection says legacy=True (the SDK opens it so).
-        options = cast(WebSocketConnectionOptions, {"legacy": True})
-        manager = self._client.realtime.connect(model=request.model, websocket_connection_options=options)
+        manager = self._client.realtime.connect(model=request.model)
         connection = manager.enter()
         try:
             connection.session.update(session=_session(request))
