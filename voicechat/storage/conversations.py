@@ -141,12 +141,8 @@ class ConversationRepository:
         and the clip ids its messages name), its messages, then the tombstone; usage events are kept for
         accounting with their link cut. Safe to repeat, so a sweep cut short by a crash is finished later."""
         oid = parse_id(conversation_id)
-        if (
-            self._db.run(
-                lambda db: db.conversations.count_documents({"_id": oid, "deleted_at": {"$ne": None}})
-            )
-            == 0
-        ):
+        tombstone = {"_id": oid, "deleted_at": {"$ne": None}}
+        if self._db.run(lambda db: db.conversations.count_documents(tombstone, limit=1)) == 0:
             return  # not tombstoned (or already gone): nothing to sweep
         audio_ids = self._db.run(
             lambda db: [
@@ -163,7 +159,7 @@ class ConversationRepository:
                 {"conversation_id": oid}, {"$set": {"conversation_id": None}}
             )
         )
-        self._db.run(lambda db: db.conversations.delete_one({"_id": oid, "deleted_at": {"$ne": None}}))
+        self._db.run(lambda db: db.conversations.delete_one(tombstone))
 
     def tombstoned(self) -> list[str]:
         """Ids of conversations whose delete was begun but not finished (a crash mid-sweep)."""
