@@ -163,7 +163,7 @@ def test_a_cough_does_not_start_a_turn(session_factory, fake_openai: FakeOpenAI)
     rng = np.random.default_rng(7)
     cough = (rng.normal(0, 0.4, 1_600) * 32767).clip(-32768, 32767).astype("<i2").tobytes()  # 100 ms burst
     feed(session, silence_pcm(0.3) + cough + silence_pcm(1.5))
-    time.sleep(0.5)
+    session.flush()  # every frame was heard: a turn it had ended would show as "thinking" now
     assert session.snapshot().state == "listening" and session.snapshot().turns == 0
     assert not transcription_seconds(fake_openai)
 

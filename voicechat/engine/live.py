@@ -99,6 +99,15 @@ class LiveSession:
         """16 kHz mono 16-bit PCM (tests, benchmarks); only queued, processed on the session's loop."""
         self._loop.call(self._on_pcm, pcm, self._clock())
 
+    def flush(self, timeout: float = 10.0) -> None:
+        """Return once the session's loop has processed every frame pushed so far (frames are handled in
+        order, so a marker queued after them is reached after them): a barrier for tests and benchmarks.
+        Raises TimeoutError if the loop does not get there in ``timeout`` seconds."""
+        reached = threading.Event()
+        self._loop.call(reached.set)
+        if not reached.wait(timeout):
+            raise TimeoutError("the live session did not process its frames in time")
+
     def frame_lags_ms(self) -> list[float]:
         """Recent frame-processing lags (arrival -> engine done), for benchmarks and diagnostics."""
         return list(self._lags)
