@@ -58,10 +58,7 @@ class FailoverLimiter:
         self._shared = MovingWindowRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._outage = OutageTracker(
-            retry_after=retry_after,
-            log=log,
-            down="rate-limit storage unavailable (%s); counting in this process until it returns",
-            back="rate-limit storage reachable again; counting there",
+            "rate-limit storage", meanwhile="counting in this process", log=log, retry_after=retry_after
         )
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from voicechat.audio.decode import AudioRejected, DecodedAudio, decode_upload, is_silent
 from voicechat.config import Settings
 from voicechat.engine.sentences import speakable, split_sentences
-from voicechat.engine.speaking import keep_clip, recognise, speak
+from voicechat.engine.speaking import KeptClip, keep_clip, recognise, speak
 from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
 from voicechat.errors import InvalidInput, ProviderError
 from voicechat.models import Message, TurnMetrics, User
@@ -154,13 +154,7 @@ class VoiceTurnService:
             prices=self._settings.price_tables,
             conversation_id=reply.conversation_id,
         )
-        clip = keep_clip(
-            self._store,
-            owner_id=user.id,
-            conversation_id=reply.conversation_id,
-            pcm=spoken.pcm,
-            sample_rate=spoken.sample_rate,
-        )
+        clip = self._keep(reply, spoken.pcm, spoken.sample_rate)
         message = self._store.conversations.update_message(
             owner_id=user.id,
             message_id=reply.id,
@@ -170,14 +164,18 @@ class VoiceTurnService:
         return SpokenReply(audio=clip.data, content_type=clip.content_type, message=message)
 
     def _keep_recording(self, user: User, message: Message, audio: DecodedAudio) -> None:
-        clip = keep_clip(
-            self._store,
-            owner_id=user.id,
-            conversation_id=message.conversation_id,
-            pcm=audio.pcm,
-            sample_rate=audio.sample_rate,
-        )
+        clip = self._keep(message, audio.pcm, audio.sample_rate)
         self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=clip.id)
+
+    def _keep(self, message: Message, pcm: bytes, sample_rate: int) -> KeptClip:
+        """Store a clip for ``message``'s owner and conversation."""
+        return keep_clip(
+            self._store,
+            owner_id=message.owner_id,
+            conversation_id=message.conversation_id,
+            pcm=pcm,
+            sample_rate=sample_rate,
+        )
 
     def _mark_failed(self, user: User, message: Message, *, error: str) -> Message:
         return self._store.conversations.update_message(

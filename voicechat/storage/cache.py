@@ -109,10 +109,7 @@ class RedisContextCache:
         self._client = client
         self._ttl = ttl_seconds
         self._outage = OutageTracker(
-            retry_after=retry_after,
-            log=log,
-            down="Redis unavailable (%s); serving conversation context from MongoDB",
-            back="Redis is reachable again; using the context cache",
+            "Redis", meanwhile="serving conversation context from MongoDB", log=log, retry_after=retry_after
         )
 
     @classmethod

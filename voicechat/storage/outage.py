@@ -14,11 +14,12 @@ import time
 class OutageTracker:
     """Thread-safe: ``should_try()`` before a call, then ``failed(exc)`` or ``succeeded()``."""
 
-    def __init__(self, *, retry_after: float, log: logging.Logger, down: str, back: str) -> None:
+    def __init__(self, service: str, *, meanwhile: str, log: logging.Logger, retry_after: float) -> None:
+        """``service`` names what may go down, ``meanwhile`` what the app does without it (for the log)."""
         self._retry_after = retry_after
         self._log = log
-        self._down_message = down  # logged with the exception's type name as its one argument
-        self._back_message = back
+        self._service = service
+        self._meanwhile = meanwhile
         self._down_until: float | None = None
         self._lock = threading.Lock()
 
@@ -38,11 +39,11 @@ class OutageTracker:
             first = self._down_until is None
             self._down_until = time.monotonic() + self._retry_after
         if first:
-            self._log.warning(self._down_message, type(exc).__name__)
+            self._log.warning("%s unavailable (%s); %s", self._service, type(exc).__name__, self._meanwhile)
 
     def succeeded(self) -> None:
         """A call worked: the outage, if any, is over."""
         with self._lock:
             was_down, self._down_until = self._down_until is not None, None
         if was_down:
-            self._log.info(self._back_message)
+            self._log.info("%s reachable again", self._service)
