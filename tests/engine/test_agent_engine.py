@@ -69,12 +69,17 @@ def session_factory(store: Store, agent_settings: Settings, user: User) -> Itera
         session.stop()
 
 
-def connected(fake: FakeElevenLabs, count: int = 1) -> None:
+def connected(session: LiveSession, fake: FakeElevenLabs, count: int = 1) -> None:
+    """Wait until connection ``count`` is set up on both sides: the agent has its initiation data and the
+    engine, having read the agent's metadata, takes the user's audio."""
     deadline = time.monotonic() + 10
-    while len(fake.agent.connections) < count or fake.agent.connections[count - 1].initiation is None:
+    while (
+        len(fake.agent.connections) < count
+        or fake.agent.connections[count - 1].initiation is None
+        or not session.snapshot().connected
+    ):
         assert time.monotonic() < deadline, "no connection"
         time.sleep(0.01)
-    time.sleep(0.1)  # the metadata reaches the engine
 
 
 def test_a_turn_with_overrides_signed_url_ping_storage_and_usage(
@@ -87,7 +92,7 @@ def test_a_turn_with_overrides_signed_url_ping_storage_and_usage(
     fake_elevenlabs.agent.transcripts = ["What is the capital of France?"]
     fake_elevenlabs.agent.replies = ["Paris. It is on the Seine."]
     session, output = session_factory(language="fr", voice="voice_el_1")
-    connected(fake_elevenlabs)
+    connected(session, fake_elevenlabs)
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     assert snap.engine == "elevenlabs-agent"
@@ -133,8 +138,8 @@ def test_a_turn_with_overrides_signed_url_ping_storage_and_usage(
 def test_a_public_agent_is_reached_by_id_without_a_key(
     session_factory: Factory, agent_settings: Settings, fake_elevenlabs: FakeElevenLabs
 ) -> None:
-    session_factory(settings_=replace(agent_settings, elevenlabs_api_key=None))
-    connected(fake_elevenlabs)
+    session, _ = session_factory(settings_=replace(agent_settings, elevenlabs_api_key=None))
+    connected(session, fake_elevenlabs)
     [connection] = fake_elevenlabs.agent.connections
     assert (connection.agent_id, connection.signature, fake_elevenlabs.agent.signed_urls) == (
         "agent_test",
@@ -152,7 +157,7 @@ def test_barge_in_clears_playback_and_keeps_the_agents_correction(
 ) -> None:
     fake_elevenlabs.agent.replies = [LONG_REPLY, "Berlin is the capital of Germany."]
     session, output = session_factory()
-    connected(fake_elevenlabs)
+    connected(session, fake_elevenlabs)
     feed(session, question)
     wait_for(session, lambda s: s.state == "speaking")
     time.sleep(0.5)
@@ -183,11 +188,11 @@ def test_a_dropped_connection_reconnects_with_the_history_in_the_prompt(
     fake_elevenlabs.agent.failures = ["drop", None]
     fake_elevenlabs.agent.replies = ["A reply that is cut off by a dropped line.", "You are Alex."]
     session, _ = session_factory(greeting="Hi!")
-    connected(fake_elevenlabs)
+    connected(session, fake_elevenlabs)
     wait_for(session, lambda s: s.state == "listening" and len(s.transcript) == 1)
     feed(session, question)
     wait_for(session, lambda s: s.turns == 1)
-    connected(fake_elevenlabs, 2)
+    connected(session, fake_elevenlabs, 2)
     second = fake_elevenlabs.agent.connections[1].initiation
     assert second is not None
     agent = second["conversation_config_override"]["agent"]

@@ -72,11 +72,14 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
         session.stop()
 
 
-def connected(fake_openai: FakeOpenAI, count: int = 1) -> None:
+def connected(session: LiveSession, fake_openai: FakeOpenAI, count: int = 1) -> None:
+    """Wait until connection ``count`` is set up on both sides: the fake has the session's configuration and
+    the engine takes the user's audio (fed earlier, only the newest 2 s would wait for it)."""
     wait_until(
         lambda: (
             len(fake_openai.realtime.sessions) >= count
             and bool(fake_openai.realtime.sessions[count - 1].session_updates)
+            and session.snapshot().connected
         )
     )
 
@@ -97,7 +100,7 @@ def test_a_turn_is_heard_answered_stored_and_priced(
     fake_openai.realtime.transcripts = ["What is the capital of France?"]
     fake_openai.realtime.replies = ["Paris. It is on the Seine."]
     session, output = session_factory(voice="coral", language="fr")
-    connected(fake_openai)
+    connected(session, fake_openai)
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     assert snap.engine == "openai-realtime"
@@ -150,13 +153,13 @@ def test_server_vad_uses_the_users_silence_and_sensitivity(
 ) -> None:
     from dataclasses import replace
 
-    session_factory(
+    session, _ = session_factory(
         settings_=replace(settings, realtime_turn_detection="server_vad"),
         end_of_turn_silence_ms=900,
         vad_sensitivity=0.7,
         barge_in=False,
     )
-    connected(fake_openai)
+    connected(session, fake_openai)
     detection = fake_openai.realtime.sessions[0].session_updates[0]["audio"]["input"]["turn_detection"]
     assert detection == {
         "type": "server_vad",
@@ -178,7 +181,7 @@ def test_barge_in_clears_playback_truncates_and_stores_what_was_heard(
 ) -> None:
     fake_openai.realtime.replies = [LONG_REPLY, "Berlin is the capital of Germany."]
     session, output = session_factory()
-    connected(fake_openai)
+    connected(session, fake_openai)
     feed(session, question)
     wait_for(session, lambda s: s.state == "speaking")
     feed(session, interruption)
@@ -209,7 +212,7 @@ def test_a_failed_response_is_shown_stored_and_the_session_goes_on(
     fake_openai.realtime.conversation_failures = ["failed_response", None]
     fake_openai.realtime.replies = ["Half an answer.", "A whole answer."]
     session, _ = session_factory()
-    connected(fake_openai)
+    connected(session, fake_openai)
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     assert snap.error is not None
@@ -234,10 +237,10 @@ def test_a_dropped_connection_reconnects_with_the_history_seeded(
     fake_openai.realtime.conversation_failures = ["drop", None]
     fake_openai.realtime.replies = ["Cut off answer that is long enough to drop.", "Fine again."]
     session, _ = session_factory()
-    connected(fake_openai)
+    connected(session, fake_openai)
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 1)
-    connected(fake_openai, 2)
+    connected(session, fake_openai, 2)
     wait_for(session, lambda s: s.error == FAILED_REPLY)  # "say it again", no longer "reconnecting"
     wait_until(lambda: bool(fake_openai.realtime.sessions[1].items_created))
     seeded = fake_openai.realtime.sessions[1].items_created
@@ -267,7 +270,7 @@ def test_an_open_conversation_is_seeded_and_continued(
             owner_id=user.id, conversation_id=conversation.id, role=role, content=text
         )
     session, _ = session_factory(conversation_id=conversation.id)
-    connected(fake_openai)
+    connected(session, fake_openai)
     wait_until(lambda: len(fake_openai.realtime.sessions[0].items_created) == 2)
     assert fake_openai.realtime.sessions[0].items_created[1]["content"] == [
         {"type": "output_text", "text": "Nice to meet you, Rita."}
@@ -302,7 +305,7 @@ def test_a_voice_limit_ends_the_conversation_and_keeps_what_was_said(
     quotas = Quotas(replace(settings, voice_rate_limit="1/15 minutes"), store)
     fake_openai.realtime.transcripts = ["One", "Two"]
     session, _ = session_factory(admit=lambda: quotas.admit(user, "voice"))
-    connected(fake_openai)
+    connected(session, fake_openai)
     feed(session, question)
     wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     feed(session, question)

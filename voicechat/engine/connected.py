@@ -111,6 +111,7 @@ class ConnectedEngine(TalkEngine):
 
     def start(self) -> None:
         """Connect (on the loop)."""
+        self._host.view.link(connected=False)
         self._host.loop.call(self._spawn)
 
     def _spawn(self) -> None:
@@ -186,6 +187,7 @@ class ConnectedEngine(TalkEngine):
                 log.warning("voice engine connection ended: %s", type(exc).__name__)
             finally:
                 self._outbox.hold()  # also when the call goes on after the engine stopped (refused, lost)
+                self._host.view.link(connected=False)
             reply = self._reply
             if reply is not None and not reply.finished:
                 reply.failed = not reply.interrupted
@@ -206,6 +208,7 @@ class ConnectedEngine(TalkEngine):
         if self._host.view.snapshot().error == RECONNECTING:
             self._host.view.update(error=None)
         self._outbox.open()
+        self._host.view.link(connected=True)
         return self._outbox
 
     def _begin_reply(self, key: str, *, greeting: bool, turn_end: tuple[float | None, float | None]) -> Reply:

@@ -53,6 +53,7 @@ class LiveSnapshot:
     turns: int
     vad: str
     engine: str = "cascaded"
+    connected: bool = True  # the engine's provider connection is up (speech-to-speech engines may lose it)
 
 
 class LiveView:
@@ -96,6 +97,11 @@ class LiveView:
             if error is not False:
                 view = replace(view, error=error)
             self._view = view
+
+    def link(self, *, connected: bool) -> None:
+        """Whether the engine's provider connection is up and taking the user's audio."""
+        with self._lock:
+            self._view = replace(self._view, connected=connected)
 
     def describe(self, *, vad: str) -> None:
         """Name the voice activity detection in use (known once the engine is built)."""
