@@ -30,16 +30,16 @@ from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.decode import decode_upload
 from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.live_view import LiveMetrics, LiveSnapshot
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest, TranscriptionRequest
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.talk.view import LiveMetrics, LiveSnapshot
+from voicechat.turns.text import TurnOptions
 
 STT_S, FIRST_TOKEN_S, TOKEN_S, TTS_FIRST_BYTE_S = 0.3, 0.4, 1 / 40, 0.2
 ONE_SENTENCE = "Paris is the capital of France."
@@ -85,8 +85,8 @@ class Harness:
         self.store, self.settings, self.user = store, settings, user
         self.params = VadParams()
         prefs = VoicePreferences()
-        self.ears = ears_for(settings, prefs)
-        self.voice = voice_for(settings, prefs, today=date(2026, 11, 24))
+        self.recogniser = recogniser_for(settings, prefs)
+        self.voice = speaker_for(settings, prefs, today=date(2026, 11, 24))
         self.llm = OpenAIChat(client=make_client(settings))
 
     def session(self) -> LiveSession:
@@ -111,8 +111,8 @@ class Harness:
         """Full transcript -> full reply -> full synthesis, then the first audio (same providers)."""
         fake.script_chat(_script(reply))
         started = time.perf_counter()
-        self.ears.stt.transcribe(
-            TranscriptionRequest(pcm=question, sample_rate=16_000, model=self.ears.model)
+        self.recogniser.stt.transcribe(
+            TranscriptionRequest(pcm=question, sample_rate=16_000, model=self.recogniser.model)
         )
         request = ChatRequest(messages=(ChatMessage("user", "question"),), model=self.settings.chat_model)
         with self.llm.stream_chat(request) as stream:

@@ -30,11 +30,11 @@ from benchmarks.bench_env import bench_settings, bench_store, fake_provider_proc
 from tests.fakes.audio_samples import silence_pcm, spoken_wav
 from voicechat.audio.decode import decode_upload
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import VoicePreferences
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.turns.text import TurnOptions
 
 LAG_TARGET_MS = 20.0
 FRAME = 960  # 20 ms at 48 kHz

@@ -25,15 +25,15 @@ from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
 from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest, TranscriptionRequest
 from voicechat.providers.local.chat import LOCAL_CHAT_MODEL, LocalChat
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LocalWhisper
 from voicechat.providers.local.speech import LocalNeuralSpeech
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.turns.text import TurnOptions
 
 SENTENCES = [
     "What is the capital of France?",
@@ -51,7 +51,7 @@ def timed(action):  # type: ignore[no-untyped-def]
 
 
 def speech_figures() -> dict[str, float]:
-    engines = shared_engines()
+    engines = shared_models()
     voice, recogniser = LocalNeuralSpeech(engines), LocalWhisper(engines)
     tts_rtf, stt_rtf, first_chunk_ms = [], [], []
     for text in SENTENCES:
@@ -73,7 +73,7 @@ def speech_figures() -> dict[str, float]:
 
 
 def chat_figures() -> dict[str, float]:
-    llm = LocalChat(shared_engines())
+    llm = LocalChat(shared_models())
     first, rates = [], []
     for question in QUESTIONS:
         request = ChatRequest(
@@ -94,7 +94,7 @@ def chat_figures() -> dict[str, float]:
 
 def talk_figures(turns: int) -> dict[str, float]:
     settings = Settings.from_mapping({"VOICECHAT_LOCAL_ENGINES": "on"})
-    voice = LocalNeuralSpeech(shared_engines())
+    voice = LocalNeuralSpeech(shared_models())
     v2v = []
     with bench_store("offline") as store:
         user = store.users.get_or_create(email="offline@example.com", name="Offline")
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=3)
     turns = parser.parse_args().turns
-    engines = shared_engines()
+    engines = shared_models()
     for load in (engines.recogniser, engines.synthesiser, engines.chat_model):
         load()
     figures: dict[str, float] = {f"load_{k.replace(' ', '_')}_s": v for k, v in engines.load_seconds.items()}

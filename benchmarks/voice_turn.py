@@ -25,12 +25,12 @@ from benchmarks.bench_env import bench_settings, bench_store
 from tests.fakes.audio_samples import spoken_wav
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.decode import decode_upload
-from voicechat.engine.turn import TurnOptions
-from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.models import VoicePreferences
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.providers.speech_factory import recogniser_for, speaker_for
+from voicechat.turns.push_to_talk import VoiceTurnService
+from voicechat.turns.text import TurnOptions
 
 STT_DELAY, FIRST_TOKEN_DELAY, TOKEN_DELAY = 0.3, 0.4, 1 / 40
 REPLY = "Paris is the capital of France. It sits on the Seine and has about two million people."
@@ -80,7 +80,7 @@ def main() -> None:
                     conversation_id=conversation_id,
                     recording=recording,
                     options=TurnOptions(model=settings.chat_model, system_prompt=settings.system_prompt),
-                    ears=ears_for(settings, prefs),
+                    recogniser=recogniser_for(settings, prefs),
                     llm=OpenAIChat(client=make_client(settings)),
                 )
                 begun = time.perf_counter()
@@ -88,7 +88,9 @@ def main() -> None:
                 replied = time.perf_counter()
                 assert turn.reply is not None
                 spoken = service.speak_reply(
-                    user=user, reply=turn.reply, voice=voice_for(settings, prefs, today=date(2026, 11, 24))
+                    user=user,
+                    reply=turn.reply,
+                    speaker=speaker_for(settings, prefs, today=date(2026, 11, 24)),
                 )
                 ended = time.perf_counter()
                 conversation_id = turn.conversation.id

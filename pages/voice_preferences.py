@@ -10,9 +10,9 @@ import streamlit as st
 from ui import context
 from ui.state import adopt_preferences
 from voicechat import defaults, preferences
-from voicechat.engine.preview import preview_voice
 from voicechat.errors import InvalidInput, Refused, VoicechatError
-from voicechat.providers.speech_factory import voice_for
+from voicechat.providers.speech_factory import speaker_for
+from voicechat.turns.preview import preview_voice
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
@@ -138,7 +138,7 @@ if submitted or preview:
             try:
                 context.admit(app, "voice")  # a preview is paid speech: limits and budget apply
                 clip = preview_voice(
-                    voice=voice_for(app.settings, chosen, today=date.today()),
+                    speaker=speaker_for(app.settings, chosen, today=date.today()),
                     store=app.store,
                     user=app.user,
                     prices=app.settings.price_tables,

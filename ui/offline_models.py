@@ -9,13 +9,13 @@ import streamlit as st
 
 from ui.state import ChatState
 from voicechat.providers.chat_factory import is_local
-from voicechat.providers.local.engines import shared_engines
 from voicechat.providers.local.model_files import LocalEngineUnavailable
+from voicechat.providers.local.models import shared_models
 
 
 def prepare(state: ChatState) -> None:
     """Load whatever local model this session will use and is not loaded yet, saying what happens."""
-    engines = shared_engines()  # one thread-safe holder per process, shared by every session
+    engines = shared_models()  # one thread-safe holder per process, shared by every session
     loaders: dict[str, Callable[[], Any]] = {}
     if is_local(state.model):
         loaders["chat model"] = engines.chat_model

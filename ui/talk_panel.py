@@ -24,13 +24,13 @@ from streamlit_webrtc import (
 
 from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.live_view import LiveSnapshot
-from voicechat.engine.turn import TurnOptions
 from voicechat.errors import VoicechatError
 from voicechat.rendering import without_remote_images
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.talk.view import LiveSnapshot
 from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
+from voicechat.turns.text import TurnOptions
 
 _HOLDER = "talk-session"
 STALL_TIMEOUT_SECONDS = 5.0  # a call sends ~50 frames/s even in silence; none for this long: the tab is gone

@@ -12,13 +12,13 @@ import streamlit as st
 
 from ui.context import AppContext, admit
 from ui.state import ChatState, open_conversation
-from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
-from voicechat.engine.voice_turn import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.errors import ProviderError, VoicechatError
 from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import llm_for
-from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.rendering import stream_without_remote_images, without_remote_images
+from voicechat.turns.push_to_talk import NothingHeard, TranscriptionFailed, VoiceTurnService
+from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 
 
 def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt: str) -> None:
@@ -53,7 +53,7 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
                 conversation_id=current,
                 recording=recording,
                 options=_options(state),
-                ears=ears_for(app.settings, state.voice, openai_api_key=state.api_key),
+                recogniser=recogniser_for(app.settings, state.voice, openai_api_key=state.api_key),
                 llm=_llm(app, state),
             )
     except (TranscriptionFailed, NothingHeard) as exc:
@@ -86,9 +86,11 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
             return False
         try:
             with st.spinner("Speaking…"):
-                voice = voice_for(app.settings, state.voice, today=date.today(), openai_api_key=state.api_key)
+                speaker = speaker_for(
+                    app.settings, state.voice, today=date.today(), openai_api_key=state.api_key
+                )
                 spoken = VoiceTurnService(store=app.store, settings=app.settings).speak_reply(
-                    user=app.user, reply=turn.reply, voice=voice
+                    user=app.user, reply=turn.reply, speaker=speaker
                 )
         except VoicechatError as exc:
             state.notice = (

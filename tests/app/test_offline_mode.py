@@ -12,7 +12,7 @@ from tests.fakes.audio_samples import wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.providers.base import SpeechRequest
 from voicechat.providers.local.chat import LOCAL_CHAT_MODEL
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.speech import LocalNeuralSpeech
 from voicechat.storage.store import Store
 
@@ -47,7 +47,7 @@ def test_without_a_key_offline_mode_answers_typed_messages(app: AppTest, store: 
 
 
 def test_without_a_key_push_to_talk_is_heard_answered_and_spoken_locally(app: AppTest, store: Store) -> None:
-    with LocalNeuralSpeech(shared_engines()).synthesize(
+    with LocalNeuralSpeech(shared_models()).synthesize(
         SpeechRequest(text="What is the capital of France?", voice="heart", model="local")
     ) as spoken:
         recording = wav_bytes(b"".join(spoken), sample_rate=spoken.sample_rate)

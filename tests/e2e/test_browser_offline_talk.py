@@ -16,7 +16,7 @@ from tests.fakes.audio_samples import wav_bytes
 from tests.fakes.servers import StreamlitApp
 from voicechat.models import Message
 from voicechat.providers.base import SpeechRequest
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.speech import LocalNeuralSpeech
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
@@ -54,7 +54,7 @@ def stored_messages(mongo_uri: str) -> list[Message]:
 
 def local_voice_wav(text: str, *, pad_seconds: float) -> bytes:
     """``text`` in the offline voice (a natural one: espeak-ng's is hard for Whisper tiny.en through Opus)."""
-    with LocalNeuralSpeech(shared_engines()).synthesize(
+    with LocalNeuralSpeech(shared_models()).synthesize(
         SpeechRequest(text=text, voice="heart", model="local")
     ) as spoken:
         pcm = b"".join(spoken) + b"\0\0" * int(spoken.sample_rate * pad_seconds)

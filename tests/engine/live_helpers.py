@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from tests.fakes.audio_samples import spoken_wav
 from voicechat.audio.decode import decode_upload
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_view import LiveSnapshot
 from voicechat.models import Message, User
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.view import LiveSnapshot
 
 
 class RecordingOutput:

@@ -18,12 +18,12 @@ from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, 
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from voicechat.config import Settings
-from voicechat.engine.connected import LOST
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.talk.speech_to_speech.connected import LOST
+from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
 Factory = Callable[..., tuple[LiveSession, RecordingOutput]]

@@ -8,13 +8,13 @@ import pytest
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.config import Settings
 from voicechat.dashboard import build_report
-from voicechat.engine.turn import TRUNCATED, ChatService, TurnOptions
 from voicechat.errors import ProviderUnavailable
 from voicechat.models import User
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS
 from voicechat.storage.store import Store
+from voicechat.turns.text import TRUNCATED, ChatService, TurnOptions
 
 OPTIONS = TurnOptions(model="gpt-6-luna", system_prompt="You are terse.")
 # Plain English words, one token each in o200k_base (with their leading space), as the fake streams them.

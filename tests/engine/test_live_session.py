@@ -18,13 +18,13 @@ from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import LiveSetup, live_setup
-from voicechat.engine.live_view import LiveSnapshot
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import LiveSetup, live_setup
+from voicechat.talk.view import LiveSnapshot
+from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
 

@@ -13,16 +13,16 @@ from tests.engine.live_helpers import FastClock, RecordingOutput, feed, stored, 
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
-from voicechat.engine.live import LiveSession
-from voicechat.engine.live_setup import live_setup
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest
 from voicechat.providers.chat_factory import default_chat_model, llm_for, offered_chat_models
 from voicechat.providers.local.chat import LOCAL_CHAT_MODEL
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.speech import LocalNeuralSpeech
 from voicechat.storage.store import Store
+from voicechat.talk.session import LiveSession
+from voicechat.talk.setup import live_setup
+from voicechat.turns.text import TurnOptions
 
 NO_KEY: dict[str, Any] = {"MONGODB_URI": "mongodb://127.0.0.1:1/unused"}
 
@@ -66,7 +66,7 @@ def user(store: Store) -> User:
 
 def test_a_talk_mode_turn_runs_entirely_on_this_machine(store: Store, user: User) -> None:
     offline = Settings.from_mapping({"MONGODB_URI": "mongodb://127.0.0.1:1/unused"})
-    with LocalNeuralSpeech(shared_engines()).synthesize(
+    with LocalNeuralSpeech(shared_models()).synthesize(
         SpeechRequest(text="What is the capital of France?", voice="heart", model="local")
     ) as spoken:
         question = resample(b"".join(spoken), from_rate=24_000, to_rate=16_000)

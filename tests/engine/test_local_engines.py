@@ -15,18 +15,18 @@ from tests.fakes.audio_samples import wav_bytes
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
-from voicechat.engine.turn import TurnOptions
-from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.base import SpeechRequest, TranscriptionRequest
-from voicechat.providers.local.engines import shared_engines
 from voicechat.providers.local.model_files import HIBARI_HEART, LocalEngineUnavailable, PinnedModel
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LocalWhisper
 from voicechat.providers.local.speech import EspeakSpeech, LocalNeuralSpeech
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.storage.store import Store
+from voicechat.turns.push_to_talk import VoiceTurnService
+from voicechat.turns.text import TurnOptions
 
 SENTENCES = [
     "What is the capital of France?",
@@ -52,7 +52,7 @@ def speak(tts: LocalNeuralSpeech | EspeakSpeech, text: str) -> tuple[bytes, int]
 def hear(pcm: bytes, rate: int) -> str:
     pcm16k = resample(pcm, from_rate=rate, to_rate=16_000)
     return (
-        LocalWhisper(shared_engines())
+        LocalWhisper(shared_models())
         .transcribe(TranscriptionRequest(pcm=pcm16k, sample_rate=16_000, model="whisper-tiny.en"))
         .text
     )
@@ -60,20 +60,20 @@ def hear(pcm: bytes, rate: int) -> str:
 
 @pytest.mark.parametrize("sentence", SENTENCES)
 def test_what_the_local_voice_says_the_local_recogniser_hears(sentence: str) -> None:
-    pcm, rate = speak(LocalNeuralSpeech(shared_engines()), sentence)
+    pcm, rate = speak(LocalNeuralSpeech(shared_models()), sentence)
     assert rate == 24_000 and len(pcm) / 2 / rate > 0.8
     assert words(hear(pcm, rate)) == words(sentence)
 
 
 def test_the_local_voice_streams_one_chunk_per_sentence() -> None:
     text = " ".join(SENTENCES[:3])
-    with LocalNeuralSpeech(shared_engines()).synthesize(
+    with LocalNeuralSpeech(shared_models()).synthesize(
         SpeechRequest(text=text, voice="heart", model="local", speed=1.2)
     ) as stream:
         chunks = list(stream)
     assert len(chunks) == 3
     assert stream.first_byte_ms is not None
-    slow, _ = speak(LocalNeuralSpeech(shared_engines()), text)
+    slow, _ = speak(LocalNeuralSpeech(shared_models()), text)
     assert sum(map(len, chunks)) < len(slow)  # speed 1.2 is shorter than 1.0
 
 
@@ -101,17 +101,23 @@ def test_a_model_file_that_does_not_match_its_pin_is_refused() -> None:
 
 
 def test_the_factory_builds_local_engines_and_records_load_times(settings: Settings) -> None:
-    voice = voice_for(settings, LOCAL, today=TODAY)
-    ears = ears_for(settings, LOCAL)
+    voice = speaker_for(settings, LOCAL, today=TODAY)
+    recogniser = recogniser_for(settings, LOCAL)
     assert (voice.tts.provider, voice.model, voice.voice, voice.tts.sample_rate) == (
         "local",
         "hibari-0.2.1",
         "heart",
         24_000,
     )
-    assert (ears.stt.provider, ears.model, ears.language) == ("local", "whisper-tiny.en", "en")
-    ears.stt.transcribe(TranscriptionRequest(pcm=b"\0\0" * 16_000, sample_rate=16_000, model=ears.model))
-    engines = shared_engines()
+    assert (recogniser.stt.provider, recogniser.model, recogniser.language) == (
+        "local",
+        "whisper-tiny.en",
+        "en",
+    )
+    recogniser.stt.transcribe(
+        TranscriptionRequest(pcm=b"\0\0" * 16_000, sample_rate=16_000, model=recogniser.model)
+    )
+    engines = shared_models()
     assert engines.loaded("recogniser") and engines.loaded("voice")
     assert {"recogniser", "voice"} <= set(engines.load_seconds)
 
@@ -121,20 +127,22 @@ def test_a_push_to_talk_turn_with_local_ears_and_voice(
 ) -> None:
     # The chat model is the only part not on this machine here: an OpenAI-compatible server (the fake).
     user: User = store.users.get_or_create(email="offline@example.com", name="Off")
-    question, rate = speak(LocalNeuralSpeech(shared_engines()), "What is the capital of France?")
+    question, rate = speak(LocalNeuralSpeech(shared_models()), "What is the capital of France?")
     service = VoiceTurnService(store=store, settings=settings)
     turn = service.begin_voice_turn(
         user=user,
         conversation_id=None,
         recording=wav_bytes(question, sample_rate=rate),
         options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
-        ears=ears_for(settings, LOCAL),
+        recogniser=recogniser_for(settings, LOCAL),
         llm=OpenAIChat(client=make_client(settings)),
     )
     assert words(turn.user_message.content) == words("What is the capital of France?")
     assert "".join(turn.stream_reply())
     assert turn.reply is not None
-    spoken = service.speak_reply(user=user, reply=turn.reply, voice=voice_for(settings, LOCAL, today=TODAY))
+    spoken = service.speak_reply(
+        user=user, reply=turn.reply, speaker=speaker_for(settings, LOCAL, today=TODAY)
+    )
     assert spoken is not None and spoken.message.audio_id  # spoken by the local voice and stored
     kinds = {(e.kind, e.provider, e.cost_usd) for e in store.usage.events_for(user_id=user.id)}
     assert ("stt", "local", 0.0) in kinds and ("tts", "local", 0.0) in kinds

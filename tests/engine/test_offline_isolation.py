@@ -23,7 +23,7 @@ SCRIPT = """
 import json, socket
 from voicechat.audio.pcm import resample
 from voicechat.providers.base import SpeechRequest, TranscriptionRequest
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LocalWhisper
 from voicechat.providers.local.speech import LocalNeuralSpeech
 
@@ -32,7 +32,7 @@ try:
     reachable = True
 except OSError:
     reachable = False
-engines = shared_engines()
+engines = shared_models()
 with LocalNeuralSpeech(engines).synthesize(SpeechRequest(text=TEXT, voice="heart", model="local")) as stream:
     pcm = b"".join(stream)
 heard = LocalWhisper(engines).transcribe(

@@ -12,7 +12,6 @@ import pytest
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.config import Settings
-from voicechat.engine.speaking import recognise, speak
 from voicechat.errors import (
     ProviderAuthError,
     ProviderRateLimited,
@@ -24,8 +23,9 @@ from voicechat.providers.base import SpeechRequest
 from voicechat.providers.elevenlabs import ElevenLabsSpeech
 from voicechat.providers.openai.realtime_reader import OpenAIRealtimeReader
 from voicechat.providers.openai.speech import OpenAISpeech
-from voicechat.providers.speech_factory import choose_route, ears_for, voice_for
+from voicechat.providers.speech_factory import choose_route, recogniser_for, speaker_for
 from voicechat.storage.store import Store
+from voicechat.turns.speech import recognise, speak
 
 SHUTDOWN = date(2027, 1, 6)  # gpt-4o-mini-tts, from defaults.MODEL_SHUTDOWN_DATES
 BEFORE, ON = date(2027, 1, 5), date(2027, 1, 6)
@@ -67,10 +67,10 @@ def test_a_model_without_a_shutdown_date_stays_on_the_speech_endpoint() -> None:
 
 def test_the_factory_builds_the_engine_of_the_day(settings: Settings) -> None:
     prefs = VoicePreferences(voice="verse")
-    before, after = voice_for(settings, prefs, today=BEFORE), voice_for(settings, prefs, today=ON)
+    before, after = speaker_for(settings, prefs, today=BEFORE), speaker_for(settings, prefs, today=ON)
     assert isinstance(before.tts, OpenAISpeech) and before.model == "gpt-4o-mini-tts"
     assert isinstance(after.tts, OpenAIRealtimeReader) and after.model == "gpt-realtime-2.1-mini"
-    eleven = voice_for(settings, VoicePreferences(tts_provider="elevenlabs"), today=ON)
+    eleven = speaker_for(settings, VoicePreferences(tts_provider="elevenlabs"), today=ON)
     assert isinstance(eleven.tts, ElevenLabsSpeech)
     assert (eleven.voice, eleven.model) == (settings.elevenlabs_voice_id, "eleven_flash_v2_5")
 
@@ -81,7 +81,7 @@ def test_the_factory_builds_the_engine_of_the_day(settings: Settings) -> None:
 def test_realtime_reader_reads_each_sentence_verbatim_out_of_band(
     settings: Settings, fake_openai: FakeOpenAI, store: Store, user: User
 ) -> None:
-    voice = voice_for(settings, VoicePreferences(voice="fable", speed=1.8), today=ON)
+    voice = speaker_for(settings, VoicePreferences(voice="fable", speed=1.8), today=ON)
     spoken = speak(voice, "**" + TEXT + "**", store=store, user=user, prices=settings.price_tables)
     [session] = fake_openai.realtime.sessions
     assert session.model == "gpt-realtime-2.1-mini"
@@ -124,7 +124,7 @@ def test_realtime_reader_failures_are_translated_and_recorded(
 ) -> None:
     fake_openai.realtime.failure = failure  # type: ignore[assignment]
     fake_openai.realtime.fail_on_response = 2  # the first sentence is read, the second fails
-    voice = voice_for(settings, VoicePreferences(), today=ON)
+    voice = speaker_for(settings, VoicePreferences(), today=ON)
     with pytest.raises(error):
         speak(voice, TEXT, store=store, user=user, prices=settings.price_tables)
     [event] = _usage(store, user)
@@ -138,7 +138,7 @@ def test_elevenlabs_streams_pcm_with_voice_model_and_language(
     settings: Settings, fake_elevenlabs: FakeElevenLabs, store: Store, user: User
 ) -> None:
     prefs = VoicePreferences(tts_provider="elevenlabs", voice="customVoice42", speed=0.5, language="fr")
-    voice = voice_for(settings, prefs, today=BEFORE)
+    voice = speaker_for(settings, prefs, today=BEFORE)
     spoken = speak(voice, TEXT, store=store, user=user, prices=settings.price_tables)
     [request] = fake_elevenlabs.requests
     assert request.path == "/v1/text-to-speech/customVoice42/stream"
@@ -171,7 +171,7 @@ def test_elevenlabs_failures_are_translated(
 ) -> None:
     for name, value in script.items():
         setattr(fake_elevenlabs, name, value)
-    voice = voice_for(settings, VoicePreferences(tts_provider="elevenlabs"), today=BEFORE)
+    voice = speaker_for(settings, VoicePreferences(tts_provider="elevenlabs"), today=BEFORE)
     with pytest.raises(error) as raised:
         speak(voice, TEXT, store=store, user=user, prices=settings.price_tables)
     if isinstance(raised.value, ProviderRateLimited):
@@ -183,7 +183,7 @@ def test_elevenlabs_wrong_key_is_an_auth_error(settings: Settings, fake_elevenla
     wrong = Settings.from_mapping(
         {"ELEVENLABS_API_KEY": "nope", "ELEVENLABS_BASE_URL": fake_elevenlabs.base_url}
     )
-    voice = voice_for(wrong, VoicePreferences(tts_provider="elevenlabs"), today=BEFORE)
+    voice = speaker_for(wrong, VoicePreferences(tts_provider="elevenlabs"), today=BEFORE)
     with pytest.raises(ProviderAuthError, match="ELEVENLABS_API_KEY"):
         voice.tts.synthesize(SpeechRequest(text="hi", voice=voice.voice, model=voice.model))
 
@@ -195,9 +195,14 @@ def test_transcription_sends_16khz_wav_with_the_language_hint(
     settings: Settings, fake_openai: FakeOpenAI, store: Store, user: User
 ) -> None:
     fake_openai.transcript = "  what is the capital of France?  "
-    ears = ears_for(settings, VoicePreferences(language="fr-CA"))
+    recogniser = recogniser_for(settings, VoicePreferences(language="fr-CA"))
     transcript = recognise(
-        ears, b"\x01\x00" * 32_000, sample_rate=16_000, store=store, user=user, prices=settings.price_tables
+        recogniser,
+        b"\x01\x00" * 32_000,
+        sample_rate=16_000,
+        store=store,
+        user=user,
+        prices=settings.price_tables,
     )
     assert transcript.text == "what is the capital of France?"
     assert transcript.audio_seconds == pytest.approx(2.0)
@@ -220,7 +225,7 @@ def test_transcription_failures_are_translated_and_recorded(
     no_retries = Settings.from_mapping({**_mapping(settings), "OPENAI_MAX_RETRIES": "0"})
     with pytest.raises(error):
         recognise(
-            ears_for(no_retries, VoicePreferences()),
+            recogniser_for(no_retries, VoicePreferences()),
             b"\0\0" * 1600,
             sample_rate=16_000,
             store=store,

@@ -8,13 +8,13 @@ import pytest
 
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.config import Settings
-from voicechat.engine.turn import ChatService, TurnOptions
 from voicechat.errors import InvalidInput, NotFound, ProviderRateLimited, ProviderUnavailable
 from voicechat.log_safety import keep_content_out_of_logs
 from voicechat.models import User
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.storage.store import Store
+from voicechat.turns.text import ChatService, TurnOptions
 
 OPTIONS = TurnOptions(model="gpt-6-luna", system_prompt="You are terse.")
 

@@ -15,14 +15,14 @@ from tests.fakes.audio_samples import silence_pcm, spoken_wav, tone_pcm, transco
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.audio.decode import AudioRejected, decode_upload
 from voicechat.config import Settings
-from voicechat.engine.turn import ChatService, TurnOptions
-from voicechat.engine.voice_turn import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.errors import NotFound, ProviderUnavailable
 from voicechat.models import User, VoicePreferences
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
-from voicechat.providers.speech_factory import Ears, ears_for, voice_for
+from voicechat.providers.speech_factory import Recogniser, recogniser_for, speaker_for
 from voicechat.storage.store import Store
+from voicechat.turns.push_to_talk import NothingHeard, TranscriptionFailed, VoiceTurnService
+from voicechat.turns.text import ChatService, TurnOptions
 
 OPTIONS = TurnOptions(model="gpt-6-luna", system_prompt="Be brief.")
 TODAY = date(2026, 11, 24)
@@ -44,8 +44,8 @@ def service(store: Store, settings: Settings) -> VoiceTurnService:
 
 
 @pytest.fixture
-def ears(settings: Settings) -> Ears:
-    return ears_for(settings, VoicePreferences(language="en"))
+def recogniser(settings: Settings) -> Recogniser:
+    return recogniser_for(settings, VoicePreferences(language="en"))
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_voice_turn_is_transcribed_answered_spoken_and_stored(
     service: VoiceTurnService,
     store: Store,
     user: User,
-    ears: Ears,
+    recogniser: Recogniser,
     llm: OpenAIChat,
     settings: Settings,
     fake_openai: FakeOpenAI,
@@ -75,14 +75,14 @@ def test_a_voice_turn_is_transcribed_answered_spoken_and_stored(
         conversation_id=None,
         recording=transcode(question, "webm"),
         options=OPTIONS,
-        ears=ears,
+        recogniser=recogniser,
         llm=llm,
     )
     assert turn.user_message.is_voice and turn.user_message.content == "What is the capital of France?"
     assert "".join(turn.stream_reply()) == "You said: What is the capital of France?"
     assert turn.reply is not None
     spoken = service.speak_reply(
-        user=user, reply=turn.reply, voice=voice_for(settings, VoicePreferences(), today=TODAY)
+        user=user, reply=turn.reply, speaker=speaker_for(settings, VoicePreferences(), today=TODAY)
     )
     assert spoken is not None and spoken.content_type == "audio/mpeg"
 
@@ -118,7 +118,7 @@ def test_bad_recordings_store_nothing_and_call_no_provider(
     service: VoiceTurnService,
     store: Store,
     user: User,
-    ears: Ears,
+    recogniser: Recogniser,
     llm: OpenAIChat,
     fake_openai: FakeOpenAI,
     make,
@@ -126,7 +126,7 @@ def test_bad_recordings_store_nothing_and_call_no_provider(
 ) -> None:
     with pytest.raises(AudioRejected) as refused:
         service.begin_voice_turn(
-            user=user, conversation_id=None, recording=make(), options=OPTIONS, ears=ears, llm=llm
+            user=user, conversation_id=None, recording=make(), options=OPTIONS, recogniser=recogniser, llm=llm
         )
     assert refused.value.reason == reason
     assert nothing_stored(store, user)
@@ -152,7 +152,7 @@ def test_a_failing_recogniser_keeps_the_recording_and_asks_to_type(
             conversation_id=None,
             recording=question,
             options=OPTIONS,
-            ears=ears_for(no_retries, VoicePreferences()),
+            recogniser=recogniser_for(no_retries, VoicePreferences()),
             llm=llm,
         )
     message = failed.value.message
@@ -178,7 +178,7 @@ def test_nothing_understood_keeps_the_recording(
     service: VoiceTurnService,
     store: Store,
     user: User,
-    ears: Ears,
+    recogniser: Recogniser,
     llm: OpenAIChat,
     fake_openai: FakeOpenAI,
     question: bytes,
@@ -186,7 +186,12 @@ def test_nothing_understood_keeps_the_recording(
     fake_openai.transcript = "   "
     with pytest.raises(NothingHeard, match="didn't catch anything") as heard:
         service.begin_voice_turn(
-            user=user, conversation_id=None, recording=question, options=OPTIONS, ears=ears, llm=llm
+            user=user,
+            conversation_id=None,
+            recording=question,
+            options=OPTIONS,
+            recogniser=recogniser,
+            llm=llm,
         )
     assert heard.value.message.status == "failed"
     assert store.audio.get(owner_id=user.id, audio_id=str(heard.value.message.audio_id)).data
@@ -196,14 +201,14 @@ def test_a_failing_voice_keeps_the_text_reply(
     service: VoiceTurnService,
     store: Store,
     user: User,
-    ears: Ears,
+    recogniser: Recogniser,
     llm: OpenAIChat,
     settings: Settings,
     fake_openai: FakeOpenAI,
     question: bytes,
 ) -> None:
     turn = service.begin_voice_turn(
-        user=user, conversation_id=None, recording=question, options=OPTIONS, ears=ears, llm=llm
+        user=user, conversation_id=None, recording=question, options=OPTIONS, recogniser=recogniser, llm=llm
     )
     reply = "".join(turn.stream_reply())
     fake_openai.speech_status = 503
@@ -218,7 +223,7 @@ def test_a_failing_voice_keeps_the_text_reply(
     assert turn.reply is not None
     with pytest.raises(ProviderUnavailable):
         service.speak_reply(
-            user=user, reply=turn.reply, voice=voice_for(no_retries, VoicePreferences(), today=TODAY)
+            user=user, reply=turn.reply, speaker=speaker_for(no_retries, VoicePreferences(), today=TODAY)
         )
     stored = store.conversations.messages_page(owner_id=user.id, conversation_id=turn.conversation.id).items[
         -1
@@ -231,7 +236,7 @@ def test_a_foreign_conversation_is_not_found_and_nothing_is_stored(
     service: VoiceTurnService,
     store: Store,
     user: User,
-    ears: Ears,
+    recogniser: Recogniser,
     llm: OpenAIChat,
     fake_openai: FakeOpenAI,
     question: bytes,
@@ -240,7 +245,12 @@ def test_a_foreign_conversation_is_not_found_and_nothing_is_stored(
     theirs = store.conversations.create(owner_id=other.id, title="private")
     with pytest.raises(NotFound):
         service.begin_voice_turn(
-            user=user, conversation_id=theirs.id, recording=question, options=OPTIONS, ears=ears, llm=llm
+            user=user,
+            conversation_id=theirs.id,
+            recording=question,
+            options=OPTIONS,
+            recogniser=recogniser,
+            llm=llm,
         )
     assert nothing_stored(store, user)
     assert not fake_openai.requests

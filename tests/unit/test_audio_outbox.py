@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from voicechat.engine.connected import AudioOutbox
+from voicechat.talk.speech_to_speech.connected import AudioOutbox
 
 FRAME = b"\x01\x00" * 320  # 20 ms at 16 kHz
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicechat.engine.sentences import SentenceSplitter, group_for_speech, speakable, split_sentences
+from voicechat.sentences import SentenceSplitter, group_for_speech, speakable, split_sentences
 
 
 def test_sentences_split_at_their_ends() -> None:

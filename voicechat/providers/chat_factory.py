@@ -9,8 +9,8 @@ from __future__ import annotations
 from voicechat.config import Settings
 from voicechat.providers.base import LLM
 from voicechat.providers.local.chat import LOCAL_CHAT_MODEL, LocalChat
-from voicechat.providers.local.engines import shared_engines
 from voicechat.providers.local.model_files import installed
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.llm import OpenAIChat
 
@@ -42,5 +42,5 @@ def is_local(model: str) -> bool:
 def llm_for(settings: Settings, model: str, *, openai_api_key: str | None = None) -> LLM:
     """The engine for ``model``. Raises ProviderAuthError when a cloud model has no key."""
     if is_local(model):
-        return LocalChat(shared_engines())
+        return LocalChat(shared_models())
     return OpenAIChat(client=make_client(settings, api_key=openai_api_key), provider=provider_name(settings))

@@ -17,7 +17,7 @@ from voicechat.errors import ProviderAuthError
 from voicechat.models import VoicePreferences
 from voicechat.providers.base import STT, TTS
 from voicechat.providers.elevenlabs import ElevenLabsSpeech, make_http_client
-from voicechat.providers.local.engines import shared_engines
+from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LOCAL_STT_MODEL, LocalWhisper
 from voicechat.providers.local.speech import LOCAL_TTS_MODEL, LOCAL_VOICE, local_voice
 from voicechat.providers.openai.client import make_client, provider_name
@@ -46,7 +46,7 @@ OPENAI_VOICES = frozenset(
 
 
 @dataclass(frozen=True)
-class Voice:
+class Speaker:
     """A text-to-speech engine with the model, voice and speed to speak with."""
 
     tts: TTS
@@ -56,7 +56,7 @@ class Voice:
 
 
 @dataclass(frozen=True)
-class Ears:
+class Recogniser:
     """A speech-to-text engine with the model and language hint to recognise with."""
 
     stt: STT
@@ -83,14 +83,14 @@ def choose_route(
     return "speech-endpoint"
 
 
-def voice_for(
+def speaker_for(
     settings: Settings, preferences: VoicePreferences, *, today: date, openai_api_key: str | None = None
-) -> Voice:
+) -> Speaker:
     """The engine that speaks replies for this user today. Raises ProviderAuthError when it has no key."""
     if preferences.tts_provider == "local":
-        tts = local_voice(shared_engines())
+        tts = local_voice(shared_models())
         model = LOCAL_TTS_MODEL if tts.sample_rate == 24_000 else "espeak-ng"
-        return Voice(tts=tts, model=model, voice=LOCAL_VOICE, speed=preferences.speed)
+        return Speaker(tts=tts, model=model, voice=LOCAL_VOICE, speed=preferences.speed)
     if preferences.tts_provider == "elevenlabs":
         if not settings.elevenlabs_api_key:
             raise ProviderAuthError(
@@ -99,7 +99,7 @@ def voice_for(
         client = make_http_client(api_key=settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url)
         voice = settings.elevenlabs_voice_id if preferences.voice in OPENAI_VOICES else preferences.voice
         language = None if preferences.language == "auto" else preferences.language
-        return Voice(
+        return Speaker(
             tts=ElevenLabsSpeech(client=client, language=language),
             model=settings.elevenlabs_model,
             voice=voice,
@@ -109,13 +109,13 @@ def voice_for(
     provider = provider_name(settings)
     route = choose_route(setting=settings.speech_route, speech_model=settings.tts_model, today=today)
     if route == "realtime":
-        return Voice(
+        return Speaker(
             tts=OpenAIRealtimeReader(client=client_openai, provider=provider),
             model=settings.realtime_tts_model,
             voice=preferences.voice,
             speed=preferences.speed,
         )
-    return Voice(
+    return Speaker(
         tts=OpenAISpeech(client=client_openai, provider=provider),
         model=settings.tts_model,
         voice=preferences.voice,
@@ -123,13 +123,15 @@ def voice_for(
     )
 
 
-def ears_for(settings: Settings, preferences: VoicePreferences, *, openai_api_key: str | None = None) -> Ears:
+def recogniser_for(
+    settings: Settings, preferences: VoicePreferences, *, openai_api_key: str | None = None
+) -> Recogniser:
     """The engine that recognises this user's recordings: OpenAI's transcription endpoint, or Whisper on this
     machine (English)."""
     if preferences.stt_provider == "local":
-        return Ears(stt=LocalWhisper(shared_engines()), model=LOCAL_STT_MODEL, language="en")
+        return Recogniser(stt=LocalWhisper(shared_models()), model=LOCAL_STT_MODEL, language="en")
     client = make_client(settings, api_key=openai_api_key)
-    return Ears(
+    return Recogniser(
         stt=OpenAITranscription(client=client, provider=provider_name(settings)),
         model=settings.stt_model,
         language=None if preferences.language == "auto" else preferences.language,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from voicechat.providers.base import LLM, ChatChunk, ChatRequest, TokenUsage
-from voicechat.providers.local.engines import LocalEngines
+from voicechat.providers.local.models import LocalModels
 
 LOCAL_CHAT_MODEL = "smollm2-135m-local"
 MAX_REPLY_TOKENS = 256
@@ -21,7 +21,7 @@ DEFAULT_TEMPERATURE = 0.3  # small models ramble at higher temperatures
 class LocalChat(LLM):
     """Streams a reply; one generation at a time per process (the others wait their turn)."""
 
-    def __init__(self, engines: LocalEngines) -> None:
+    def __init__(self, engines: LocalModels) -> None:
         super().__init__(provider="local")
         self._engines = engines
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from voicechat.audio.pcm import resample
 from voicechat.providers.base import STT, TranscriptionRequest
-from voicechat.providers.local.engines import LocalEngines
+from voicechat.providers.local.models import LocalModels
 
 WHISPER_RATE = 16_000
 LOCAL_STT_MODEL = "whisper-tiny.en"
@@ -15,7 +15,7 @@ LOCAL_STT_MODEL = "whisper-tiny.en"
 class LocalWhisper(STT):
     """Recognises a whole recording; greedy decoding (beam 1), no text carried between windows."""
 
-    def __init__(self, engines: LocalEngines) -> None:
+    def __init__(self, engines: LocalModels) -> None:
         super().__init__(provider="local")
         self._engines = engines
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 
-from voicechat.engine.sentences import split_sentences
 from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
-from voicechat.providers.local.engines import LocalEngines
 from voicechat.providers.local.model_files import LocalEngineUnavailable
+from voicechat.providers.local.models import LocalModels
+from voicechat.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 HIBARI_RATE = 24_000
@@ -29,7 +29,7 @@ ESPEAK_MODEL = "espeak-ng"
 class LocalNeuralSpeech(TTS):
     """hibari's "heart" voice (American English); the voice preference does not apply."""
 
-    def __init__(self, engines: LocalEngines) -> None:
+    def __init__(self, engines: LocalModels) -> None:
         super().__init__(provider="local", sample_rate=HIBARI_RATE)
         self._engines = engines
 
@@ -71,7 +71,7 @@ class EspeakSpeech(TTS):
         return stream, stream.close
 
 
-def local_voice(engines: LocalEngines) -> TTS:
+def local_voice(engines: LocalModels) -> TTS:
     """The neural voice, or espeak-ng when it cannot load (said in the log, once per failure)."""
     try:
         engines.synthesiser()

@@ -16,7 +16,6 @@ from typing import Any
 import openai
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from voicechat.engine.sentences import speakable, split_sentences
 from voicechat.errors import (
     ProviderAuthError,
     ProviderError,
@@ -26,6 +25,7 @@ from voicechat.errors import (
 )
 from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
 from voicechat.providers.openai.client import translate_openai_error
+from voicechat.sentences import speakable, split_sentences
 
 REALTIME_SAMPLE_RATE = 24_000
 REALTIME_VOICES = frozenset(

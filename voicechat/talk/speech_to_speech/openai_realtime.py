@@ -23,10 +23,6 @@ from typing import Any, cast
 import openai
 
 from voicechat.audio.pcm import resample
-from voicechat.engine.connected import FAILED_REPLY, AudioOutbox, ConnectedEngine, abort_transport
-from voicechat.engine.live_view import TranscriptLine
-from voicechat.engine.talk_engine import EngineHost, TalkEngine
-from voicechat.engine.user_audio import SAMPLE_RATE, ms_to_samples
 from voicechat.models import Message, UsageStatus
 from voicechat.providers.openai.realtime_session import (
     REALTIME_RATE,
@@ -34,6 +30,15 @@ from voicechat.providers.openai.realtime_session import (
     history_item,
     session_config,
 )
+from voicechat.talk.engine import EngineHost, TalkEngine
+from voicechat.talk.runtime.user_audio import SAMPLE_RATE, ms_to_samples
+from voicechat.talk.speech_to_speech.connected import (
+    FAILED_REPLY,
+    AudioOutbox,
+    ConnectedEngine,
+    abort_transport,
+)
+from voicechat.talk.view import TranscriptLine
 from voicechat.usage import chat_cost, transcription_cost
 
 log = logging.getLogger(__name__)

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 from voicechat.audio.pcm import pcm_to_wav
 from voicechat.audio.vad import SAMPLE_RATE, TurnDetector, TurnEvent, VadParams, load_vad
-from voicechat.engine.live_turn import ReplySpeaker, SpeechHandle
-from voicechat.engine.live_view import LiveMetrics, TranscriptLine
-from voicechat.engine.speaking import record_speech_usage
-from voicechat.engine.talk_engine import EngineHost, TalkEngine
-from voicechat.engine.voice_turn import VoiceTurnService
 from voicechat.errors import VoicechatError
 from voicechat.models import TurnMetrics
 from voicechat.providers.base import LLM, SpeechRequest
-from voicechat.providers.speech_factory import Ears, Voice
+from voicechat.providers.speech_factory import Recogniser, Speaker
+from voicechat.talk.cascaded.reply import ReplySpeaker, SpeechHandle
+from voicechat.talk.engine import EngineHost, TalkEngine
+from voicechat.talk.view import LiveMetrics, TranscriptLine
+from voicechat.turns.push_to_talk import VoiceTurnService
+from voicechat.turns.speech import record_speech_usage
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 class CascadedSpec:
     """Recogniser, chat model, voice and turn-taking parameters of a cascaded session."""
 
-    ears: Ears
-    voice: Voice
+    recogniser: Recogniser
+    speaker: Speaker
     llm: LLM
     params: VadParams
     name: str = "cascaded"
@@ -39,12 +39,12 @@ class CascadedSpec:
     @property
     def output_rate(self) -> int:
         """The voice's sample rate."""
-        return self.voice.tts.sample_rate
+        return self.speaker.tts.sample_rate
 
     @property
     def label(self) -> str:
         """Engine and models, for the page."""
-        return f"Cascaded: {self.ears.model} → chat → {self.voice.model}"
+        return f"Cascaded: {self.recogniser.model} → chat → {self.speaker.model}"
 
     def build(self, host: EngineHost) -> TalkEngine:
         """A cascaded engine for one session."""
@@ -131,7 +131,7 @@ class CascadedEngine(TalkEngine):
             conversation_id=self._conversation_id,
             recording=wav,
             options=host.options,
-            ears=spec.ears,
+            recogniser=spec.recogniser,
             llm=spec.llm,
         )
         self._conversation_id = turn.conversation.id
@@ -142,7 +142,7 @@ class CascadedEngine(TalkEngine):
             user=host.user,
             prices=host.settings.price_tables,
             turn=turn,
-            voice=spec.voice,
+            speaker=spec.speaker,
             meter=host.meter,
             handle=handle,
             on_progress=lambda text: view.replace_last(TranscriptLine("assistant", text)),
@@ -177,12 +177,12 @@ class CascadedEngine(TalkEngine):
 
     def _greet(self, text: str, handle: SpeechHandle) -> None:
         """Say the user's greeting (interruptible like any reply); the session listens meanwhile."""
-        host, voice = self._host, self._spec.voice
+        host, speaker = self._host, self._spec.speaker
         host.view.append(TranscriptLine("assistant", text))
         host.meter.begin()
-        request = SpeechRequest(text=text, voice=voice.voice, model=voice.model, speed=voice.speed)
+        request = SpeechRequest(text=text, voice=speaker.voice, model=speaker.model, speed=speaker.speed)
         try:
-            with voice.tts.synthesize(request) as stream:
+            with speaker.tts.synthesize(request) as stream:
                 for chunk in stream:
                     if handle.interrupted:
                         break
@@ -197,7 +197,7 @@ class CascadedEngine(TalkEngine):
         record_speech_usage(
             host.store,
             user=host.user,
-            voice=voice,
+            speaker=speaker,
             characters=len(text),
             audio_seconds=host.meter.pushed_samples() / host.meter.sample_rate,
             usage=usage,

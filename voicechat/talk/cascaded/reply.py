@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voicechat import defaults
-from voicechat.engine.playback import PlaybackMeter
-from voicechat.engine.sentences import SentenceSplitter, speakable
-from voicechat.engine.speaking import keep_clip, record_speech_usage
-from voicechat.engine.turn import TextTurn
 from voicechat.errors import ProviderError, ProviderRateLimited
 from voicechat.models import TurnMetrics, UsageStatus, User
 from voicechat.providers.base import SpeechRequest, TokenUsage, add_usage
-from voicechat.providers.speech_factory import Voice
+from voicechat.providers.speech_factory import Speaker
+from voicechat.sentences import SentenceSplitter, speakable
 from voicechat.storage.store import Store
+from voicechat.talk.runtime.playback import PlaybackMeter
+from voicechat.turns.speech import keep_clip, record_speech_usage
+from voicechat.turns.text import TextTurn
 from voicechat.usage import PriceTables
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class ReplySpeaker:
         user: User,
         prices: PriceTables,
         turn: TextTurn,
-        voice: Voice,
+        speaker: Speaker,
         meter: PlaybackMeter,
         handle: SpeechHandle,
         on_progress: Callable[[str], None],
@@ -94,7 +94,7 @@ class ReplySpeaker:
         self._user = user
         self._prices = prices
         self._turn = turn
-        self._voice = voice
+        self._speaker = speaker
         self._meter = meter
         self._handle = handle
         self._on_progress = on_progress
@@ -170,7 +170,7 @@ class ReplySpeaker:
                 record_speech_usage(
                     self._store,
                     user=self._user,
-                    voice=self._voice,
+                    speaker=self._speaker,
                     characters=self._characters,
                     audio_seconds=self._meter.pushed_samples() / self._meter.sample_rate,
                     usage=self._usage,
@@ -187,9 +187,9 @@ class ReplySpeaker:
         self._characters += len(text)
         start = self._meter.pushed_samples()
         request = SpeechRequest(
-            text=text, voice=self._voice.voice, model=self._voice.model, speed=self._voice.speed
+            text=text, voice=self._speaker.voice, model=self._speaker.model, speed=self._speaker.speed
         )
-        with self._voice.tts.synthesize(request) as stream:
+        with self._speaker.tts.synthesize(request) as stream:
             for chunk in stream:
                 if self._handle.interrupted:
                     break

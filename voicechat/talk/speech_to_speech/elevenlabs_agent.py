@@ -34,13 +34,13 @@ from websockets.asyncio.client import connect
 from voicechat import defaults
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
-from voicechat.engine.connected import AudioOutbox, ConnectedEngine, abort_transport
-from voicechat.engine.live_view import TranscriptLine
-from voicechat.engine.spoken_turns import Reply
-from voicechat.engine.talk_engine import EngineHost, TalkEngine
-from voicechat.engine.user_audio import SAMPLE_RATE, trim_quiet
 from voicechat.models import ContextMessage, Message, UsageStatus, VoicePreferences
 from voicechat.providers.speech_factory import OPENAI_VOICES
+from voicechat.talk.engine import EngineHost, TalkEngine
+from voicechat.talk.recorder import Reply
+from voicechat.talk.runtime.user_audio import SAMPLE_RATE, trim_quiet
+from voicechat.talk.speech_to_speech.connected import AudioOutbox, ConnectedEngine, abort_transport
+from voicechat.talk.view import TranscriptLine
 
 log = logging.getLogger(__name__)
 AGENT_MODEL = "elevenlabs-agent"

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 from voicechat.audio.decode import AudioRejected, DecodedAudio, decode_upload, is_silent
 from voicechat.config import Settings
-from voicechat.engine.sentences import speakable, split_sentences
-from voicechat.engine.speaking import KeptClip, keep_clip, recognise, speak
-from voicechat.engine.turn import ChatService, TextTurn, TurnOptions
 from voicechat.errors import InvalidInput, ProviderError
 from voicechat.models import Message, TurnMetrics, User
 from voicechat.providers.base import LLM
-from voicechat.providers.speech_factory import Ears, Voice
+from voicechat.providers.speech_factory import Recogniser, Speaker
+from voicechat.sentences import speakable, split_sentences
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
+from voicechat.turns.speech import KeptClip, keep_clip, recognise, speak
+from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 from voicechat.validation import clean_transcript
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class VoiceTurnService:
         conversation_id: str | None,
         recording: bytes,
         options: TurnOptions,
-        ears: Ears,
+        recogniser: Recogniser,
         llm: LLM,
     ) -> TextTurn:
         """Validate, store and transcribe a recording; return the turn whose reply the page streams.
@@ -107,7 +107,7 @@ class VoiceTurnService:
             kept = keeper.submit(self._keep_recording, user, pending, audio)
             try:
                 transcript = recognise(
-                    ears,
+                    recogniser,
                     audio.pcm,
                     sample_rate=audio.sample_rate,
                     store=self._store,
@@ -139,7 +139,7 @@ class VoiceTurnService:
             user=user, conversation=conversation, message=message, context=context, options=options, llm=llm
         )
 
-    def speak_reply(self, *, user: User, reply: Message, voice: Voice) -> SpokenReply | None:
+    def speak_reply(self, *, user: User, reply: Message, speaker: Speaker) -> SpokenReply | None:
         """Speak a stored reply, store the audio and attach it to the message (None: nothing to say).
 
         Raises ProviderError (the text reply stays as it is); a usage event is recorded either way.
@@ -147,7 +147,7 @@ class VoiceTurnService:
         if not split_sentences(speakable(reply.content)):
             return None
         spoken = speak(
-            voice,
+            speaker,
             reply.content,
             store=self._store,
             user=user,

@@ -16,13 +16,13 @@ from abc import abstractmethod
 from collections import deque
 from concurrent.futures import Future
 
-from voicechat.engine.live_view import LiveMetrics, TranscriptLine
-from voicechat.engine.spoken_turns import Reply, SpokenTurns
-from voicechat.engine.talk_engine import EngineHost, TalkEngine
-from voicechat.engine.turn import ChatService
-from voicechat.engine.user_audio import SAMPLE_RATE
 from voicechat.errors import Refused
 from voicechat.models import Message
+from voicechat.talk.engine import EngineHost, TalkEngine
+from voicechat.talk.recorder import Reply, SpokenTurns
+from voicechat.talk.runtime.user_audio import SAMPLE_RATE
+from voicechat.talk.view import LiveMetrics, TranscriptLine
+from voicechat.turns.text import ChatService
 
 log = logging.getLogger(__name__)
 MAX_RECONNECTS = 3

@@ -8,17 +8,17 @@ from datetime import date
 
 from voicechat.audio.vad import VadParams
 from voicechat.config import Settings
-from voicechat.engine.cascaded import CascadedSpec
-from voicechat.engine.elevenlabs_agent import AgentSpec
-from voicechat.engine.openai_realtime import RealtimeSpec
-from voicechat.engine.talk_engine import EngineSpec
-from voicechat.engine.turn import TurnOptions
 from voicechat.models import User, VoicePreferences
 from voicechat.preferences import engine_offers
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.openai.client import make_async_client, make_client, provider_name
 from voicechat.providers.openai.realtime_session import turn_detection
-from voicechat.providers.speech_factory import ears_for, voice_for
+from voicechat.providers.speech_factory import recogniser_for, speaker_for
+from voicechat.talk.cascaded.engine import CascadedSpec
+from voicechat.talk.engine import EngineSpec
+from voicechat.talk.speech_to_speech.elevenlabs_agent import AgentSpec
+from voicechat.talk.speech_to_speech.openai_realtime import RealtimeSpec
+from voicechat.turns.text import TurnOptions
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def live_setup(
         engine = AgentSpec.from_settings(settings, preferences)
     else:
         engine = CascadedSpec(
-            ears=ears_for(settings, preferences, openai_api_key=openai_api_key),
-            voice=voice_for(settings, preferences, today=today, openai_api_key=openai_api_key),
+            recogniser=recogniser_for(settings, preferences, openai_api_key=openai_api_key),
+            speaker=speaker_for(settings, preferences, today=today, openai_api_key=openai_api_key),
             llm=llm_for(settings, options.model, openai_api_key=openai_api_key),
             params=VadParams.from_preferences(
                 silence_ms=preferences.end_of_turn_silence_ms,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from voicechat.engine.live_view import LiveView
-from voicechat.engine.speaking import keep_clip
-from voicechat.engine.turn import ChatService, TurnOptions
-from voicechat.engine.user_audio import SAMPLE_RATE
 from voicechat.models import Message, MessageStatus, TurnMetrics, UsageEvent, UsageKind, UsageStatus, User
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
+from voicechat.talk.runtime.user_audio import SAMPLE_RATE
+from voicechat.talk.view import LiveView
+from voicechat.turns.speech import keep_clip
+from voicechat.turns.text import ChatService, TurnOptions
 
 log = logging.getLogger(__name__)
 UNTITLED = "Voice conversation"

@@ -17,13 +17,13 @@ from typing import Protocol
 
 from voicechat.audio.vad import SpeechProbability
 from voicechat.config import Settings
-from voicechat.engine.bridge import LoopThread
-from voicechat.engine.live_view import LiveView
-from voicechat.engine.playback import PlaybackMeter
-from voicechat.engine.turn import TurnOptions
-from voicechat.engine.user_audio import UserAudioTape
 from voicechat.models import User
 from voicechat.storage.store import Store
+from voicechat.talk.runtime.loop_thread import LoopThread
+from voicechat.talk.runtime.playback import PlaybackMeter
+from voicechat.talk.runtime.user_audio import UserAudioTape
+from voicechat.talk.view import LiveView
+from voicechat.turns.text import TurnOptions
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voicechat.audio.encode import encode_for_storage
-from voicechat.engine.sentences import group_for_speech, speakable, split_sentences
 from voicechat.errors import ProviderRateLimited
 from voicechat.models import UsageEvent, UsageStatus, User
 from voicechat.providers.base import SpeechRequest, TokenUsage, Transcript, TranscriptionRequest, add_usage
-from voicechat.providers.speech_factory import Ears, Voice
+from voicechat.providers.speech_factory import Recogniser, Speaker
+from voicechat.sentences import group_for_speech, speakable, split_sentences
 from voicechat.storage.store import Store
 from voicechat.usage import PriceTables, speech_cost, transcription_cost
 
@@ -29,7 +29,7 @@ class SpokenAudio:
 
 
 def speak(
-    voice: Voice,
+    speaker: Speaker,
     text: str,
     *,
     store: Store,
@@ -48,8 +48,8 @@ def speak(
     status: UsageStatus = "error"
     try:
         for piece in pieces:
-            request = SpeechRequest(text=piece, voice=voice.voice, model=voice.model, speed=voice.speed)
-            with voice.tts.synthesize(request) as stream:
+            request = SpeechRequest(text=piece, voice=speaker.voice, model=speaker.model, speed=speaker.speed)
+            with speaker.tts.synthesize(request) as stream:
                 chunks.extend(stream)
                 if first_byte_ms is None:
                     first_byte_ms = stream.first_byte_ms
@@ -60,12 +60,12 @@ def speak(
         raise
     finally:
         audio = SpokenAudio(
-            pcm=b"".join(chunks), sample_rate=voice.tts.sample_rate, first_byte_ms=first_byte_ms
+            pcm=b"".join(chunks), sample_rate=speaker.tts.sample_rate, first_byte_ms=first_byte_ms
         )
         record_speech_usage(
             store,
             user=user,
-            voice=voice,
+            speaker=speaker,
             characters=sum(len(p) for p in pieces),
             audio_seconds=audio.seconds,
             usage=usage,
@@ -104,7 +104,7 @@ def record_speech_usage(
     store: Store,
     *,
     user: User,
-    voice: Voice,
+    speaker: Speaker,
     characters: int,
     audio_seconds: float,
     usage: TokenUsage | None,
@@ -120,15 +120,15 @@ def record_speech_usage(
             user_id=user.id,
             conversation_id=conversation_id,
             kind="tts",
-            provider=voice.tts.provider,
-            model=voice.model,
+            provider=speaker.tts.provider,
+            model=speaker.model,
             status=status,
             characters=characters,
             audio_seconds=round(audio_seconds, 3),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cost_usd=speech_cost(
-                model=voice.model,
+                model=speaker.model,
                 audio_seconds=audio_seconds,
                 characters=characters,
                 input_tokens=input_tokens,
@@ -141,7 +141,7 @@ def record_speech_usage(
 
 
 def recognise(
-    ears: Ears,
+    recogniser: Recogniser,
     pcm: bytes,
     *,
     sample_rate: int,
@@ -151,11 +151,13 @@ def recognise(
     conversation_id: str | None = None,
 ) -> Transcript:
     """Transcribe a recording and record its usage (also when it fails). Raises ProviderError."""
-    request = TranscriptionRequest(pcm=pcm, sample_rate=sample_rate, model=ears.model, language=ears.language)
+    request = TranscriptionRequest(
+        pcm=pcm, sample_rate=sample_rate, model=recogniser.model, language=recogniser.language
+    )
     transcript: Transcript | None = None
     status: UsageStatus = "error"
     try:
-        transcript = ears.stt.transcribe(request)
+        transcript = recogniser.stt.transcribe(request)
         status = "ok"
     except ProviderRateLimited:
         status = "rate_limited"
@@ -166,13 +168,13 @@ def recognise(
                 user_id=user.id,
                 conversation_id=conversation_id,
                 kind="stt",
-                provider=ears.stt.provider,
-                model=ears.model,
+                provider=recogniser.stt.provider,
+                model=recogniser.model,
                 status=status,
                 audio_seconds=round(request.audio_seconds, 3),
                 characters=len(transcript.text) if transcript else 0,
                 cost_usd=transcription_cost(
-                    model=ears.model, audio_seconds=request.audio_seconds, prices=prices
+                    model=recogniser.model, audio_seconds=request.audio_seconds, prices=prices
                 )
                 if transcript
                 else 0.0,

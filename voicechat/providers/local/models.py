@@ -28,8 +28,8 @@ LLAMA_THREADS = 2
 LLAMA_CONTEXT_TOKENS = 4096
 
 
-class LocalEngines:
-    """A holder for the loaded models; share one per process (``shared_engines``)."""
+class LocalModels:
+    """A holder for the loaded models; share one per process (``shared_models``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,10 +122,10 @@ def _load_llama() -> Any:
     )
 
 
-_SHARED = LocalEngines()  # cheap: nothing loads until first use
+_SHARED = LocalModels()  # cheap: nothing loads until first use
 atexit.register(_SHARED.close)  # llama.cpp's own finaliser fails when it runs during interpreter shutdown
 
 
-def shared_engines() -> LocalEngines:
+def shared_models() -> LocalModels:
     """The process's holder (models are loaded once, whoever asks first)."""
     return _SHARED

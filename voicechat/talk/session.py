@@ -20,13 +20,13 @@ import av
 
 from voicechat.audio.vad import SAMPLE_RATE, SpeechProbability
 from voicechat.config import Settings
-from voicechat.engine.bridge import LoopThread
-from voicechat.engine.live_setup import LiveSetup
-from voicechat.engine.live_view import LiveSnapshot, LiveView
-from voicechat.engine.playback import AudioOutput, PlaybackMeter
-from voicechat.engine.talk_engine import EngineHost
-from voicechat.engine.user_audio import UserAudioTape
 from voicechat.storage.store import Store
+from voicechat.talk.engine import EngineHost
+from voicechat.talk.runtime.loop_thread import LoopThread
+from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
+from voicechat.talk.runtime.user_audio import UserAudioTape
+from voicechat.talk.setup import LiveSetup
+from voicechat.talk.view import LiveSnapshot, LiveView
 
 log = logging.getLogger(__name__)
 

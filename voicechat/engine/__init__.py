@@ -1,1 +1,0 @@
-"""Conversation engine: one turn at a time (turn.py); hands-free sessions come later."""

@@ -1,0 +1,1 @@
+"""The cascaded engine: our voice activity detection, then speech-to-text -> chat -> text-to-speech."""
