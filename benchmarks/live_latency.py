@@ -30,15 +30,15 @@ from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.decode import decode_upload
 from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.config import Settings
-from voicechat.models import User, VoicePreferences
+from voicechat.models import TurnMetrics, User, VoicePreferences
 from voicechat.providers.base import ChatMessage, ChatRequest, SpeechRequest, TranscriptionRequest
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
-from voicechat.talk.view import LiveMetrics, LiveSnapshot
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
+from voicechat.talk.view import TalkSnapshot
 from voicechat.turns.text import TurnOptions
 
 STT_S, FIRST_TOKEN_S, TOKEN_S, TTS_FIRST_BYTE_S = 0.3, 0.4, 1 / 40, 0.2
@@ -60,7 +60,7 @@ def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] if len(samples) > 1 else samples[0]
 
 
-def feed_realtime(session: LiveSession, pcm: bytes) -> None:
+def feed_realtime(session: TalkSession, pcm: bytes) -> None:
     frame, started = 640, time.perf_counter()
     for index, start in enumerate(range(0, len(pcm), frame)):
         session.push_pcm(pcm[start : start + frame])
@@ -70,8 +70,8 @@ def feed_realtime(session: LiveSession, pcm: bytes) -> None:
 
 
 def wait_for(
-    session: LiveSession, check: Callable[[LiveSnapshot], bool], timeout: float = 60
-) -> LiveSnapshot:
+    session: TalkSession, check: Callable[[TalkSnapshot], bool], timeout: float = 60
+) -> TalkSnapshot:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check(snap := session.snapshot()):
@@ -89,16 +89,16 @@ class Harness:
         self.voice = speaker_for(settings, prefs, today=date(2026, 11, 24))
         self.llm = OpenAIChat(client=make_client(settings))
 
-    def session(self) -> LiveSession:
+    def session(self) -> TalkSession:
         options = TurnOptions(model=self.settings.chat_model, system_prompt="Be brief.")
-        setup = live_setup(
+        setup = talk_setup(
             self.settings,
             user=self.user,
             preferences=VoicePreferences(),
             options=options,
             today=date(2026, 11, 24),
         )
-        return LiveSession(
+        return TalkSession(
             store=self.store,
             settings=self.settings,
             setup=setup,
@@ -129,7 +129,7 @@ def _script(reply: str) -> ChatScript:
     return ChatScript(reply=reply, first_token_delay=FIRST_TOKEN_S, token_delay=TOKEN_S)
 
 
-def overhead_ms(m: LiveMetrics) -> float:
+def overhead_ms(m: TurnMetrics) -> float:
     parts = (m.end_of_turn_ms, m.stt_ms, m.first_sentence_ms, m.tts_first_byte_ms)
     assert m.voice_to_voice_ms is not None and all(p is not None for p in parts)
     return m.voice_to_voice_ms - sum(p for p in parts if p is not None)

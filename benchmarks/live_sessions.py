@@ -32,8 +32,8 @@ from voicechat.audio.decode import decode_upload
 from voicechat.config import Settings
 from voicechat.models import VoicePreferences
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
 from voicechat.turns.text import TurnOptions
 
 LAG_TARGET_MS = 20.0
@@ -79,10 +79,10 @@ def measure(
     sessions = []
     for _ in range(count):
         preferences = VoicePreferences(talk_engine=engine)  # type: ignore[arg-type]
-        setup = live_setup(
+        setup = talk_setup(
             settings, user=user, preferences=preferences, options=options, today=date(2026, 11, 24)
         )
-        sessions.append(LiveSession(store=store, settings=settings, setup=setup, output=NullOutput()))
+        sessions.append(TalkSession(store=store, settings=settings, setup=setup, output=NullOutput()))
     stop = threading.Event()
 
     def feed() -> None:

@@ -31,8 +31,8 @@ from voicechat.providers.local.chat import LOCAL_CHAT_MODEL, LocalChat
 from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LocalWhisper
 from voicechat.providers.local.speech import LocalNeuralSpeech
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
 from voicechat.turns.text import TurnOptions
 
 SENTENCES = [
@@ -102,14 +102,14 @@ def talk_figures(turns: int) -> dict[str, float]:
             question = QUESTIONS[number % len(QUESTIONS)]
             with voice.synthesize(SpeechRequest(text=question, voice="heart", model="local")) as stream:
                 pcm = resample(b"".join(stream), from_rate=24_000, to_rate=16_000)
-            setup = live_setup(
+            setup = talk_setup(
                 settings,
                 user=user,
                 preferences=VoicePreferences(stt_provider="local", tts_provider="local", language="en"),
                 options=TurnOptions(model=LOCAL_CHAT_MODEL, system_prompt="Answer in one short sentence."),
                 today=date(2026, 11, 24),
             )
-            session = LiveSession(
+            session = TalkSession(
                 store=store, settings=settings, setup=setup, output=NullOutput(), vad=SileroVAD()
             )
             try:

@@ -12,11 +12,12 @@ from ui.state import adopt_preferences
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, Refused, VoicechatError
 from voicechat.providers.speech_factory import speaker_for
+from voicechat.talk.registry import engine_offers
 from voicechat.turns.preview import preview_voice
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
-engines = preferences.engine_offers(app.settings)
+engines = engine_offers(app.settings)
 providers = preferences.speech_provider_offers(app.settings)
 recognisers = preferences.recognition_provider_offers(app.settings)
 

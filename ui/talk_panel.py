@@ -1,7 +1,7 @@
 """Talk mode on the chat page: a WebRTC call with the assistant and a live panel of what is happening.
 
 streamlit-webrtc carries the audio: the browser's microphone (echo cancellation, noise suppression and auto
-gain on) arrives in a push-based sink track whose callback only forwards frames to the live session; replies
+gain on) arrives in a push-based sink track whose callback only forwards frames to the talk session; replies
 go back through a PCM source track. The session lives in this browser session's state and is stopped when the
 call ends, the page is left, or the tab is closed (the track ends and the sink's ``on_ended`` fires).
 """
@@ -26,9 +26,9 @@ from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
 from voicechat.errors import VoicechatError
 from voicechat.rendering import without_remote_images
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
-from voicechat.talk.view import LiveSnapshot
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
+from voicechat.talk.view import TalkSnapshot
 from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
 from voicechat.turns.text import TurnOptions
 
@@ -48,7 +48,7 @@ class SessionHolder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.session: LiveSession | None = None
+        self.session: TalkSession | None = None
         self.turn: TurnCredentials | None = None  # this browser's TURN credentials, minted per call
 
     def push_frame(self, frame: av.AudioFrame) -> None:
@@ -57,7 +57,7 @@ class SessionHolder:
         if session is not None:
             session.push_frame(frame)
 
-    def attach(self, session: LiveSession) -> None:
+    def attach(self, session: TalkSession) -> None:
         """Start forwarding frames to ``session``."""
         with self._lock:
             self.session = session
@@ -74,7 +74,7 @@ def render(app: AppContext, state: ChatState) -> None:
     """The call widget, and while the call runs, the live panel."""
     holder: SessionHolder = st.session_state.setdefault(_HOLDER, SessionHolder())
     try:
-        setup = live_setup(
+        setup = talk_setup(
             app.settings,
             user=app.user,
             preferences=state.voice,
@@ -113,7 +113,7 @@ def render(app: AppContext, state: ChatState) -> None:
         return
     if holder.session is None:
         holder.attach(
-            LiveSession(
+            TalkSession(
                 store=app.store,
                 settings=app.settings,
                 setup=setup,
@@ -157,7 +157,7 @@ def _live_view(holder: SessionHolder) -> None:
     show(snap)
 
 
-def show(snap: LiveSnapshot) -> None:
+def show(snap: TalkSnapshot) -> None:
     """State, level, running transcript and the last turn's latencies."""
     cols = st.columns([1, 2])
     cols[0].markdown(f"**{STATE_LABELS[snap.state]}**")

@@ -101,7 +101,6 @@ ELEVENLABS_PRICES_PER_KCHAR: MappingProxyType[str, float] = MappingProxyType(
 # Recorded audio (push-to-talk uploads).
 MAX_AUDIO_UPLOAD_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_AUDIO_SECONDS = 300.0
-RECOGNITION_SAMPLE_RATE = 16_000  # what speech recognition gets: 16 kHz mono 16-bit
 # Declared formats a recording may have (checked before decoding: a 2 Hz stream would expand enormously).
 MIN_AUDIO_SAMPLE_RATE = 8_000
 MAX_AUDIO_SAMPLE_RATE = 192_000

@@ -76,7 +76,10 @@ class TurnMetrics:
     total_ms: float | None = None
     stt_ms: float | None = None
     tts_first_byte_ms: float | None = None
-    voice_to_voice_ms: float | None = None
+    voice_to_voice_ms: float | None = None  # end of the user's speech -> first reply audio pushed
+    end_of_turn_ms: float | None = None  # end of the user's speech -> the end-of-turn decision (Talk mode)
+    first_sentence_ms: float | None = None  # reply requested -> its first sentence complete (cascaded)
+    barge_in_ms: float | None = None  # the user's speech onset -> playback cleared (an interrupted reply)
 
 
 @dataclass(frozen=True)

@@ -69,21 +69,6 @@ def validate(values: Mapping[str, Any]) -> VoicePreferences:
     )
 
 
-def engine_offers(settings: Settings) -> dict[str, Offer]:
-    """Each Talk-mode engine, offered or not (missing key, or not allowed by an administrator)."""
-    offers = {}
-    for engine in defaults.TALK_ENGINES:
-        if engine not in settings.talk_engines:
-            offers[engine] = Offer(False, "not enabled on this deployment by an administrator")
-        elif engine == "openai-realtime" and not settings.openai_configured:
-            offers[engine] = Offer(False, "needs OPENAI_API_KEY")
-        elif engine == "elevenlabs-agent" and not settings.elevenlabs_agent_id:
-            offers[engine] = Offer(False, "needs ELEVENLABS_AGENT_ID")
-        else:
-            offers[engine] = Offer(True)
-    return offers
-
-
 def speech_provider_offers(settings: Settings) -> dict[str, Offer]:
     """Each text-to-speech provider, offered or not on this deployment."""
     return {

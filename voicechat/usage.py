@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from voicechat import defaults
+from voicechat.models import UsageEvent, UsageKind, UsageStatus
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,44 @@ class PriceTables:
     elevenlabs_per_kchar: Mapping[str, float] = field(
         default_factory=lambda: dict(defaults.ELEVENLABS_PRICES_PER_KCHAR)
     )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One priced provider call, before it is known whose and in which conversation: the only place a
+    ``UsageEvent`` is assembled (``event``), whichever turn, engine or provider made the call."""
+
+    kind: UsageKind
+    provider: str
+    model: str
+    status: UsageStatus
+    cost_usd: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
+    latency_ms: float | None = None
+    turn: bool = False  # a speech-to-speech reply to the user (every chat event is a turn already)
+    estimated: bool = False  # tokens counted by us: the provider never reported them
+
+    def event(self, *, user_id: str, conversation_id: str | None) -> UsageEvent:
+        """The usage event to store for ``user_id``."""
+        return UsageEvent(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            kind=self.kind,
+            provider=self.provider,
+            model=self.model,
+            status=self.status,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            audio_seconds=round(self.audio_seconds, 3),
+            characters=self.characters,
+            cost_usd=round(self.cost_usd, 8),
+            latency_ms=self.latency_ms,
+            turn=self.turn,
+            estimated=self.estimated,
+        )
 
 
 def chat_cost(

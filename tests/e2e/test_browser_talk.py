@@ -54,6 +54,6 @@ def test_talk_mode_over_webrtc(
     # Closing the tab ends the call, and the session stops (its threads joined) without waiting for a restart.
     page.close()  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
-    while "live session stopped" not in app.output() and time.monotonic() < deadline:
+    while "talk session stopped" not in app.output() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert "live session stopped" in app.output(), app.output()[-3000:]
+    assert "talk session stopped" in app.output(), app.output()[-3000:]

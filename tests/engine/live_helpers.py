@@ -9,8 +9,8 @@ from tests.fakes.audio_samples import spoken_wav
 from voicechat.audio.decode import decode_upload
 from voicechat.models import Message, User
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.view import LiveSnapshot
+from voicechat.talk.session import TalkSession
+from voicechat.talk.view import TalkSnapshot
 
 
 class RecordingOutput:
@@ -32,6 +32,7 @@ class FastClock:
 
     def __init__(self, scale: float) -> None:
         self._start, self._scale = time.monotonic(), scale
+        self.speed = scale  # clock seconds per real second: the session waits for playback this much faster
 
     def __call__(self) -> float:
         return self._start + (time.monotonic() - self._start) * self._scale
@@ -41,14 +42,14 @@ def pcm16k(text: str) -> bytes:
     return decode_upload(spoken_wav(text)).pcm
 
 
-def feed(session: LiveSession, pcm: bytes) -> None:
+def feed(session: TalkSession, pcm: bytes) -> None:
     for start in range(0, len(pcm), 640):  # 20 ms frames, as fast as the loop takes them
         session.push_pcm(pcm[start : start + 640])
 
 
 def wait_for(
-    session: LiveSession, check: Callable[[LiveSnapshot], bool], timeout: float = 20
-) -> LiveSnapshot:
+    session: TalkSession, check: Callable[[TalkSnapshot], bool], timeout: float = 20
+) -> TalkSnapshot:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         snap = session.snapshot()

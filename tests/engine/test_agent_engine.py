@@ -20,13 +20,13 @@ from tests.fakes.elevenlabs_server import FakeElevenLabs
 from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
 from voicechat.talk.speech_to_speech.connected import LOST
 from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
-Factory = Callable[..., tuple[LiveSession, RecordingOutput]]
+Factory = Callable[..., tuple[TalkSession, RecordingOutput]]
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,11 @@ def agent_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def session_factory(store: Store, agent_settings: Settings, user: User) -> Iterator[Factory]:
-    sessions: list[LiveSession] = []
+    sessions: list[TalkSession] = []
 
-    def make(*, settings_: Settings | None = None, **prefs: object) -> tuple[LiveSession, RecordingOutput]:
+    def make(*, settings_: Settings | None = None, **prefs: object) -> tuple[TalkSession, RecordingOutput]:
         preferences = VoicePreferences(talk_engine="elevenlabs-agent", **prefs)  # type: ignore[arg-type]
-        setup = live_setup(
+        setup = talk_setup(
             settings_ or agent_settings,
             user=user,
             preferences=preferences,
@@ -58,7 +58,7 @@ def session_factory(store: Store, agent_settings: Settings, user: User) -> Itera
             today=date(2026, 11, 24),
         )
         output = RecordingOutput()
-        session = LiveSession(
+        session = TalkSession(
             store=store, settings=agent_settings, setup=setup, output=output, clock=FastClock(1)
         )
         sessions.append(session)
@@ -69,7 +69,7 @@ def session_factory(store: Store, agent_settings: Settings, user: User) -> Itera
         session.stop()
 
 
-def connected(session: LiveSession, fake: FakeElevenLabs, count: int = 1) -> None:
+def connected(session: TalkSession, fake: FakeElevenLabs, count: int = 1) -> None:
     """Wait until connection ``count`` is set up on both sides: the agent has its initiation data and the
     engine, having read the agent's metadata, takes the user's audio."""
     deadline = time.monotonic() + 10

@@ -14,7 +14,8 @@ from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS
 from voicechat.storage.store import Store
-from voicechat.turns.text import TRUNCATED, ChatService, TurnOptions
+from voicechat.turns.text import ChatService, TurnOptions
+from voicechat.turns.writer import TRUNCATED
 
 OPTIONS = TurnOptions(model="gpt-6-luna", system_prompt="You are terse.")
 # Plain English words, one token each in o200k_base (with their leading space), as the fake streams them.

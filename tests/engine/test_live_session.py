@@ -21,9 +21,9 @@ from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import LiveSetup, live_setup
-from voicechat.talk.view import LiveSnapshot
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import TalkSetup, talk_setup
+from voicechat.talk.view import TalkSnapshot
 from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
@@ -47,14 +47,14 @@ def user(store: Store) -> User:
 @pytest.fixture
 def session_factory(
     store: Store, settings: Settings, user: User
-) -> Iterator[Callable[..., tuple[LiveSession, RecordingOutput]]]:
-    sessions: list[LiveSession] = []
+) -> Iterator[Callable[..., tuple[TalkSession, RecordingOutput]]]:
+    sessions: list[TalkSession] = []
 
     def make(
         *, barge_in: bool = True, stall_timeout: float | None = None, greeting: str = ""
-    ) -> tuple[LiveSession, RecordingOutput]:
+    ) -> tuple[TalkSession, RecordingOutput]:
         output = RecordingOutput()
-        session = LiveSession(
+        session = TalkSession(
             store=store,
             settings=settings,
             setup=setup_for(settings, user, VoicePreferences(barge_in=barge_in, greeting=greeting)),
@@ -254,7 +254,7 @@ def test_ten_turns_in_a_row_without_drift_or_leaks(
     assert threading.active_count() <= threads_before
 
 
-def _watch(session: LiveSession, states: list[str], until: Callable[[LiveSnapshot], bool]) -> None:
+def _watch(session: TalkSession, states: list[str], until: Callable[[TalkSnapshot], bool]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         snap = session.snapshot()
@@ -291,6 +291,6 @@ def test_the_greeting_is_spoken_first_and_not_stored(
     assert [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)] == [("tts", "ok")]
 
 
-def setup_for(settings: Settings, user: User, prefs: VoicePreferences) -> LiveSetup:
+def setup_for(settings: Settings, user: User, prefs: VoicePreferences) -> TalkSetup:
     options = TurnOptions(model=settings.chat_model, system_prompt="Be brief.")
-    return live_setup(settings, user=user, preferences=prefs, options=options, today=date(2026, 11, 24))
+    return talk_setup(settings, user=user, preferences=prefs, options=options, today=date(2026, 11, 24))

@@ -20,8 +20,8 @@ from voicechat.providers.local.chat import LOCAL_CHAT_MODEL
 from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.speech import LocalNeuralSpeech
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
 from voicechat.turns.text import TurnOptions
 
 NO_KEY: dict[str, Any] = {"MONGODB_URI": "mongodb://127.0.0.1:1/unused"}
@@ -70,7 +70,7 @@ def test_a_talk_mode_turn_runs_entirely_on_this_machine(store: Store, user: User
         SpeechRequest(text="What is the capital of France?", voice="heart", model="local")
     ) as spoken:
         question = resample(b"".join(spoken), from_rate=24_000, to_rate=16_000)
-    setup = live_setup(
+    setup = talk_setup(
         offline,
         user=user,
         preferences=VoicePreferences(stt_provider="local", tts_provider="local", language="en"),
@@ -78,7 +78,7 @@ def test_a_talk_mode_turn_runs_entirely_on_this_machine(store: Store, user: User
         today=date(2026, 11, 24),
     )
     output = RecordingOutput()
-    session = LiveSession(store=store, settings=offline, setup=setup, output=output, clock=FastClock(8))
+    session = TalkSession(store=store, settings=offline, setup=setup, output=output, clock=FastClock(8))
     try:
         feed(session, silence_pcm(0.3) + question + silence_pcm(1.2))
         snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening", timeout=90)

@@ -17,13 +17,13 @@ from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
 from voicechat.quotas import Quotas
 from voicechat.storage.store import Store
-from voicechat.talk.session import LiveSession
-from voicechat.talk.setup import live_setup
+from voicechat.talk.session import TalkSession
+from voicechat.talk.setup import talk_setup
 from voicechat.talk.speech_to_speech.connected import FAILED_REPLY, LOST
 from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
-Factory = Callable[..., tuple[LiveSession, RecordingOutput]]
+Factory = Callable[..., tuple[TalkSession, RecordingOutput]]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def user(store: Store) -> User:
 
 @pytest.fixture
 def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Factory]:
-    sessions: list[LiveSession] = []
+    sessions: list[TalkSession] = []
 
     def make(
         *,
@@ -51,9 +51,9 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
         settings_: Settings | None = None,
         admit: Callable[[], None] | None = None,
         **prefs: object,
-    ) -> tuple[LiveSession, RecordingOutput]:
+    ) -> tuple[TalkSession, RecordingOutput]:
         preferences = VoicePreferences(talk_engine="openai-realtime", **prefs)  # type: ignore[arg-type]
-        setup = live_setup(
+        setup = talk_setup(
             settings_ or settings,
             user=user,
             preferences=preferences,
@@ -63,7 +63,7 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
             admit=admit,
         )
         output = RecordingOutput()
-        session = LiveSession(store=store, settings=settings, setup=setup, output=output, clock=FastClock(8))
+        session = TalkSession(store=store, settings=settings, setup=setup, output=output, clock=FastClock(8))
         sessions.append(session)
         return session, output
 
@@ -72,7 +72,7 @@ def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Fa
         session.stop()
 
 
-def connected(session: LiveSession, fake_openai: FakeOpenAI, count: int = 1) -> None:
+def connected(session: TalkSession, fake_openai: FakeOpenAI, count: int = 1) -> None:
     """Wait until connection ``count`` is set up on both sides: the fake has the session's configuration and
     the engine takes the user's audio (fed earlier, only the newest 2 s would wait for it)."""
     wait_until(

@@ -5,7 +5,8 @@ import pytest
 from voicechat.config import Settings, SettingsError
 from voicechat.errors import InvalidInput
 from voicechat.models import VoicePreferences
-from voicechat.preferences import engine_offers, speech_provider_offers, validate
+from voicechat.preferences import speech_provider_offers, validate
+from voicechat.talk.registry import engine_offers
 
 
 def test_defaults_are_valid() -> None:

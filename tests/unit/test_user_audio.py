@@ -8,7 +8,8 @@ import numpy as np
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
 from voicechat.talk.recorder import Reply
-from voicechat.talk.runtime.user_audio import SAMPLE_RATE, UserAudioTape, ms_to_samples, trim_quiet
+from voicechat.talk.runtime.user_audio import UserAudioTape, ms_to_samples, trim_quiet
+from voicechat.voices import TALK_RATE as SAMPLE_RATE
 
 
 def tone(seconds: float, amplitude: int = 8000) -> bytes:

@@ -17,6 +17,7 @@ import numpy as np
 
 from voicechat import defaults
 from voicechat.errors import InvalidInput
+from voicechat.voices import RECOGNITION_RATE
 
 Container = Literal["wav", "ogg", "mp3", "webm", "flac", "mp4"]
 RejectReason = Literal["empty", "too_large", "unsupported", "corrupt", "truncated", "too_long", "silent"]
@@ -75,7 +76,7 @@ def decode_upload(
     *,
     max_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS,
     max_bytes: int = defaults.MAX_AUDIO_UPLOAD_BYTES,
-    sample_rate: int = defaults.RECOGNITION_SAMPLE_RATE,
+    sample_rate: int = RECOGNITION_RATE,
 ) -> DecodedAudio:
     """Validate a recording and return it as mono PCM at ``sample_rate``; raises AudioRejected.
 

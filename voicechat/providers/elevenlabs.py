@@ -20,9 +20,9 @@ from voicechat.errors import (
     ProviderUnavailable,
 )
 from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
+from voicechat.voices import ELEVENLABS_PCM_RATE
 
 log = logging.getLogger(__name__)
-ELEVENLABS_SAMPLE_RATE = 24_000
 SPEED_RANGE = (0.7, 1.2)  # what ElevenLabs accepts for voice_settings.speed
 
 
@@ -54,7 +54,7 @@ class ElevenLabsSpeech(TTS):
     """Streams speech from ElevenLabs (``request.voice`` is an ElevenLabs voice id)."""
 
     def __init__(self, *, client: httpx.Client, language: str | None = None) -> None:
-        super().__init__(provider="elevenlabs", sample_rate=ELEVENLABS_SAMPLE_RATE)
+        super().__init__(provider="elevenlabs", sample_rate=ELEVENLABS_PCM_RATE)
         self._client = client
         self._language = language
 
@@ -70,7 +70,7 @@ class ElevenLabsSpeech(TTS):
         http_request = self._client.build_request(
             "POST",
             f"/v1/text-to-speech/{request.voice}/stream",
-            params={"output_format": f"pcm_{ELEVENLABS_SAMPLE_RATE}"},
+            params={"output_format": f"pcm_{ELEVENLABS_PCM_RATE}"},
             json=body,
         )
         response = self._client.send(http_request, stream=True)

@@ -24,25 +24,9 @@ from voicechat.providers.openai.client import make_client, provider_name
 from voicechat.providers.openai.realtime_reader import OpenAIRealtimeReader
 from voicechat.providers.openai.speech import OpenAISpeech
 from voicechat.providers.openai.transcription import OpenAITranscription
+from voicechat.voices import HIBARI_RATE, OPENAI_VOICES
 
 SpeechRoute = Literal["speech-endpoint", "realtime"]
-OPENAI_VOICES = frozenset(
-    {
-        "alloy",
-        "ash",
-        "ballad",
-        "coral",
-        "echo",
-        "fable",
-        "onyx",
-        "nova",
-        "sage",
-        "shimmer",
-        "verse",
-        "marin",
-        "cedar",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -89,7 +73,7 @@ def speaker_for(
     """The engine that speaks replies for this user today. Raises ProviderAuthError when it has no key."""
     if preferences.tts_provider == "local":
         tts = local_voice(shared_models())
-        model = LOCAL_TTS_MODEL if tts.sample_rate == 24_000 else "espeak-ng"
+        model = LOCAL_TTS_MODEL if tts.sample_rate == HIBARI_RATE else "espeak-ng"
         return Speaker(tts=tts, model=model, voice=LOCAL_VOICE, speed=preferences.speed)
     if preferences.tts_provider == "elevenlabs":
         if not settings.elevenlabs_api_key:

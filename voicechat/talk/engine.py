@@ -1,50 +1,56 @@
-"""The seam between a hands-free session and whatever answers it.
+"""The seam between a call and whatever answers it.
 
-A ``LiveSession`` owns the plumbing every engine shares: audio intake and resampling, the user-audio tape,
-the playback meter over the browser's audio track, the snapshot the page reads, the stall watchdog, and the
-threads. An engine decides what happens to the user's audio: the cascaded one runs voice activity detection
-and STT -> LLM -> TTS; the speech-to-speech ones stream it to a provider's WebSocket. All of them store turns,
-audio and usage the same way and report into the same ``LiveView``.
+A ``TalkSession`` owns the plumbing every engine shares: audio intake and resampling, the user-audio tape,
+the playback meter over the browser's audio track, the recorder, the view, the stall watchdog and the loop.
+An engine decides what happens to the user's audio (the cascaded one runs voice activity detection and
+STT -> LLM -> TTS; the speech-to-speech ones stream it to a provider's WebSocket) and reports what happens
+as events (``events``) through ``EngineHost.emit``; it never stores or shows anything itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from voicechat.audio.vad import SpeechProbability
 from voicechat.config import Settings
 from voicechat.models import User
-from voicechat.storage.store import Store
+from voicechat.talk.events import TalkEvent
+from voicechat.talk.recorder import TurnRecorder
 from voicechat.talk.runtime.loop_thread import LoopThread
 from voicechat.talk.runtime.playback import PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
-from voicechat.talk.view import LiveView
 from voicechat.turns.text import TurnOptions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class EngineHost:
-    """What a live session lends its engine. ``worker`` runs blocking work (SDK calls, storage) in order."""
+    """What a session lends its engine. Everything here is used on the session's loop."""
 
-    store: Store
     settings: Settings
     user: User
     options: TurnOptions
-    view: LiveView
+    emit: Callable[[TalkEvent], None]  # report an event (on the loop)
+    recorder: TurnRecorder  # what is stored (engines ask it for the conversation so far)
     meter: PlaybackMeter
     tape: UserAudioTape
     loop: LoopThread
-    worker: ThreadPoolExecutor
+    worker: Executor  # blocking work that must keep its order with storage (limits, history)
     clock: Callable[[], float]
-    conversation_id: str | None
     greeting: str
     barge_in: bool
     vad: SpeechProbability | None = None  # the cascaded engine's model (tests inject one)
     admit: Callable[[], None] | None = None  # counts a voice turn; raises Refused over a limit
+
+    async def in_order(self, work: Callable[[], T]) -> T:
+        """Run blocking ``work`` on the worker, after every write queued so far."""
+        return await asyncio.wrap_future(self.worker.submit(work))
 
 
 class TalkEngine(ABC):
@@ -54,17 +60,15 @@ class TalkEngine(ABC):
 
     @abstractmethod
     def start(self) -> None:
-        """Begin (connect, greet); called once, from any thread."""
+        """Begin (connect, greet); called once, on the loop."""
 
     @abstractmethod
     def hear(self, pcm: bytes, arrived: float) -> None:
         """16 kHz mono PCM that arrived at clock time ``arrived`` (already on the tape)."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Stop speaking, end the connection, hand the current turn's storage to the worker (idempotent).
-
-        Called from a thread other than the loop, before the loop and the worker are stopped."""
+    async def close(self) -> None:
+        """Stop speaking, end the connection, report the current turn's end (on the loop; idempotent)."""
 
 
 class EngineSpec(Protocol):
@@ -72,12 +76,17 @@ class EngineSpec(Protocol):
 
     @property
     def name(self) -> str:
-        """The engine's name, as in preferences (``cascaded``, ``openai-realtime``, ``elevenlabs-agent``)."""
+        """The engine's name in the registry (``talk.registry``)."""
         ...
 
     @property
     def output_rate(self) -> int:
         """Sample rate of the reply audio it pushes."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model name its replies are stored with."""
         ...
 
     @property

@@ -1,75 +1,107 @@
-"""Storing the turns of a speech-to-speech engine like any other conversation.
+"""The one component that stores a call's turns: it consumes the session's events and writes what they say.
 
-The provider hears and answers by itself; what we keep is the same as for a cascaded turn: the user's
-message with its recording, the reply as far as it was heard (marked interrupted when cut), the reply's
-audio as played, the latencies, and one priced usage event per reply. Every method here blocks on storage,
-so engines call them on the session's worker thread, in order.
+Whatever the engine, a turn is kept the same way: the user's message with its recording (pending until
+its transcript comes, when the engine transcribes later), the reply as far as it was heard (marked
+interrupted when cut, failed when the engine failed), the reply's audio as played, the latencies, and every
+provider call's usage. What was heard is worked out here, once, and shown through a ``ReplyHeard`` event.
+
+Events arrive on the session's loop; the recorder keeps the replies in progress there and hands every write
+to the session's worker (one thread, so writes happen in the order of the events). Everything the worker
+knows (the conversation, the stored messages) is touched only by worker jobs.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from voicechat.models import Message, MessageStatus, TurnMetrics, UsageEvent, UsageKind, UsageStatus, User
+from voicechat.errors import VoicechatError
+from voicechat.models import ContextMessage, Message, MessageStatus, TurnMetrics, User
+from voicechat.providers.base import LLM
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
-from voicechat.talk.runtime.user_audio import SAMPLE_RATE
-from voicechat.talk.view import LiveView
-from voicechat.turns.speech import keep_clip
-from voicechat.turns.text import ChatService, TurnOptions
+from voicechat.talk.events import (
+    ConversationOpened,
+    EngineError,
+    ReplyAudio,
+    ReplyCorrected,
+    ReplyDone,
+    ReplyHeard,
+    ReplyInterrupted,
+    ReplyStarted,
+    ReplyTextDelta,
+    ReplyTextDone,
+    TalkEvent,
+    TurnStored,
+    UsageMeasured,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from voicechat.turns.text import ChatService, TextTurn, TurnOptions
+from voicechat.turns.writer import VOICE_TITLE, TurnWriter
+from voicechat.usage import Usage
+from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
-UNTITLED = "Voice conversation"
+T = TypeVar("T")
+UNFINISHED = "The voice engine could not finish this reply."  # kept with a failed reply
 
 
 @dataclass
-class Reply:
-    """A reply being spoken by a speech-to-speech engine (lives on the session's loop)."""
+class _Piece:
+    """Text of the reply and the stretch of its audio that speaks it (samples)."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class _Reply:
+    """A reply in progress (on the loop)."""
 
     key: str
+    greeting: bool
+    ended_at: float | None  # when the user's turn it answers ended
+    end_of_turn_ms: float | None
     text: str = ""
+    pieces: list[_Piece] = field(default_factory=list)
     pcm: list[bytes] = field(default_factory=list)
-    interrupted: bool = False
-    failed: bool = False
-    greeting: bool = False
-    item_id: str | None = None
-    speech_ended_at: float | None = None  # clock time the user's turn ended (for voice-to-voice)
-    end_of_turn_ms: float | None = None
+    pushed: int = 0
     first_audio_at: float | None = None
     barge_in_ms: float | None = None
-    finished: bool = False
-    heard_text: str | None = None  # the provider's own account of what was heard, when it gives one
-
-    def pushed_samples(self) -> int:
-        """Samples of reply audio pushed to playback."""
-        return sum(len(chunk) for chunk in self.pcm) // 2
-
-    def heard(self, played_samples: int) -> str:
-        """The words of the reply in proportion to the audio played (all of them if it played to the end)."""
-        if self.heard_text is not None:
-            return self.heard_text
-        if not self.interrupted:
-            return self.text
-        pushed = self.pushed_samples()
-        if pushed == 0:
-            return ""
-        words = self.text.split()
-        return " ".join(words[: int(len(words) * min(1.0, played_samples / pushed))])
-
-    def played_audio(self, played_samples: int) -> bytes:
-        """The reply audio the user heard."""
-        return b"".join(self.pcm)[: played_samples * 2]
-
-    def voice_to_voice_ms(self) -> float | None:
-        """End of the user's speech -> first reply audio pushed."""
-        if self.first_audio_at is None or self.speech_ended_at is None:
-            return None
-        return round((self.first_audio_at - self.speech_ended_at) * 1000, 1)
+    corrected: str | None = None
+    stored_early: bool = False
 
 
-class SpokenTurns:
-    """Opens the conversation on the first stored turn, then adds messages, clips and usage to it."""
+@dataclass(frozen=True)
+class _Ending:
+    """How a reply is stored: its status, timings, error mark and audio."""
+
+    status: MessageStatus
+    metrics: TurnMetrics = field(default_factory=TurnMetrics)
+    error: str | None = None
+    audio_id: str | None = None
+
+
+def heard_text(pieces: list[_Piece], played: int) -> str:
+    """The pieces played in full, and the played share of the words of the one cut off."""
+    words: list[str] = []
+    for piece in pieces:
+        if played >= piece.end:
+            words.extend(piece.text.split())
+        elif played > piece.start:
+            share = (played - piece.start) / max(1, piece.end - piece.start)
+            parts = piece.text.split()
+            words.extend(parts[: int(len(parts) * share)])
+    return " ".join(words)
+
+
+class TurnRecorder:
+    """Stores one session's turns. ``record`` on the loop; the rest are worker jobs that return futures."""
 
     def __init__(
         self,
@@ -78,144 +110,246 @@ class SpokenTurns:
         chat: ChatService,
         user: User,
         options: TurnOptions,
-        view: LiveView,
         conversation_id: str | None,
+        model: str,
+        reply_rate: int,
+        worker: Executor,
+        emit: Callable[[TalkEvent], None],
+        emit_soon: Callable[[TalkEvent], None],
     ) -> None:
-        self._store, self._chat, self._user, self._options, self._view = store, chat, user, options, view
-        self.conversation_id = conversation_id
+        """``emit`` reports an event now (on the loop); ``emit_soon`` from the worker, onto the loop."""
+        self._store, self._chat, self._user, self._options = store, chat, user, options
+        self._writer = TurnWriter(store, user)
+        self._model, self._reply_rate = model, reply_rate
+        self._worker, self._emit, self._emit_soon = worker, emit, emit_soon
+        self._replies: dict[str, _Reply] = {}
+        self._latest: str | None = None  # the newest reply (the only one a provider still corrects)
+        self._turn_end: tuple[float | None, float | None] = (None, None)
+        self._user_messages: dict[str, Future[Message]] = {}
+        # Worker-owned:
+        self._conversation_id = conversation_id
+        self._opened = False
         self._titled = conversation_id is not None
+        self._messages: dict[str, Message] = {}
 
-    def user_said(
-        self, text: str, pcm: bytes, *, status: MessageStatus = "complete", error: str | None = None
-    ) -> Message:
-        """Store the user's utterance (``text`` may be empty while its transcript is pending)."""
-        conversation_id = self._conversation(text)
-        audio_id = (
-            keep_clip(
-                self._store,
-                owner_id=self._user.id,
-                conversation_id=conversation_id,
-                pcm=pcm,
-                sample_rate=SAMPLE_RATE,
-            ).id
-            if pcm
+    # On the loop -------------------------------------------------------------------------------------------
+
+    def record(self, event: TalkEvent) -> None:
+        """Act on one event (called on the session's loop, in order)."""
+        if isinstance(event, UserSpeechStopped):
+            self._turn_end = (event.ended_at, event.end_of_turn_ms)
+            self._user_messages[event.key] = self._job(self._user_said, event.key, event.transcript)
+            if event.audio:
+                self._job(self._attach_recording, event.key, event.audio)
+        elif isinstance(event, UserTranscript) and event.final:
+            self._job(self._transcribed, event.key, event.text, event.error, event.stt_ms)
+        elif isinstance(event, ReplyStarted):
+            ended_at, end_of_turn_ms = self._turn_end if not event.greeting else (None, None)
+            self._replies[event.key] = _Reply(event.key, event.greeting, ended_at, end_of_turn_ms)
+            self._latest = event.key
+        elif isinstance(event, ReplyTextDelta | ReplyAudio | ReplyInterrupted):
+            if (reply := self._replies.get(event.key)) is not None:
+                _grow(reply, event)
+        elif isinstance(event, ReplyTextDone):
+            self._text_done(event)
+        elif isinstance(event, ReplyDone):
+            self._done(event)
+        elif isinstance(event, ReplyCorrected):
+            self._corrected(event)
+        elif isinstance(event, UsageMeasured):
+            self._job(self._bill, event.usage)
+
+    def _text_done(self, event: ReplyTextDone) -> None:
+        """The whole text is known while it may still play: store it now (kept if the call dies), settle
+        it when it ends."""
+        reply = self._replies.get(event.key)
+        if reply is None:
+            return
+        reply.text = event.text
+        if not reply.greeting and event.text:
+            reply.stored_early = True
+            self._job(self._add_reply, reply.key, event.text, _Ending("complete"))
+
+    def _done(self, event: ReplyDone) -> None:
+        reply = self._replies.pop(event.key, None)
+        if reply is None:
+            return
+        if event.text is not None:
+            reply.text = event.text
+        interrupted = event.status == "interrupted"
+        pieces = reply.pieces or [_Piece(reply.text, 0, reply.pushed)]
+        heard = reply.corrected or (heard_text(pieces, event.played_samples) if interrupted else reply.text)
+        self._emit(ReplyHeard(reply.key, heard, interrupted))
+        if reply.greeting:  # spoken, never stored: nothing to count, but a failure is shown
+            if event.error:
+                self._emit(EngineError(event.error))
+            return
+        voice_to_voice = (
+            round((reply.first_audio_at - reply.ended_at) * 1000, 1)
+            if reply.first_audio_at is not None and reply.ended_at is not None
             else None
         )
-        message = self._store.conversations.add_message(
-            owner_id=self._user.id,
-            conversation_id=conversation_id,
-            role="user",
-            content=text,
-            status=status,
-            is_voice=True,
-            audio_id=audio_id,
-            error=error,
+        metrics = replace(
+            event.metrics,
+            end_of_turn_ms=reply.end_of_turn_ms,
+            voice_to_voice_ms=voice_to_voice,
+            barge_in_ms=reply.barge_in_ms if interrupted else None,
         )
+        audio = b"".join(reply.pcm)[: event.played_samples * 2]
+        self._job(self._settle, reply, heard, event, metrics, audio)
+
+    def _corrected(self, event: ReplyCorrected) -> None:
+        reply = self._replies.get(event.key)
+        if reply is not None:
+            reply.corrected = event.text
+        elif event.key == self._latest:
+            self._job(self._correct, event.key, event.text)
+
+    def _job(self, work: Callable[..., T], *args: Any) -> Future[T]:
+        return self._worker.submit(self._safely, work, *args)
+
+    def _safely(self, work: Callable[..., T], *args: Any) -> T:
+        try:
+            return work(*args)
+        except VoicechatError as exc:
+            log.warning("talk recorder: %s in %s", type(exc).__name__, getattr(work, "__name__", "?"))
+            self._emit_soon(EngineError(exc.user_message))
+            raise
+        except Exception as exc:
+            # Which write failed, never its content (it could quote the user).
+            log.exception("talk recorder: %s in %s", type(exc).__name__, getattr(work, "__name__", "?"))
+            raise
+
+    # Asked by engines (worker jobs, in order after every event so far) ----------------------------------
+
+    def stored(self, key: str) -> Future[Message]:
+        """The user's message for utterance ``key`` (stored before its recording is attached)."""
+        return self._user_messages[key]
+
+    def answer(self, key: str, llm: LLM, billing: Callable[[Usage], None]) -> Future[TextTurn]:
+        """The chat turn answering utterance ``key`` (whose transcript is stored); the caller reports its
+        reply through events, which this recorder stores."""
+        return self._job(self._answer, key, llm, billing)
+
+    def history(self) -> Future[list[ContextMessage]]:
+        """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
+        return self._job(self._history)
+
+    # On the worker ------------------------------------
+
+    def _conversation(self, text: str | None) -> str:
+        """The conversation turns go into: opened (or created) at the first turn, with the chosen options."""
+        if not self._opened:
+            conversation, _ = self._chat.open_conversation(
+                user=self._user,
+                conversation_id=self._conversation_id,
+                options=self._options,
+                title=title_from(text) if text else VOICE_TITLE,
+            )
+            self._opened, self._titled = True, self._titled or bool(text)
+            if conversation.id != self._conversation_id:
+                self._conversation_id = conversation.id
+                self._emit_soon(ConversationOpened(conversation.id))
+        assert self._conversation_id is not None
+        return self._conversation_id
+
+    def _user_said(self, key: str, text: str | None) -> Message:
+        conversation_id = self._conversation(text)
+        status: MessageStatus = "complete" if text is not None else "pending"
+        message = self._writer.user_message(conversation_id, text=text or "", status=status, is_voice=True)
+        self._messages[key] = message
         self._store.context.forget(conversation_id)
         return message
 
-    def transcribed(self, message_id: str, text: str | None, *, error: str | None = None) -> None:
-        """Fill in a pending user message's transcript (None: recognition failed; the audio stays)."""
-        self._store.conversations.update_message(
-            owner_id=self._user.id,
-            message_id=message_id,
-            content=text if text is not None else None,
-            status="complete" if text is not None else "failed",
-            error=error,
-        )
-        if text and not self._titled and self.conversation_id:
-            self._store.conversations.rename(
-                owner_id=self._user.id, conversation_id=self.conversation_id, title=title_from(text)
-            )
-            self._titled = True
-        if self.conversation_id:
-            self._store.context.forget(self.conversation_id)
+    def _attach_recording(self, key: str, pcm: bytes) -> None:
+        if (message := self._messages.get(key)) is not None:
+            self._writer.attach_clip(message, pcm, TALK_RATE)
 
-    def replied(self, reply: Reply, *, played_samples: int, sample_rate: int, model: str) -> Message | None:
-        """Store a reply as heard, with its played audio and latencies (greetings are not stored)."""
-        if reply.greeting or self.conversation_id is None:
-            return None
-        heard = reply.heard(played_samples)
-        audio = reply.played_audio(played_samples)
-        audio_id = (
-            keep_clip(
-                self._store,
-                owner_id=self._user.id,
-                conversation_id=self.conversation_id,
-                pcm=audio,
-                sample_rate=sample_rate,
-            ).id
-            if audio
-            else None
+    def _transcribed(self, key: str, text: str | None, error: str | None, stt_ms: float | None) -> None:
+        message = self._messages.get(key)
+        if message is None:
+            return
+        retitle = bool(text) and not self._titled
+        self._titled = self._titled or retitle
+        self._messages[key] = self._writer.transcribed(
+            message, text, error=error, metrics=TurnMetrics(stt_ms=stt_ms), retitle=retitle
         )
-        status: MessageStatus = (
-            "interrupted" if reply.interrupted else "failed" if reply.failed else "complete"
+
+    def _answer(self, key: str, llm: LLM, billing: Callable[[Usage], None]) -> TextTurn:
+        return self._chat.answer(
+            user=self._user,
+            message=self._messages[key],
+            options=self._options,
+            llm=llm,
+            keep_reply=False,
+            billing=billing,
         )
-        message = self._store.conversations.add_message(
-            owner_id=self._user.id,
-            conversation_id=self.conversation_id,
-            role="assistant",
-            content=heard,
-            status=status,
+
+    def _history(self) -> list[ContextMessage]:
+        if self._conversation_id is None:
+            return []
+        conversation = self._store.conversations.get(
+            owner_id=self._user.id, conversation_id=self._conversation_id
+        )
+        return [m for m in self._store.context.load(conversation) if m.content.strip()]
+
+    def _add_reply(self, key: str, text: str, ending: _Ending) -> None:
+        if self._conversation_id is None:
+            return  # no user turn was stored: nothing to answer in
+        self._messages[key] = self._writer.reply(
+            self._conversation_id,
+            text,
+            status=ending.status,
+            model=self._model,
+            error=ending.error,
+            metrics=ending.metrics,
             is_voice=True,
-            audio_id=audio_id,
-            interrupted=reply.interrupted,
-            model=model,
-            error="The voice engine could not finish this reply." if reply.failed else None,
-            metrics=TurnMetrics(voice_to_voice_ms=reply.voice_to_voice_ms()),
+            audio_id=ending.audio_id,
         )
-        self._store.context.forget(self.conversation_id)
-        return message
+        self._store.context.forget(self._conversation_id)
 
-    def corrected(self, message_id: str, text: str) -> None:
-        """Replace a stored reply's text with the provider's own account of what was heard."""
-        self._store.conversations.update_message(owner_id=self._user.id, message_id=message_id, content=text)
-        if self.conversation_id:
-            self._store.context.forget(self.conversation_id)
-
-    def usage(
-        self,
-        *,
-        kind: UsageKind = "realtime",
-        provider: str,
-        model: str,
-        status: UsageStatus,
-        cost_usd: float,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        audio_seconds: float = 0.0,
-        characters: int = 0,
-        latency_ms: float | None = None,
-        turn: bool = False,
+    def _settle(
+        self, reply: _Reply, heard: str, event: ReplyDone, metrics: TurnMetrics, audio: bytes
     ) -> None:
-        """One priced usage event for this conversation (``realtime``: a reply; ``stt``: a transcript)."""
-        self._store.usage.record(
-            UsageEvent(
-                user_id=self._user.id,
-                conversation_id=self.conversation_id,
-                kind=kind,
-                provider=provider,
-                model=model,
-                status=status,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                audio_seconds=round(audio_seconds, 3),
-                characters=characters,
-                cost_usd=round(cost_usd, 8),
-                latency_ms=latency_ms,
-                turn=turn,
-            )
-        )
+        """Store the finished reply as heard, with its played audio; then the page counts the turn."""
+        conversation_id = self._conversation_id
+        nothing = event.status == "failed" and not reply.text and not audio
+        if conversation_id is not None and not nothing:
+            clip = self._writer.keep_clip(conversation_id, audio, self._reply_rate).id if audio else None
+            stored = self._messages.get(reply.key) if reply.stored_early else None
+            if stored is not None:
+                cut = event.status == "interrupted" or reply.corrected is not None
+                self._writer.settle_reply(
+                    stored, heard=heard if cut else None, status=event.status, metrics=metrics, audio_id=clip
+                )
+            else:
+                error = event.stored_error or (UNFINISHED if event.status == "failed" else None)
+                self._add_reply(reply.key, heard, _Ending(event.status, metrics, error, clip))
+        self._emit_soon(TurnStored(metrics, event.error))
 
-    def _conversation(self, text: str) -> str:
-        if self.conversation_id is None:
-            conversation, _ = self._chat.open_conversation(
-                user=self._user,
-                conversation_id=None,
-                options=self._options,
-                title=title_from(text) if text else UNTITLED,
-            )
-            self.conversation_id = conversation.id
-            self._titled = bool(text)
-            self._view.conversation(conversation.id)
-        return self.conversation_id
+    def _correct(self, key: str, text: str) -> None:
+        message = self._messages.get(key)
+        if message is not None and message.role == "assistant":
+            self._writer.correct(message, text)
+
+    def _bill(self, usage: Usage) -> None:
+        self._writer.bill(usage, self._conversation_id)
+
+
+def _grow(reply: _Reply, event: ReplyTextDelta | ReplyAudio | ReplyInterrupted) -> None:
+    """Follow a reply's text, audio and interruption."""
+    if isinstance(event, ReplyTextDelta):
+        if event.spoken:
+            reply.text = f"{reply.text} {event.delta}".strip()
+            reply.pieces.append(_Piece(event.delta, reply.pushed, reply.pushed))
+        else:
+            reply.text += event.delta
+    elif isinstance(event, ReplyAudio):
+        reply.pcm.append(event.pcm)
+        reply.pushed += len(event.pcm) // 2
+        if reply.pieces:
+            reply.pieces[-1].end = reply.pushed
+        if reply.first_audio_at is None:
+            reply.first_audio_at = event.pushed_at
+    else:
+        reply.barge_in_ms = event.barge_in_ms

@@ -1,10 +1,11 @@
-"""A hands-free conversation: the plumbing every Talk-mode engine shares.
+"""A call (Talk mode): the plumbing every engine shares, and where its events go.
 
 Threads: audio arrives from anywhere (aiortc's loop) through ``push_frame``/``push_pcm``, which only hand the
-frame to the session's private event loop (``LoopThread``). The loop resamples it, writes it to the
-user-audio tape and passes it to the engine (``talk_engine``), which decides the turns. Blocking work (SDK
-calls, storage) runs on the session's worker thread, in order. The page reads ``snapshot()``, an immutable
-copy.
+frame to the session's event loop (``LoopThread``). The loop resamples it, writes it to the user-audio tape
+and passes it to the engine (``engine``), which decides the turns and reports events. Each event goes to the
+view (what the page shows) and to the recorder (what is stored); the recorder's writes run on the session's
+worker thread, in order; blocking provider calls run in the loop's executor. The page reads ``snapshot()``,
+an immutable copy.
 """
 
 from __future__ import annotations
@@ -18,28 +19,32 @@ from concurrent.futures import ThreadPoolExecutor
 
 import av
 
-from voicechat.audio.vad import SAMPLE_RATE, SpeechProbability
+from voicechat.audio.vad import SpeechProbability
 from voicechat.config import Settings
 from voicechat.storage.store import Store
 from voicechat.talk.engine import EngineHost
+from voicechat.talk.events import TalkEvent
+from voicechat.talk.recorder import TurnRecorder
 from voicechat.talk.runtime.loop_thread import LoopThread
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
-from voicechat.talk.setup import LiveSetup
-from voicechat.talk.view import LiveSnapshot, LiveView
+from voicechat.talk.setup import TalkSetup
+from voicechat.talk.view import TalkSnapshot, TalkView
+from voicechat.turns.text import ChatService
+from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
 
 
-class LiveSession:
-    """One hands-free session. Thread-safe public methods; ``stop()`` ends it and joins its threads."""
+class TalkSession:
+    """One call. Thread-safe public methods; ``stop()`` ends it and joins its threads."""
 
     def __init__(
         self,
         *,
         store: Store,
         settings: Settings,
-        setup: LiveSetup,
+        setup: TalkSetup,
         output: AudioOutput,
         output_rate: int | None = None,
         vad: SpeechProbability | None = None,
@@ -48,33 +53,51 @@ class LiveSession:
     ) -> None:
         """``output_rate``: the output track's rate (the engine's own by default). ``stall_timeout``: stop
         by itself when no audio arrives for that long (a closed tab sends nothing, while an open call sends
-        frames even in silence); None for callers that feed audio in bursts."""
+        frames even in silence); None for callers that feed audio in bursts. ``clock``: monotonic seconds; a
+        clock with a ``speed`` attribute (its seconds per real second) lets tests play replies faster."""
+        spec = setup.engine
         self._clock = clock
-        self._meter = PlaybackMeter(output, sample_rate=output_rate or setup.engine.output_rate, clock=clock)
+        self._meter = PlaybackMeter(
+            output,
+            sample_rate=output_rate or spec.output_rate,
+            clock=clock,
+            clock_speed=getattr(clock, "speed", 1.0),
+        )
         self._tape = UserAudioTape()
-        self._view = LiveView(
-            engine=setup.engine.name,
+        self._view = TalkView(
+            engine=spec.name,
             vad="",
             conversation_id=setup.conversation_id,
             level=lambda: self._tape.level_dbfs,
         )
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-turn")
-        self._loop = LoopThread(name="live-session")
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TALK_RATE)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-store")
+        self._loop = LoopThread(name="talk-session")
         self._stop_lock = threading.Lock()
-        self._engine = setup.engine.build(
+        self._recorder = TurnRecorder(
+            store=store,
+            chat=ChatService(store=store, settings=settings),
+            user=setup.user,
+            options=setup.options,
+            conversation_id=setup.conversation_id,
+            model=spec.model,
+            reply_rate=self._meter.sample_rate,
+            worker=self._worker,
+            emit=self._emit,
+            emit_soon=lambda event: self._loop.call(self._emit, event),
+        )
+        self._engine = spec.build(
             EngineHost(
-                store=store,
                 settings=settings,
                 user=setup.user,
                 options=setup.options,
-                view=self._view,
+                emit=self._emit,
+                recorder=self._recorder,
                 meter=self._meter,
                 tape=self._tape,
                 loop=self._loop,
                 worker=self._worker,
                 clock=clock,
-                conversation_id=setup.conversation_id,
                 greeting=setup.greeting,
                 barge_in=setup.barge_in,
                 vad=vad,
@@ -87,7 +110,7 @@ class LiveSession:
         self._last_audio = clock()
         if stall_timeout is not None:
             self._loop.call(self._watch)
-        self._engine.start()
+        self._loop.call(self._engine.start)
 
     # Called from other threads ---------------------------------------------------------------------------
 
@@ -106,13 +129,13 @@ class LiveSession:
         reached = threading.Event()
         self._loop.call(reached.set)
         if not reached.wait(timeout):
-            raise TimeoutError("the live session did not process its frames in time")
+            raise TimeoutError("the talk session did not process its frames in time")
 
     def frame_lags_ms(self) -> list[float]:
         """Recent frame-processing lags (arrival -> engine done), for benchmarks and diagnostics."""
         return list(self._lags)
 
-    def snapshot(self) -> LiveSnapshot:
+    def snapshot(self) -> TalkSnapshot:
         """The current state for display."""
         return self._view.snapshot()
 
@@ -121,15 +144,23 @@ class LiveSession:
         with self._stop_lock:
             if self._view.state == "stopped":
                 return
-            self._engine.close()
+            if self._loop.alive:
+                try:
+                    self._loop.submit(self._engine.close()).result(timeout=10)
+                except Exception as exc:  # the worker still stores what was queued
+                    log.warning("talk engine close: %s", type(exc).__name__)
             self._loop.stop()
             self._worker.shutdown(wait=True)
             self._view.stop()
         log.info(
-            "live session stopped engine=%s turns=%d", self._view.snapshot().engine, self.snapshot().turns
+            "talk session stopped engine=%s turns=%d", self._view.snapshot().engine, self.snapshot().turns
         )
 
     # On the session's loop -----------------------------------------------------------------------------
+
+    def _emit(self, event: TalkEvent) -> None:
+        self._view.apply(event)
+        self._recorder.record(event)
 
     def _on_frame(self, frame: av.AudioFrame, arrived: float) -> None:
         pcm = b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame))
@@ -138,8 +169,8 @@ class LiveSession:
     def _watch(self) -> None:
         assert self._stall_timeout is not None
         if self._clock() - self._last_audio > self._stall_timeout:
-            log.info("live session: no audio for %.0f s, stopping", self._stall_timeout)
-            threading.Thread(target=self.stop, name="live-stop", daemon=True).start()
+            log.info("talk session: no audio for %.0f s, stopping", self._stall_timeout)
+            threading.Thread(target=self.stop, name="talk-stop", daemon=True).start()
         else:
             self._loop.loop.call_later(1.0, self._watch)
 

@@ -1,7 +1,7 @@
-"""What a hands-free session shows: an immutable snapshot, and the thread-safe holder engines report into.
+"""What a call shows: an immutable snapshot, built from the session's events alone.
 
-Every Talk-mode engine (cascaded, OpenAI Realtime, ElevenLabs Agents) updates the same ``LiveView``, so the
-page, the tests and the benchmarks read one shape whatever the engine.
+The view applies every ``TalkEvent`` on the session's loop; the page, the tests and the benchmarks read
+``snapshot()`` from any thread, in one shape whatever the engine.
 """
 
 from __future__ import annotations
@@ -11,15 +11,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from voicechat.models import Role
+from voicechat.models import Role, TurnMetrics
+from voicechat.talk.events import (
+    ConnectionChanged,
+    ConversationOpened,
+    EngineError,
+    ReplyAudio,
+    ReplyCorrected,
+    ReplyHeard,
+    ReplyInterrupted,
+    ReplyStarted,
+    ReplyTextDelta,
+    ReplyTextDone,
+    TalkEvent,
+    TurnStored,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
 
-LiveState = Literal["idle", "listening", "thinking", "speaking", "stopped"]
+TalkState = Literal["idle", "listening", "thinking", "speaking", "stopped"]
 MAX_TRANSCRIPT_LINES = 50
+PENDING_TEXT = "…"
+NOT_TRANSCRIBED = "(not transcribed)"
 
 
 @dataclass(frozen=True)
 class TranscriptLine:
-    """A line of the running transcript; ``key`` lets an engine fill the line in later (a late transcript)."""
+    """A line of the running transcript; ``key`` is the utterance or reply it shows (filled in later)."""
 
     role: Role
     text: str
@@ -28,26 +47,13 @@ class TranscriptLine:
 
 
 @dataclass(frozen=True)
-class LiveMetrics:
-    """Latencies of one live turn in milliseconds (None when not reached or not measurable by the engine)."""
-
-    end_of_turn_ms: float | None = None  # end of speech -> end-of-turn decision
-    stt_ms: float | None = None
-    first_token_ms: float | None = None
-    first_sentence_ms: float | None = None  # reply requested -> first sentence complete
-    tts_first_byte_ms: float | None = None
-    voice_to_voice_ms: float | None = None  # end of speech -> first reply audio pushed
-    barge_in_ms: float | None = None  # user's speech onset -> playback cleared
-
-
-@dataclass(frozen=True)
-class LiveSnapshot:
+class TalkSnapshot:
     """What the page shows; never changes once made."""
 
-    state: LiveState
+    state: TalkState
     level_dbfs: float
     transcript: tuple[TranscriptLine, ...]
-    last_turn: LiveMetrics | None
+    last_turn: TurnMetrics | None
     error: str | None
     conversation_id: str | None
     turns: int
@@ -56,15 +62,15 @@ class LiveSnapshot:
     connected: bool = True  # the engine's provider connection is up (speech-to-speech engines may lose it)
 
 
-class LiveView:
-    """The session's current snapshot behind a lock; any thread may update it."""
+class TalkView:
+    """The session's current snapshot behind a lock: ``apply`` on the loop, ``snapshot`` from anywhere."""
 
     def __init__(
         self, *, engine: str, vad: str, conversation_id: str | None, level: Callable[[], float]
     ) -> None:
         self._lock = threading.Lock()
         self._level = level
-        self._view = LiveSnapshot(
+        self._view = TalkSnapshot(
             state="listening",
             level_dbfs=float("-inf"),
             transcript=(),
@@ -75,76 +81,113 @@ class LiveView:
             vad=vad,
             engine=engine,
         )
+        self._reply_text: dict[str, str] = {}  # replies still growing, by key
+        self._speaking: str | None = None  # the reply whose audio plays (until it is cut or heard)
+        self._waiting = False  # a user turn ended and its reply has not started
 
-    def snapshot(self) -> LiveSnapshot:
+    def snapshot(self) -> TalkSnapshot:
         """The current state; the level is read on demand (it changes every frame)."""
         with self._lock:
             view = self._view
         return replace(view, level_dbfs=self._level())
 
     @property
-    def state(self) -> LiveState:
+    def state(self) -> TalkState:
         """The current state alone."""
         with self._lock:
             return self._view.state
 
-    def update(self, *, state: LiveState | None = None, error: str | Literal[False] | None = False) -> None:
-        """Change the state (never out of ``stopped``) and/or the error (None clears it; False keeps it)."""
-        with self._lock:
-            view = self._view
-            if state is not None and view.state != "stopped":
-                view = replace(view, state=state)
-            if error is not False:
-                view = replace(view, error=error)
-            self._view = view
-
-    def link(self, *, connected: bool) -> None:
-        """Whether the engine's provider connection is up and taking the user's audio."""
-        with self._lock:
-            self._view = replace(self._view, connected=connected)
-
     def describe(self, *, vad: str) -> None:
         """Name the voice activity detection in use (known once the engine is built)."""
-        with self._lock:
-            self._view = replace(self._view, vad=vad)
+        self._set(vad=vad)
 
     def stop(self) -> None:
         """The final state."""
         with self._lock:
             self._view = replace(self._view, state="stopped")
 
-    def conversation(self, conversation_id: str) -> None:
-        """The conversation the session's turns are stored in (once it exists)."""
-        with self._lock:
-            self._view = replace(self._view, conversation_id=conversation_id)
+    def apply(self, event: TalkEvent) -> None:  # noqa: PLR0912 - one branch per event type
+        """Show what ``event`` says (called on the session's loop, in order)."""
+        if isinstance(event, UserSpeechStarted):
+            self._set(state="listening")
+        elif isinstance(event, UserSpeechStopped):
+            self._waiting = True
+            self._append(TranscriptLine("user", event.transcript or PENDING_TEXT, key=event.key))
+            self._set(state="thinking", error=None)
+        elif isinstance(event, UserTranscript):
+            self._rewrite(event.key, "user", event.text if event.text is not None else NOT_TRANSCRIBED)
+        elif isinstance(event, ReplyStarted):
+            self._waiting = False
+            self._reply_text[event.key] = ""
+            self._append(TranscriptLine("assistant", "", key=event.key))
+        elif isinstance(event, ReplyTextDelta):
+            self._grow(event)
+        elif isinstance(event, ReplyTextDone) and event.key in self._reply_text:
+            self._reply_text[event.key] = event.text
+            self._rewrite(event.key, "assistant", event.text)
+        elif isinstance(event, ReplyAudio):
+            if self._speaking != event.key and event.key in self._reply_text:
+                self._speaking = event.key
+                self._set(state="speaking")
+        elif isinstance(event, ReplyInterrupted):
+            self._speaking = None
+            self._set(state="listening")
+        elif isinstance(event, ReplyHeard | ReplyCorrected):
+            self._heard(event)
+        elif isinstance(event, TurnStored):
+            with self._lock:
+                view = self._view
+                self._view = replace(view, last_turn=event.metrics, turns=view.turns + 1, error=event.error)
+        elif isinstance(event, EngineError):
+            self._error(event)
+        elif isinstance(event, ConnectionChanged):
+            self._set(connected=event.connected)
+        elif isinstance(event, ConversationOpened):
+            self._set(conversation_id=event.conversation_id)
 
-    def append(self, line: TranscriptLine, *, conversation_id: str | None = None) -> None:
-        """Add a transcript line (the oldest fall off past ``MAX_TRANSCRIPT_LINES``)."""
-        with self._lock:
-            transcript = (*self._view.transcript, line)[-MAX_TRANSCRIPT_LINES:]
-            self._view = replace(
-                self._view,
-                transcript=transcript,
-                conversation_id=conversation_id or self._view.conversation_id,
-            )
+    def _error(self, event: EngineError) -> None:
+        if event.message is not None:
+            self._set(state="listening", error=event.message)
+        elif event.clears is None or self.snapshot().error == event.clears:
+            self._set(error=None)
 
-    def replace_last(self, line: TranscriptLine) -> None:
-        """Rewrite the newest line (a reply growing as it is spoken)."""
-        with self._lock:
-            self._view = replace(self._view, transcript=(*self._view.transcript[:-1], line))
+    def _grow(self, event: ReplyTextDelta) -> None:
+        if event.key not in self._reply_text:
+            return  # a reply already finished
+        text = self._reply_text[event.key]
+        text = f"{text} {event.delta}".strip() if event.spoken else text + event.delta
+        self._reply_text[event.key] = text
+        self._rewrite(event.key, "assistant", text)
 
-    def replace_keyed(self, key: str, line: TranscriptLine) -> None:
-        """Rewrite the line added with ``key`` (ignored once it has fallen off)."""
-        with self._lock:
-            lines = tuple(line if old.key == key else old for old in self._view.transcript)
-            self._view = replace(self._view, transcript=lines)
+    def _heard(self, event: ReplyHeard | ReplyCorrected) -> None:
+        interrupted = event.interrupted if isinstance(event, ReplyHeard) else self._interrupted(event.key)
+        self._reply_text.pop(event.key, None)
+        self._rewrite(event.key, "assistant", event.text, interrupted=interrupted)
+        if isinstance(event, ReplyHeard) and not self._waiting:
+            self._speaking = None
+            self._set(state="listening")
 
-    def finish_turn(
-        self, metrics: LiveMetrics, *, error: str | None, state: LiveState | None = "listening"
-    ) -> None:
-        """Count a finished turn with its latencies; ``state`` None leaves the state as it is."""
+    def _interrupted(self, key: str) -> bool:
         with self._lock:
-            view = replace(self._view, last_turn=metrics, turns=self._view.turns + 1, error=error)
+            return any(line.interrupted for line in self._view.transcript if line.key == key)
+
+    def _set(self, *, state: TalkState | None = None, **changes: object) -> None:
+        """Change fields; the state never leaves ``stopped``."""
+        with self._lock:
+            view = replace(self._view, **changes)  # type: ignore[arg-type]
             if state is not None and view.state != "stopped":
                 view = replace(view, state=state)
             self._view = view
+
+    def _append(self, line: TranscriptLine) -> None:
+        """Add a transcript line (the oldest fall off past ``MAX_TRANSCRIPT_LINES``)."""
+        with self._lock:
+            transcript = (*self._view.transcript, line)[-MAX_TRANSCRIPT_LINES:]
+            self._view = replace(self._view, transcript=transcript)
+
+    def _rewrite(self, key: str, role: Role, text: str, *, interrupted: bool = False) -> None:
+        """Rewrite the line shown for ``key`` (ignored once it has fallen off)."""
+        line = TranscriptLine(role, text, interrupted, key=key)
+        with self._lock:
+            lines = tuple(line if old.key == key else old for old in self._view.transcript)
+            self._view = replace(self._view, transcript=lines)

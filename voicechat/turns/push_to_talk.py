@@ -13,32 +13,38 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from voicechat.audio.decode import AudioRejected, DecodedAudio, decode_upload, is_silent
+from voicechat.audio.decode import AudioRejected, decode_upload, is_silent
 from voicechat.config import Settings
 from voicechat.errors import InvalidInput, ProviderError
 from voicechat.models import Message, TurnMetrics, User
 from voicechat.providers.base import LLM
 from voicechat.providers.speech_factory import Recogniser, Speaker
 from voicechat.sentences import speakable, split_sentences
-from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
-from voicechat.turns.speech import KeptClip, keep_clip, recognise, speak
+from voicechat.turns.speech import recognise, speak
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
+from voicechat.turns.writer import VOICE_TITLE, TurnWriter
 from voicechat.validation import clean_transcript
 
 log = logging.getLogger(__name__)
-VOICE_TITLE = "Voice conversation"
+
+
+NOTHING_HEARD = "I didn't catch anything. Your recording is saved - try again, or type your message."
+
+
+def not_transcribed(cause: ProviderError) -> str:
+    """What the user is told when the recogniser failed (their recording is kept)."""
+    return (
+        "I couldn't transcribe your recording - it is saved in the conversation. "
+        f"Please type your message instead. ({cause.user_message})"
+    )
 
 
 class TranscriptionFailed(ProviderError):
     """The recogniser failed; the recording is stored with its message, so the user can type instead."""
 
     def __init__(self, cause: ProviderError, *, message: Message) -> None:
-        super().__init__(
-            "I couldn't transcribe your recording - it is saved in the conversation. "
-            f"Please type your message instead. ({cause.user_message})",
-            retryable=cause.retryable,
-        )
+        super().__init__(not_transcribed(cause), retryable=cause.retryable)
         self.message = message
 
 
@@ -46,9 +52,7 @@ class NothingHeard(InvalidInput):
     """The recogniser returned no words; the recording is kept with its message."""
 
     def __init__(self, *, message: Message) -> None:
-        super().__init__(
-            "I didn't catch anything. Your recording is saved - try again, or type your message."
-        )
+        super().__init__(NOTHING_HEARD)
         self.message = message
 
 
@@ -93,18 +97,12 @@ class VoiceTurnService:
             user=user, conversation_id=conversation_id, options=options, title=VOICE_TITLE
         )
         context = self._store.context.load(conversation)
-        pending = self._store.conversations.add_message(
-            owner_id=user.id,
-            conversation_id=conversation.id,
-            role="user",
-            content="",
-            status="pending",
-            is_voice=True,
-        )
+        writer = TurnWriter(self._store, user)
+        pending = writer.user_message(conversation.id, text="", status="pending", is_voice=True)
         # The recording is encoded and stored while the recogniser works (it is off the critical path), and is
         # attached to the message before anything else happens to it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-recording") as keeper:
-            kept = keeper.submit(self._keep_recording, user, pending, audio)
+            kept = keeper.submit(writer.attach_clip, pending, audio.pcm, audio.sample_rate)
             try:
                 transcript = recognise(
                     recogniser,
@@ -117,23 +115,18 @@ class VoiceTurnService:
                 )
             except ProviderError as exc:
                 kept.result()
-                failed = self._mark_failed(user, pending, error=type(exc).__name__)
+                failed = writer.transcribed(pending, None, error=type(exc).__name__)
                 raise TranscriptionFailed(exc, message=failed) from exc
             kept.result()
         text = clean_transcript(transcript.text)
         if not text:
-            raise NothingHeard(message=self._mark_failed(user, pending, error="NothingHeard"))
-        message = self._store.conversations.update_message(
-            owner_id=user.id,
-            message_id=pending.id,
-            content=text,
-            status="complete",
+            raise NothingHeard(message=writer.transcribed(pending, None, error="NothingHeard"))
+        message = writer.transcribed(
+            pending,
+            text,
             metrics=TurnMetrics(stt_ms=transcript.latency_ms),
+            retitle=conversation.title == VOICE_TITLE and conversation.message_count == 0,
         )
-        if conversation.title == VOICE_TITLE and conversation.message_count == 0:
-            self._store.conversations.rename(
-                owner_id=user.id, conversation_id=conversation.id, title=title_from(text)
-            )
         log.info("voice turn transcribed conversation=%s seconds=%.1f", conversation.id, audio.seconds)
         return self._chat.reply_to(
             user=user, conversation=conversation, message=message, context=context, options=options, llm=llm
@@ -154,30 +147,13 @@ class VoiceTurnService:
             prices=self._settings.price_tables,
             conversation_id=reply.conversation_id,
         )
-        clip = self._keep(reply, spoken.pcm, spoken.sample_rate)
-        message = self._store.conversations.update_message(
-            owner_id=user.id,
-            message_id=reply.id,
-            audio_id=clip.id,
+        writer = TurnWriter(self._store, user)
+        clip = writer.keep_clip(reply.conversation_id, spoken.pcm, spoken.sample_rate)
+        message = writer.settle_reply(
+            reply,
+            heard=None,
+            status=None,
             metrics=TurnMetrics(tts_first_byte_ms=spoken.first_byte_ms),
+            audio_id=clip.id,
         )
         return SpokenReply(audio=clip.data, content_type=clip.content_type, message=message)
-
-    def _keep_recording(self, user: User, message: Message, audio: DecodedAudio) -> None:
-        clip = self._keep(message, audio.pcm, audio.sample_rate)
-        self._store.conversations.update_message(owner_id=user.id, message_id=message.id, audio_id=clip.id)
-
-    def _keep(self, message: Message, pcm: bytes, sample_rate: int) -> KeptClip:
-        """Store a clip for ``message``'s owner and conversation."""
-        return keep_clip(
-            self._store,
-            owner_id=message.owner_id,
-            conversation_id=message.conversation_id,
-            pcm=pcm,
-            sample_rate=sample_rate,
-        )
-
-    def _mark_failed(self, user: User, message: Message, *, error: str) -> Message:
-        return self._store.conversations.update_message(
-            owner_id=user.id, message_id=message.id, status="failed", error=error
-        )

@@ -1,17 +1,24 @@
-"""Speaking a text and recognising a recording, each recorded as a priced usage event however it ends."""
+"""Speaking a text and recognising a recording, each billed as a priced ``Usage`` however it ends.
+
+``speak`` and ``recognise`` store the usage for the user at once (a page's turn); a Talk engine calls
+``transcribe`` and ``speech_usage`` and reports the usage as an event for the session's recorder.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from voicechat.audio.encode import encode_for_storage
 from voicechat.errors import ProviderRateLimited
-from voicechat.models import UsageEvent, UsageStatus, User
+from voicechat.models import UsageStatus, User
 from voicechat.providers.base import SpeechRequest, TokenUsage, Transcript, TranscriptionRequest, add_usage
 from voicechat.providers.speech_factory import Recogniser, Speaker
 from voicechat.sentences import group_for_speech, speakable, split_sentences
 from voicechat.storage.store import Store
-from voicechat.usage import PriceTables, speech_cost, transcription_cost
+from voicechat.turns.writer import TurnWriter
+from voicechat.usage import PriceTables, Usage, speech_cost, transcription_cost
+
+Bill = Callable[[Usage], None]
 
 
 @dataclass(frozen=True)
@@ -62,81 +69,51 @@ def speak(
         audio = SpokenAudio(
             pcm=b"".join(chunks), sample_rate=speaker.tts.sample_rate, first_byte_ms=first_byte_ms
         )
-        record_speech_usage(
-            store,
-            user=user,
-            speaker=speaker,
-            characters=sum(len(p) for p in pieces),
-            audio_seconds=audio.seconds,
-            usage=usage,
-            status=status,
-            latency_ms=first_byte_ms,
-            prices=prices,
-            conversation_id=conversation_id,
+        TurnWriter(store, user).bill(
+            speech_usage(
+                speaker,
+                characters=sum(len(p) for p in pieces),
+                audio_seconds=audio.seconds,
+                usage=usage,
+                status=status,
+                latency_ms=first_byte_ms,
+                prices=prices,
+            ),
+            conversation_id,
         )
     return audio
 
 
-@dataclass(frozen=True)
-class KeptClip:
-    """A clip as stored: its id, and the encoded bytes with their type (ready to play)."""
-
-    id: str
-    data: bytes
-    content_type: str
-
-
-def keep_clip(store: Store, *, owner_id: str, conversation_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
-    """Encode 16-bit mono PCM compactly and store it for ``owner_id`` in ``conversation_id`` (``NotFound``
-    when that conversation was deleted meanwhile: nothing is left behind)."""
-    data, content_type = encode_for_storage(pcm, sample_rate=sample_rate)
-    audio_id = store.audio.put(
-        owner_id=owner_id,
-        conversation_id=conversation_id,
-        data=data,
-        content_type=content_type,
-        duration_seconds=round(len(pcm) / 2 / sample_rate, 3),
-    )
-    return KeptClip(id=audio_id, data=data, content_type=content_type)
-
-
-def record_speech_usage(
-    store: Store,
-    *,
-    user: User,
+def speech_usage(
     speaker: Speaker,
+    *,
     characters: int,
     audio_seconds: float,
     usage: TokenUsage | None,
     status: UsageStatus,
     latency_ms: float | None,
     prices: PriceTables,
-    conversation_id: str | None = None,
-) -> None:
-    """Write the priced usage event of one synthesis (however the provider bills it)."""
+) -> Usage:
+    """The priced usage of one synthesis (however the provider bills it)."""
     input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
-    store.usage.record(
-        UsageEvent(
-            user_id=user.id,
-            conversation_id=conversation_id,
-            kind="tts",
-            provider=speaker.tts.provider,
+    return Usage(
+        kind="tts",
+        provider=speaker.tts.provider,
+        model=speaker.model,
+        status=status,
+        characters=characters,
+        audio_seconds=audio_seconds,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=speech_cost(
             model=speaker.model,
-            status=status,
+            audio_seconds=audio_seconds,
             characters=characters,
-            audio_seconds=round(audio_seconds, 3),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            cost_usd=speech_cost(
-                model=speaker.model,
-                audio_seconds=audio_seconds,
-                characters=characters,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                prices=prices,
-            ),
-            latency_ms=latency_ms,
-        )
+            prices=prices,
+        ),
+        latency_ms=latency_ms,
     )
 
 
@@ -151,6 +128,20 @@ def recognise(
     conversation_id: str | None = None,
 ) -> Transcript:
     """Transcribe a recording and record its usage (also when it fails). Raises ProviderError."""
+    writer = TurnWriter(store, user)
+    return transcribe(
+        recogniser,
+        pcm,
+        sample_rate=sample_rate,
+        prices=prices,
+        bill=lambda usage: writer.bill(usage, conversation_id),
+    )
+
+
+def transcribe(
+    recogniser: Recogniser, pcm: bytes, *, sample_rate: int, prices: PriceTables, bill: Bill
+) -> Transcript:
+    """Transcribe a recording and bill it where ``bill`` says (also when it fails). Raises ProviderError."""
     request = TranscriptionRequest(
         pcm=pcm, sample_rate=sample_rate, model=recogniser.model, language=recogniser.language
     )
@@ -163,15 +154,13 @@ def recognise(
         status = "rate_limited"
         raise
     finally:
-        store.usage.record(
-            UsageEvent(
-                user_id=user.id,
-                conversation_id=conversation_id,
+        bill(
+            Usage(
                 kind="stt",
                 provider=recogniser.stt.provider,
                 model=recogniser.model,
                 status=status,
-                audio_seconds=round(request.audio_seconds, 3),
+                audio_seconds=request.audio_seconds,
                 characters=len(transcript.text) if transcript else 0,
                 cost_usd=transcription_cost(
                     model=recogniser.model, audio_seconds=request.audio_seconds, prices=prices

@@ -7,7 +7,7 @@ The user's message is stored before any provider is called, and the reply is sto
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from voicechat.config import Settings
@@ -18,16 +18,16 @@ from voicechat.models import (
     Message,
     MessageStatus,
     TurnMetrics,
-    UsageEvent,
     UsageStatus,
     User,
 )
 from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, TokenUsage
 from voicechat.providers.chat_factory import offered_chat_models
-from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
+from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
 from voicechat.tokens import estimate_chat_usage, warm_up
-from voicechat.usage import chat_cost
+from voicechat.turns.writer import TurnWriter
+from voicechat.usage import Usage, chat_cost
 from voicechat.validation import clean_message_text, clean_system_prompt
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,34 @@ class ChatService:
             llm=llm,
         )
 
+    def answer(
+        self,
+        *,
+        user: User,
+        message: Message,
+        options: TurnOptions,
+        llm: LLM,
+        keep_reply: bool = True,
+        billing: Callable[[Usage], None] | None = None,
+    ) -> TextTurn:
+        """The turn answering ``message``, already stored with everything before it (context read now).
+        ``keep_reply`` and ``billing`` as for ``TextTurn``."""
+        conversation = self._store.conversations.get(
+            owner_id=user.id, conversation_id=message.conversation_id
+        )
+        return TextTurn(
+            store=self._store,
+            settings=self._settings,
+            user=user,
+            conversation=conversation,
+            user_message=message,
+            context=self._store.context.load(conversation),
+            options=options,
+            llm=llm,
+            keep_reply=keep_reply,
+            billing=billing,
+        )
+
 
 class TextTurn:
     """A started turn: ``stream_reply()`` yields the reply's text and stores it when the stream ends."""
@@ -130,8 +158,18 @@ class TextTurn:
         context: list[ContextMessage],
         options: TurnOptions,
         llm: LLM,
+        keep_reply: bool = True,
+        billing: Callable[[Usage], None] | None = None,
     ) -> None:
+        """``keep_reply`` False: the caller stores the reply (a Talk turn stores what was heard);
+        ``billing``: where the chat call's usage goes (stored for the user by default)."""
         self._store = store
+        self._writer = TurnWriter(store, user)
+        self._keep_reply = keep_reply
+        self._billing = billing
+        self.metrics = TurnMetrics()
+        self.status: MessageStatus | None = None  # how the reply ended, once it has
+        self.error: ProviderError | None = None
         self._settings = settings
         self._user = user
         self.conversation = conversation
@@ -181,19 +219,18 @@ class TextTurn:
         request: ChatRequest,
     ) -> None:
         usage, estimated = billed_usage(stream, request, text)
+        model = self._options.model
         # Usage first: whatever happens to the reply below, what the provider billed is on record.
-        self._store.usage.record(
-            UsageEvent(
-                user_id=self._user.id,
-                conversation_id=self.conversation.id,
+        self._bill(
+            Usage(
                 kind="chat",
                 provider=self._llm.provider,
-                model=self._options.model,
+                model=model,
                 status=_usage_status(status, error),
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
                 cost_usd=chat_cost(
-                    model=self._options.model,
+                    model=model,
                     input_tokens=usage.input_tokens,
                     output_tokens=usage.output_tokens,
                     prices=self._settings.chat_price_table,
@@ -202,23 +239,20 @@ class TextTurn:
                 estimated=estimated,
             )
         )
-        metrics = TurnMetrics(
+        self.metrics = TurnMetrics(
             first_token_ms=stream.first_token_ms if stream else None,
             total_ms=stream.total_ms if stream else None,
         )
+        self.status, self.error = status, error
         conversation_id = self.conversation.id
-        if text or status == "complete":
-            stored, truncated = _storable(text)
-            self.reply = self._store.conversations.add_message(
-                owner_id=self._user.id,
-                conversation_id=conversation_id,
-                role="assistant",
-                content=stored,
+        if self._keep_reply and (text or status == "complete"):
+            self.reply = self._writer.reply(
+                conversation_id,
+                text,
                 status=status,
-                interrupted=status == "interrupted",
-                model=self._options.model,
-                error=type(error).__name__ if error else (TRUNCATED if truncated else None),
-                metrics=metrics,
+                model=model,
+                error=type(error).__name__ if error else None,
+                metrics=self.metrics,
             )
             if status != "failed":
                 self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
@@ -229,8 +263,14 @@ class TextTurn:
             usage.input_tokens,
             usage.output_tokens,
             estimated,
-            metrics.first_token_ms,
+            self.metrics.first_token_ms,
         )
+
+    def _bill(self, usage: Usage) -> None:
+        if self._billing is not None:
+            self._billing(usage)
+        else:
+            self._writer.bill(usage, self.conversation.id)
 
 
 def billed_usage(stream: ChatStream | None, request: ChatRequest, text: str) -> tuple[TokenUsage, bool]:
@@ -242,16 +282,6 @@ def billed_usage(stream: ChatStream | None, request: ChatRequest, text: str) -> 
     if stream.usage is not None:
         return stream.usage, False
     return estimate_chat_usage(request.messages, text, model=request.model), True
-
-
-TRUNCATED = "Truncated"  # the error mark of a reply longer than a message may be
-
-
-def _storable(text: str) -> tuple[str, bool]:
-    """The reply as it can be stored: cut at the stored-message limit (and marked) when it is longer."""
-    if len(text) <= MAX_STORED_CONTENT_CHARS:
-        return text, False
-    return text[: MAX_STORED_CONTENT_CHARS - 1] + "…", True
 
 
 def _context_of(message: Message) -> ContextMessage:

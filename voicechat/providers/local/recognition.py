@@ -7,8 +7,8 @@ import numpy as np
 from voicechat.audio.pcm import resample
 from voicechat.providers.base import STT, TranscriptionRequest
 from voicechat.providers.local.models import LocalModels
+from voicechat.voices import WHISPER_RATE
 
-WHISPER_RATE = 16_000
 LOCAL_STT_MODEL = "whisper-tiny.en"
 
 

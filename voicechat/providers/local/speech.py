@@ -16,10 +16,9 @@ from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
 from voicechat.providers.local.model_files import LocalEngineUnavailable
 from voicechat.providers.local.models import LocalModels
 from voicechat.sentences import split_sentences
+from voicechat.voices import ESPEAK_RATE, HIBARI_RATE
 
 log = logging.getLogger(__name__)
-HIBARI_RATE = 24_000
-ESPEAK_RATE = 22_050
 ESPEAK_WORDS_PER_MINUTE = 175
 LOCAL_VOICE = "heart"
 LOCAL_TTS_MODEL = "hibari-0.2.1"

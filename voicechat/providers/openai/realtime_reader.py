@@ -26,8 +26,8 @@ from voicechat.errors import (
 from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
 from voicechat.providers.openai.client import translate_openai_error
 from voicechat.sentences import speakable, split_sentences
+from voicechat.voices import OPENAI_AUDIO_RATE
 
-REALTIME_SAMPLE_RATE = 24_000
 REALTIME_VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
 )
@@ -52,7 +52,7 @@ class OpenAIRealtimeReader(TTS):
     """Speaks text with a Realtime model, sentence by sentence, streaming PCM as it arrives."""
 
     def __init__(self, *, client: openai.OpenAI, provider: str = "openai") -> None:
-        super().__init__(provider=provider, sample_rate=REALTIME_SAMPLE_RATE)
+        super().__init__(provider=provider, sample_rate=OPENAI_AUDIO_RATE)
         self._client = client
 
     def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes | TokenUsage], Callable[[], None]]:
@@ -99,7 +99,7 @@ def _session(request: SpeechRequest) -> Any:
             "input": {"turn_detection": None},
             "output": {
                 "voice": request.voice if request.voice in REALTIME_VOICES else FALLBACK_VOICE,
-                "format": {"type": "audio/pcm", "rate": REALTIME_SAMPLE_RATE},
+                "format": {"type": "audio/pcm", "rate": OPENAI_AUDIO_RATE},
                 "speed": min(max(request.speed, low), high),
             },
         },

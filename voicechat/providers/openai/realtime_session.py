@@ -12,9 +12,9 @@ from typing import Any
 
 from voicechat.models import ContextMessage
 from voicechat.providers.openai.realtime_reader import FALLBACK_VOICE, REALTIME_VOICES, SPEED_RANGE
+from voicechat.voices import OPENAI_AUDIO_RATE
 
-REALTIME_RATE = 24_000
-PCM_FORMAT = {"type": "audio/pcm", "rate": REALTIME_RATE}
+PCM_FORMAT = {"type": "audio/pcm", "rate": OPENAI_AUDIO_RATE}
 
 
 def turn_detection(

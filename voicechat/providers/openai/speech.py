@@ -13,15 +13,14 @@ import openai
 from voicechat.errors import ProviderError
 from voicechat.providers.base import TTS, SpeechRequest, TokenUsage
 from voicechat.providers.openai.client import translate_openai_error
-
-SPEECH_SAMPLE_RATE = 24_000  # what the endpoint's "pcm" format carries
+from voicechat.voices import OPENAI_AUDIO_RATE
 
 
 class OpenAISpeech(TTS):
     """Streams PCM from the speech endpoint as it is generated."""
 
     def __init__(self, *, client: openai.OpenAI, provider: str = "openai") -> None:
-        super().__init__(provider=provider, sample_rate=SPEECH_SAMPLE_RATE)
+        super().__init__(provider=provider, sample_rate=OPENAI_AUDIO_RATE)
         self._client = client
 
     def _open_stream(self, request: SpeechRequest) -> tuple[Iterator[bytes | TokenUsage], Callable[[], None]]:

@@ -1,29 +1,45 @@
-"""The cascaded Talk-mode engine: our own voice activity detection, then STT -> LLM -> TTS per turn.
+"""The cascaded Talk engine: our own voice activity detection, then STT -> LLM -> TTS per turn.
 
-The detector runs on the session's loop; each turn's provider work runs on the session's worker (turns are
-answered in order), with the reply's synthesis on a second thread (see ``live_turn``).
+Everything runs on the session's loop: the detector on each frame, each turn as a task (turns are answered in
+order: a turn waits for the one before it to finish), the providers' blocking calls on the loop's executor.
+The turn reports what happens as events; the reply is spoken while it is generated (``reply``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-import time
 import traceback
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from functools import partial
 
-from voicechat.audio.pcm import pcm_to_wav
-from voicechat.audio.vad import SAMPLE_RATE, TurnDetector, TurnEvent, VadParams, load_vad
-from voicechat.errors import VoicechatError
+from voicechat.audio.vad import TurnDetector, TurnEvent, VadParams, load_vad
+from voicechat.errors import ProviderError, VoicechatError
 from voicechat.models import TurnMetrics
-from voicechat.providers.base import LLM, SpeechRequest
+from voicechat.providers.base import LLM
 from voicechat.providers.speech_factory import Recogniser, Speaker
-from voicechat.talk.cascaded.reply import ReplySpeaker, SpeechHandle
+from voicechat.talk.cascaded.reply import SpokenReply
 from voicechat.talk.engine import EngineHost, TalkEngine
-from voicechat.talk.view import LiveMetrics, TranscriptLine
-from voicechat.turns.push_to_talk import VoiceTurnService
-from voicechat.turns.speech import record_speech_usage
+from voicechat.talk.events import (
+    EngineError,
+    ReplyDone,
+    ReplyInterrupted,
+    UsageMeasured,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from voicechat.talk.runtime.threads import iterate_in_thread
+from voicechat.turns.push_to_talk import NOTHING_HEARD, not_transcribed
+from voicechat.turns.speech import transcribe
+from voicechat.usage import Usage
+from voicechat.validation import clean_transcript
+from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
+SOMETHING_WRONG = "Something went wrong with that turn; please say it again."
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class CascadedSpec:
     recogniser: Recogniser
     speaker: Speaker
     llm: LLM
+    chat_model: str
     params: VadParams
     name: str = "cascaded"
 
@@ -40,6 +57,11 @@ class CascadedSpec:
     def output_rate(self) -> int:
         """The voice's sample rate."""
         return self.speaker.tts.sample_rate
+
+    @property
+    def model(self) -> str:
+        """Replies are stored with the chat model's name."""
+        return self.chat_model
 
     @property
     def label(self) -> str:
@@ -51,23 +73,36 @@ class CascadedSpec:
         return CascadedEngine(host, self)
 
 
+class _Turn:
+    """A turn being answered (or the greeting being said): interrupted at most once."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.interrupted = False
+        self.reply: SpokenReply | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Still thinking or speaking."""
+        return self.task is not None and not self.task.done()
+
+
 class CascadedEngine(TalkEngine):
     """Turn-taking by our VAD; every turn transcribed, answered and spoken by separate providers."""
 
     def __init__(self, host: EngineHost, spec: CascadedSpec) -> None:
         self._host, self._spec = host, spec
-        self._service = VoiceTurnService(store=host.store, settings=host.settings)
         self._detector = TurnDetector(host.vad or load_vad(), spec.params)
         self.vad_name = self._detector.model.name
-        self._handle: SpeechHandle | None = None
-        self._barge_in_ms: float | None = None  # measured on the loop, reported with the interrupted turn
-        self._conversation_id = host.conversation_id
+        self._keys = itertools.count(1)
+        self._turn: _Turn | None = None
 
     def start(self) -> None:
         """Say the greeting, if there is one."""
         if self._host.greeting:
-            self._handle = SpeechHandle()
-            self._host.worker.submit(self._greet, self._host.greeting, self._handle)
+            turn = self._turn = _Turn("greeting")
+            turn.task = asyncio.ensure_future(self._greet(turn))
 
     def hear(self, pcm: bytes, arrived: float) -> None:
         """Run the detector; act on the end of a turn or the start of an interruption."""
@@ -76,134 +111,125 @@ class CascadedEngine(TalkEngine):
             happened = arrived - (self._detector.now - event.at)
             self._on_event(event, happened, arrived)
 
-    def close(self) -> None:
-        """Stop the reply being spoken; the worker finishes storing it."""
-        self._interrupt()
-
-    # On the session's loop -----------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Stop the reply being spoken; the turn reports how it ended before this returns."""
+        turn = self._turn
+        if turn is not None and turn.busy:
+            self._interrupt(turn, onset=None)
+            assert turn.task is not None
+            await asyncio.wait([turn.task], timeout=8)
 
     def _on_event(self, event: TurnEvent, happened: float, decided: float) -> None:
-        view = self._host.view
-        busy = view.state in ("thinking", "speaking")
-        if event.type == "speech_started" and busy and self._host.barge_in:
-            cleared = self._interrupt()
-            if cleared is not None:
-                view.update(state="listening")
-                self._barge_in_ms = round((cleared - happened) * 1000, 1)
-        elif event.type == "turn_ended" and not (busy and not self._host.barge_in):
-            handle = SpeechHandle()
-            self._handle = handle
-            view.update(state="thinking", error=None)
-            wav = pcm_to_wav(event.audio, sample_rate=SAMPLE_RATE)
+        current, host = self._turn, self._host
+        busy = current is not None and current.busy
+        if event.type == "speech_started" and busy and host.barge_in:
+            assert current is not None
+            self._interrupt(current, onset=happened)
+        elif event.type == "turn_ended" and not (busy and not host.barge_in):
+            turn = self._turn = _Turn(f"turn-{next(self._keys)}")
             end_of_turn_ms = round((decided - happened) * 1000, 1)
-            self._host.worker.submit(self._answer, wav, happened, end_of_turn_ms, handle)
+            turn.task = asyncio.ensure_future(
+                self._answer(turn, event.audio, happened, end_of_turn_ms, previous=current)
+            )
 
-    def _interrupt(self) -> float | None:
-        handle = self._handle
-        if handle is None or handle.interrupted:
-            return None
-        handle.interrupt()
-        return self._host.meter.clear()
+    def _interrupt(self, turn: _Turn, *, onset: float | None) -> None:
+        """Barge-in (``onset``: when the user started talking) or the end of the call: stop at once."""
+        if turn.interrupted:
+            return
+        turn.interrupted = True
+        cleared = self._host.meter.clear()
+        if turn.reply is not None:
+            turn.reply.cut()
+        if onset is not None:
+            if turn.reply is not None:
+                self._host.emit(ReplyInterrupted(turn.reply.key, round((cleared - onset) * 1000, 1)))
+            self._host.emit(UserSpeechStarted(onset))
 
-    # On the turn worker ------------------------------------------------------------------------------------
+    def _bill_soon(self, usage: Usage) -> None:
+        """Report a provider call's usage from the executor's thread."""
+        self._host.loop.call(self._host.emit, UsageMeasured(usage))
 
-    def _answer(self, wav: bytes, speech_ended: float, end_of_turn_ms: float, handle: SpeechHandle) -> None:
-        """Transcribe, reply, speak, store - never raises (the session continues after any failure)."""
-        view = self._host.view
+    async def _answer(
+        self, turn: _Turn, audio: bytes, ended_at: float, end_of_turn_ms: float, *, previous: _Turn | None
+    ) -> None:
+        """Transcribe, reply, speak: never raises (the call goes on after any failure)."""
+        if previous is not None and previous.task is not None:
+            await asyncio.wait([previous.task])  # answered in order
         try:
-            self._answer_turn(wav, speech_ended, end_of_turn_ms, handle)
+            await self._answer_turn(turn, audio, ended_at, end_of_turn_ms)
         except VoicechatError as exc:
-            view.update(state="listening" if not handle.interrupted else None, error=exc.user_message)
+            self._host.emit(EngineError(exc.user_message))
         except Exception as exc:
             # Where it failed, but not the exception's message: that could quote what the user said.
             trace = "".join(traceback.format_tb(exc.__traceback__))
-            log.error("live turn failed: %s\n%s", type(exc).__name__, trace)
-            view.update(state="listening", error="Something went wrong with that turn; please say it again.")
+            log.error("talk turn failed: %s\n%s", type(exc).__name__, trace)
+            self._host.emit(EngineError(SOMETHING_WRONG))
 
-    def _answer_turn(
-        self, wav: bytes, speech_ended: float, end_of_turn_ms: float, handle: SpeechHandle
-    ) -> None:
-        host, spec, view = self._host, self._spec, self._host.view
+    async def _answer_turn(self, turn: _Turn, audio: bytes, ended_at: float, end_of_turn_ms: float) -> None:
+        host, spec = self._host, self._spec
         if host.admit is not None:
-            host.admit()  # a refusal (Refused) is shown like any other turn error
-        turn = self._service.begin_voice_turn(
-            user=host.user,
-            conversation_id=self._conversation_id,
-            recording=wav,
-            options=host.options,
-            recogniser=spec.recogniser,
-            llm=spec.llm,
-        )
-        self._conversation_id = turn.conversation.id
-        view.append(TranscriptLine("user", turn.user_message.content), conversation_id=turn.conversation.id)
-        view.append(TranscriptLine("assistant", ""))
-        speaker = ReplySpeaker(
-            store=host.store,
-            user=host.user,
+            await host.in_order(host.admit)  # a refusal (Refused) is shown like any other turn error
+        host.emit(UserSpeechStopped(turn.key, audio, ended_at=ended_at, end_of_turn_ms=end_of_turn_ms))
+        await asyncio.wrap_future(host.recorder.stored(turn.key))  # stored before any provider is called
+        recognising = partial(
+            transcribe,
+            spec.recogniser,
+            audio,
+            sample_rate=TALK_RATE,
             prices=host.settings.price_tables,
-            turn=turn,
-            speaker=spec.speaker,
-            meter=host.meter,
-            handle=handle,
-            on_progress=lambda text: view.replace_last(TranscriptLine("assistant", text)),
-            on_first_audio=lambda: view.update(state="speaking") if not handle.interrupted else None,
+            bill=self._bill_soon,
         )
-        outcome = speaker.run()
-        first_audio = outcome.first_audio_at
-        metrics = LiveMetrics(
-            end_of_turn_ms=end_of_turn_ms,
-            stt_ms=turn.user_message.metrics.stt_ms,
-            first_token_ms=outcome.first_token_ms,
-            first_sentence_ms=outcome.first_sentence_ms,
-            tts_first_byte_ms=outcome.tts_first_byte_ms,
-            voice_to_voice_ms=round((first_audio - speech_ended) * 1000, 1) if first_audio else None,
-        )
-        speaker.store(
-            TurnMetrics(
-                first_token_ms=metrics.first_token_ms,
-                stt_ms=metrics.stt_ms,
-                tts_first_byte_ms=metrics.tts_first_byte_ms,
-                voice_to_voice_ms=metrics.voice_to_voice_ms,
+        try:
+            transcript = await asyncio.get_running_loop().run_in_executor(None, recognising)
+        except ProviderError as exc:
+            host.emit(UserTranscript(turn.key, None, error=type(exc).__name__))
+            host.emit(EngineError(not_transcribed(exc)))
+            return
+        text = clean_transcript(transcript.text)
+        if not text:
+            host.emit(UserTranscript(turn.key, None, error="NothingHeard"))
+            host.emit(EngineError(NOTHING_HEARD))
+            return
+        host.emit(UserTranscript(turn.key, text, stt_ms=transcript.latency_ms))
+        if turn.interrupted:
+            return  # the user went on talking: their next turn is answered instead
+        chat = await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon))
+        reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
+        await reply.run(iterate_in_thread(chat.stream_reply))
+        failed = chat.status == "failed"
+        host.emit(
+            ReplyDone(
+                reply.key,
+                status="interrupted" if turn.interrupted else "failed" if failed else "complete",
+                played_samples=reply.played_samples,
+                metrics=TurnMetrics(
+                    first_token_ms=chat.metrics.first_token_ms,
+                    total_ms=chat.metrics.total_ms,
+                    stt_ms=transcript.latency_ms,
+                    first_sentence_ms=reply.first_sentence_ms,
+                    tts_first_byte_ms=reply.tts_first_byte_ms,
+                ),
+                text=reply.generated,
+                error=reply.error,
+                stored_error=type(chat.error).__name__ if chat.error is not None else None,
             )
         )
-        heard = outcome.heard if outcome.interrupted else outcome.generated
-        view.replace_last(TranscriptLine("assistant", heard, interrupted=outcome.interrupted))
-        barge_in, self._barge_in_ms = self._barge_in_ms, None
-        view.finish_turn(
-            LiveMetrics(**{**metrics.__dict__, "barge_in_ms": barge_in if outcome.interrupted else None}),
-            error=outcome.error,
-            state="listening" if self._handle is handle else None,
+
+    async def _greet(self, turn: _Turn) -> None:
+        """Say the user's greeting (interruptible like any reply); the session listens meanwhile."""
+        reply = turn.reply = SpokenReply(self._host, self._spec.speaker, turn.key, greeting=True)
+        await reply.run(_once(self._host.greeting))
+        self._host.emit(
+            ReplyDone(
+                reply.key,
+                status="interrupted" if turn.interrupted else "complete",
+                played_samples=reply.played_samples,
+                text=self._host.greeting,
+                error=reply.error,
+            )
         )
 
-    def _greet(self, text: str, handle: SpeechHandle) -> None:
-        """Say the user's greeting (interruptible like any reply); the session listens meanwhile."""
-        host, speaker = self._host, self._spec.speaker
-        host.view.append(TranscriptLine("assistant", text))
-        host.meter.begin()
-        request = SpeechRequest(text=text, voice=speaker.voice, model=speaker.model, speed=speaker.speed)
-        try:
-            with speaker.tts.synthesize(request) as stream:
-                for chunk in stream:
-                    if handle.interrupted:
-                        break
-                    host.meter.push(chunk)
-                    host.view.update(state="speaking")
-                usage = stream.usage
-        except VoicechatError as exc:
-            host.view.update(state="listening", error=exc.user_message)
-            return
-        while not handle.interrupted and host.meter.seconds_left() > 0:
-            time.sleep(0.02)
-        record_speech_usage(
-            host.store,
-            user=host.user,
-            speaker=speaker,
-            characters=len(text),
-            audio_seconds=host.meter.pushed_samples() / host.meter.sample_rate,
-            usage=usage,
-            status="interrupted" if handle.interrupted else "ok",
-            latency_ms=None,
-            prices=host.settings.price_tables,
-        )
-        if self._handle is handle:
-            host.view.update(state="listening")
+
+async def _once(text: str) -> AsyncGenerator[str, None]:
+    """A text that is already whole, as a stream."""
+    yield text

@@ -1,246 +1,154 @@
-"""One hands-free turn: the user's utterance in, the reply spoken sentence by sentence while it is generated.
+"""One reply of the cascaded engine, spoken while it is generated, on the session's loop.
 
-Runs on worker threads (the providers' SDKs are synchronous): the LLM stream feeds a sentence splitter on one
-thread, a second thread synthesises each sentence as soon as it is complete and pushes its audio to the
-playback meter, so sentence N+1 is synthesised while sentence N plays. An interruption (``SpeechHandle``)
-stops both at once; the persistence that follows is never skipped: the reply is stored as what was actually
-heard, marked interrupted, with the audio that was played, and every provider call has its usage event.
+Two tasks: generation reads the chat stream (a blocking SDK stream, iterated on the executor) and splits it
+into sentences; synthesis speaks each sentence as soon as it is complete and pushes its audio to playback,
+so sentence N+1 is synthesised while sentence N plays. ``cut()`` (barge-in, end of call) cancels both and the
+wait for playback at once. The reply reports itself as events (the recorder stores it as heard, with its
+audio, and bills the synthesis); ``run()`` returns once it has played, was cut or failed.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Iterator
+from dataclasses import dataclass
 
 from voicechat import defaults
 from voicechat.errors import ProviderError, ProviderRateLimited
-from voicechat.models import TurnMetrics, UsageStatus, User
+from voicechat.models import UsageStatus
 from voicechat.providers.base import SpeechRequest, TokenUsage, add_usage
 from voicechat.providers.speech_factory import Speaker
 from voicechat.sentences import SentenceSplitter, speakable
-from voicechat.storage.store import Store
-from voicechat.talk.runtime.playback import PlaybackMeter
-from voicechat.turns.speech import keep_clip, record_speech_usage
-from voicechat.turns.text import TextTurn
-from voicechat.usage import PriceTables
-
-log = logging.getLogger(__name__)
-
-
-class SpeechHandle:
-    """The reply being spoken; ``interrupt()`` (thread-safe) stops generation, synthesis and playback."""
-
-    def __init__(self) -> None:
-        self._interrupted = threading.Event()
-        self.interrupted_at: float | None = None
-
-    def interrupt(self) -> None:
-        """Stop this reply (idempotent)."""
-        if not self._interrupted.is_set():
-            self.interrupted_at = time.monotonic()
-            self._interrupted.set()
-
-    @property
-    def interrupted(self) -> bool:
-        """Whether ``interrupt()`` was called."""
-        return self._interrupted.is_set()
+from voicechat.talk.engine import EngineHost
+from voicechat.talk.events import ReplyAudio, ReplyStarted, ReplyTextDelta, ReplyTextDone, UsageMeasured
+from voicechat.talk.runtime.threads import iterate_in_thread
+from voicechat.turns.speech import speech_usage
 
 
 @dataclass
-class SpokenSentence:
-    """A sentence and where its audio sits in the reply's pushed audio (samples)."""
+class _Synthesis:
+    """What one sentence's synthesis reported once it ended."""
 
-    text: str
-    start: int
-    end: int
-
-
-@dataclass
-class ReplyOutcome:
-    """What one reply did: the text heard, timings, and whether it was cut short."""
-
-    heard: str = ""
-    generated: str = ""
-    interrupted: bool = False
-    error: str | None = None
-    first_token_ms: float | None = None
-    tts_first_byte_ms: float | None = None
-    first_audio_at: float | None = None  # monotonic time the first audio was pushed
-    first_sentence_ms: float | None = None  # reply requested -> its first sentence complete
-    sentences: list[SpokenSentence] = field(default_factory=list)
+    usage: TokenUsage | None = None
+    first_byte_ms: float | None = None
 
 
-class ReplySpeaker:
-    """Streams one reply into speech. ``run()`` blocks until the reply was played, interrupted or failed."""
+class SpokenReply:
+    """Streams one reply (``key``) into speech; ``run()`` once, ``cut()`` from the loop at any time."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        user: User,
-        prices: PriceTables,
-        turn: TextTurn,
-        speaker: Speaker,
-        meter: PlaybackMeter,
-        handle: SpeechHandle,
-        on_progress: Callable[[str], None],
-        on_first_audio: Callable[[], None],
-    ) -> None:
-        self._store = store
-        self._user = user
-        self._prices = prices
-        self._turn = turn
-        self._speaker = speaker
-        self._meter = meter
-        self._handle = handle
-        self._on_progress = on_progress
-        self._on_first_audio = on_first_audio
-        self._sentences: queue.Queue[str | None] = queue.Queue()
-        self._pcm: list[bytes] = []
-        self._usage: TokenUsage | None = None
+    def __init__(self, host: EngineHost, speaker: Speaker, key: str, *, greeting: bool = False) -> None:
+        self._host, self._speaker, self.key, self._greeting = host, speaker, key, greeting
+        self._tasks: list[asyncio.Task[None]] = []
+        self.interrupted = False
+        self.generated = ""
+        self.complete = False  # the whole text was generated
+        self.error: str | None = None  # for the page: why the reply stopped or was not spoken
+        self.first_sentence_ms: float | None = None  # reply requested -> its first sentence complete
+        self.tts_first_byte_ms: float | None = None
         self._characters = 0
-        self.outcome = ReplyOutcome()
+        self._usage: TokenUsage | None = None
+        self._pushed = 0
 
-    def run(self) -> ReplyOutcome:
-        """Generate, speak, wait for playback; then work out what was heard."""
-        self._meter.begin()
-        synthesiser = threading.Thread(target=self._synthesise, name="live-tts", daemon=True)
-        synthesiser.start()
-        try:
-            self._generate()
-        finally:
-            self._sentences.put(None)
-            synthesiser.join()
-        while not self._handle.interrupted and self._meter.seconds_left() > 0:
-            time.sleep(min(0.02, self._meter.seconds_left()))
-        self.outcome.interrupted = self._handle.interrupted
-        self.outcome.heard = self._heard()
-        return self.outcome
+    async def run(self, text: AsyncGenerator[str, None]) -> None:
+        """Speak ``text`` as it streams (closing it when cut); return when played out, cut or failed."""
+        self._host.meter.begin()
+        self._host.emit(ReplyStarted(self.key, greeting=self._greeting))
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._tasks = [
+            asyncio.create_task(self._generate(text, sentences)),
+            asyncio.create_task(self._synthesise(sentences)),
+        ]
+        await asyncio.wait(self._tasks)
+        if not self.interrupted:
+            played = asyncio.create_task(self._host.meter.drained())
+            self._tasks.append(played)
+            await asyncio.wait([played])
+
+    def cut(self) -> None:
+        """Stop generating, speaking and waiting for playback (the caller clears playback)."""
+        self.interrupted = True
+        for task in self._tasks:
+            task.cancel()
 
     @property
-    def played_audio(self) -> bytes:
-        """The reply audio the user heard (for storage)."""
-        return b"".join(self._pcm)[: self._meter.played_samples() * 2]
+    def played_samples(self) -> int:
+        """Samples of this reply heard so far."""
+        return self._host.meter.played_samples()
 
-    def _generate(self) -> None:
+    async def _generate(self, text: AsyncGenerator[str, None], sentences: asyncio.Queue[str | None]) -> None:
         splitter = SentenceSplitter(max_chars=defaults.LIVE_CLAUSE_CHARS)
         started = time.perf_counter()
 
-        def queue_all(sentences: list[str]) -> None:
-            if sentences and self.outcome.first_sentence_ms is None:
-                self.outcome.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
-            for sentence in sentences:
-                self._sentences.put(sentence)
+        def queue_all(done: list[str]) -> None:
+            if done and self.first_sentence_ms is None:
+                self.first_sentence_ms = round((time.perf_counter() - started) * 1000, 1)
+            for sentence in done:
+                sentences.put_nowait(sentence)
 
-        stream = self._turn.stream_reply()
         try:
-            for delta in stream:
-                if self._handle.interrupted:
-                    break
-                self.outcome.generated += delta
-                queue_all(splitter.push(delta))
-            else:
-                queue_all(splitter.flush())
+            async with contextlib.aclosing(text):
+                async for delta in text:
+                    self.generated += delta
+                    queue_all(splitter.push(delta))
+            queue_all(splitter.flush())
+            self.complete = True
+            self._host.emit(ReplyTextDone(self.key, self.generated))
         except ProviderError as exc:
-            self.outcome.error = exc.user_message
+            self.error = exc.user_message
             queue_all(splitter.flush())
         finally:
-            stream.close()  # an early break stores the reply as interrupted; persistence fixes the text later
-            reply = self._turn.reply
-            self.outcome.first_token_ms = reply.metrics.first_token_ms if reply else None
+            sentences.put_nowait(None)
 
-    def _synthesise(self) -> None:
+    async def _synthesise(self, sentences: asyncio.Queue[str | None]) -> None:
         status: UsageStatus = "ok"
         try:
-            while (sentence := self._sentences.get()) is not None:
-                if self._handle.interrupted:
-                    continue  # drain without speaking
-                self._speak(sentence)
+            while (sentence := await sentences.get()) is not None:
+                await self._speak(sentence)
         except ProviderError as exc:
             status = "rate_limited" if isinstance(exc, ProviderRateLimited) else "error"
-            self.outcome.error = self.outcome.error or f"The reply could not be spoken. {exc.user_message}"
-            while self._sentences.get() is not None:
-                pass
+            self.error = self.error or f"The reply could not be spoken. {exc.user_message}"
         finally:
             if self._characters:
-                record_speech_usage(
-                    self._store,
-                    user=self._user,
-                    speaker=self._speaker,
+                meter = self._host.meter
+                usage = speech_usage(
+                    self._speaker,
                     characters=self._characters,
-                    audio_seconds=self._meter.pushed_samples() / self._meter.sample_rate,
+                    audio_seconds=self._pushed / meter.sample_rate,
                     usage=self._usage,
-                    status="interrupted" if self._handle.interrupted and status == "ok" else status,
-                    latency_ms=self.outcome.tts_first_byte_ms,
-                    prices=self._prices,
-                    conversation_id=self._turn.conversation.id,
+                    status="interrupted" if self.interrupted and status == "ok" else status,
+                    latency_ms=self.tts_first_byte_ms,
+                    prices=self._host.settings.price_tables,
                 )
+                self._host.emit(UsageMeasured(usage))
 
-    def _speak(self, sentence: str) -> None:
+    async def _speak(self, sentence: str) -> None:
         text = speakable(sentence).strip()
         if not text:
             return
         self._characters += len(text)
-        start = self._meter.pushed_samples()
-        request = SpeechRequest(
-            text=text, voice=self._speaker.voice, model=self._speaker.model, speed=self._speaker.speed
-        )
-        with self._speaker.tts.synthesize(request) as stream:
-            for chunk in stream:
-                if self._handle.interrupted:
-                    break
-                pushed_at = self._meter.push(chunk)
-                self._pcm.append(chunk)
-                if self.outcome.first_audio_at is None:
-                    self.outcome.first_audio_at = pushed_at
-                    self.outcome.tts_first_byte_ms = stream.first_byte_ms
-                    self._on_first_audio()
-            self._usage = add_usage(self._usage, stream.usage)
-        self.outcome.sentences.append(SpokenSentence(sentence, start, self._meter.pushed_samples()))
-        self._on_progress(" ".join(s.text for s in self.outcome.sentences))
+        self._host.emit(ReplyTextDelta(self.key, sentence, spoken=True))
+        speaker, synthesis = self._speaker, _Synthesis()
+        request = SpeechRequest(text=text, voice=speaker.voice, model=speaker.model, speed=speaker.speed)
 
-    def _heard(self) -> str:
-        """The sentences played in full, and the played share of the words of the one cut off."""
-        played = self._meter.played_samples()
-        words: list[str] = []
-        for sentence in self.outcome.sentences:
-            if played >= sentence.end:
-                words.extend(sentence.text.split())
-            elif played > sentence.start:
-                share = (played - sentence.start) / max(1, sentence.end - sentence.start)
-                parts = sentence.text.split()
-                words.extend(parts[: int(len(parts) * share)])
-        return " ".join(words)
+        def chunks() -> Iterator[bytes]:
+            with speaker.tts.synthesize(request) as stream:
+                try:
+                    for chunk in stream:
+                        synthesis.first_byte_ms = synthesis.first_byte_ms or stream.first_byte_ms
+                        yield chunk
+                finally:
+                    synthesis.usage = stream.usage
 
-    def store(self, metrics: TurnMetrics) -> None:
-        """Persist the reply as heard (cut and marked ``interrupted`` when cut short), its audio, timings."""
-        reply = self._turn.reply
-        if reply is None:
-            return
-        audio = self.played_audio
-        audio_id = None
-        if audio:
-            clip = keep_clip(
-                self._store,
-                owner_id=self._user.id,
-                conversation_id=self._turn.conversation.id,
-                pcm=audio,
-                sample_rate=self._meter.sample_rate,
-            )
-            audio_id = clip.id
-        cut = self.outcome.interrupted
-        self._store.conversations.update_message(
-            owner_id=self._user.id,
-            message_id=reply.id,
-            content=self.outcome.heard if cut else None,
-            status="interrupted" if cut else None,
-            interrupted=True if cut else None,
-            audio_id=audio_id,
-            metrics=metrics,
-        )
-        if cut:
-            self._store.context.forget(self._turn.conversation.id)  # the cache holds the untruncated text
+        try:
+            audio = iterate_in_thread(chunks)
+            async with contextlib.aclosing(audio):
+                async for chunk in audio:
+                    pushed_at = self._host.meter.push(chunk)
+                    self._pushed += len(chunk) // 2
+                    if self.tts_first_byte_ms is None:
+                        self.tts_first_byte_ms = synthesis.first_byte_ms
+                    self._host.emit(ReplyAudio(self.key, chunk, pushed_at))
+        finally:
+            self._usage = add_usage(self._usage, synthesis.usage)

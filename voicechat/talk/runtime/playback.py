@@ -2,11 +2,12 @@
 
 The WebRTC source track plays pushed PCM at real-time rate from the moment it is pushed (or from when the
 audio before it ends), so the playhead is computed from a clock. ``clear()`` (barge-in) drops the rest at
-once and fixes how many samples were heard.
+once and fixes how many samples were heard; ``drained()`` is awaited until everything pushed has played.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -32,11 +33,18 @@ class PlaybackMeter:
     """Wraps an ``AudioOutput``: pushes through, and knows how much has been played. Thread-safe."""
 
     def __init__(
-        self, output: AudioOutput, *, sample_rate: int, clock: Callable[[], float] = time.monotonic
+        self,
+        output: AudioOutput,
+        *,
+        sample_rate: int,
+        clock: Callable[[], float] = time.monotonic,
+        clock_speed: float = 1.0,
     ) -> None:
+        """``clock_speed``: clock seconds per real second (tests run the clock faster than time)."""
         self._output = output
         self.sample_rate = sample_rate
         self._clock = clock
+        self._clock_speed = clock_speed
         self._lock = threading.Lock()
         self._segments: list[_Segment] = []
         self._ends_at = 0.0
@@ -84,3 +92,8 @@ class PlaybackMeter:
         """How long until everything pushed has been played (0 when idle or cleared)."""
         with self._lock:
             return max(0.0, self._ends_at - self._clock())
+
+    async def drained(self) -> None:
+        """Return once everything pushed so far, and anything pushed meanwhile, has played or was cleared."""
+        while (left := self.seconds_left()) > 0:
+            await asyncio.sleep(left / self._clock_speed)  # exactly until the end of the audio pushed so far

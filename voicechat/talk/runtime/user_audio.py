@@ -13,8 +13,9 @@ from collections import deque
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-WINDOW = SAMPLE_RATE // 50  # 20 ms
+from voicechat.voices import TALK_RATE
+
+WINDOW = TALK_RATE // 50  # 20 ms
 LOUD_DBFS = -40.0
 GATE_WINDOWS = 10  # 200 ms of quiet ends speech; a loud window after as much quiet starts it
 DEFAULT_KEEP_SECONDS = 180
@@ -32,7 +33,7 @@ class UserAudioTape:
     """Recent user audio with arrival times and an energy gate. Used from one thread (the session's loop)."""
 
     def __init__(self, *, keep_seconds: int = DEFAULT_KEEP_SECONDS) -> None:
-        self._keep = keep_seconds * SAMPLE_RATE
+        self._keep = keep_seconds * TALK_RATE
         self._pcm = bytearray()
         self._dropped = 0  # samples that fell off the front
         self._arrivals: deque[tuple[int, float]] = deque()  # (first sample of a chunk, clock time it arrived)
@@ -92,7 +93,7 @@ class UserAudioTape:
 
 def ms_to_samples(ms: float) -> int:
     """A position in milliseconds as a sample index at 16 kHz."""
-    return int(ms * SAMPLE_RATE / 1000)
+    return int(ms * TALK_RATE / 1000)
 
 
 def trim_quiet(pcm: bytes, *, pad_ms: int = 200) -> bytes:

@@ -2,8 +2,8 @@
 
 A subclass supplies ``_converse`` (open the connection, configure it, read its events until it ends). This
 base re-opens it after a drop (``MAX_RECONNECTS`` failures in a row end the attempts, with a message that
-sends the user to the keyboard), queues the user's audio for the connection's sender, ends a reply when its
-audio has played, and stores and shows every reply the same way.
+sends the user to the keyboard), queues the user's audio for the connection's sender, plays replies, ends a
+reply when its audio has played, and reports all of it as events (the recorder stores, the view shows).
 """
 
 from __future__ import annotations
@@ -11,18 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from abc import abstractmethod
 from collections import deque
-from concurrent.futures import Future
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from voicechat.errors import Refused
-from voicechat.models import Message
 from voicechat.talk.engine import EngineHost, TalkEngine
-from voicechat.talk.recorder import Reply, SpokenTurns
-from voicechat.talk.runtime.user_audio import SAMPLE_RATE
-from voicechat.talk.view import LiveMetrics, TranscriptLine
-from voicechat.turns.text import ChatService
+from voicechat.talk.events import (
+    ConnectionChanged,
+    EngineError,
+    ReplyAudio,
+    ReplyDone,
+    ReplyInterrupted,
+    ReplyStarted,
+    ReplyStatus,
+    UserSpeechStarted,
+)
+from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
 MAX_RECONNECTS = 3
@@ -89,53 +95,56 @@ class AudioOutbox:
         return chunk
 
 
-class ConnectedEngine(TalkEngine):
-    """A Talk-mode engine that lives on a provider's WebSocket."""
+@dataclass
+class Speaking:
+    """A reply a speech-to-speech engine is playing (on the loop): what the engine needs to know of it."""
 
-    def __init__(self, host: EngineHost, *, model: str, output_rate: int) -> None:
+    key: str
+    greeting: bool = False
+    item_id: str | None = None  # the provider's id of the reply's message item
+    ended_at: float | None = None  # when the user's turn it answers ended (our clock)
+    first_audio_at: float | None = None
+    pushed: int = 0  # samples pushed to playback
+    text: str | None = None  # the whole text, once the provider says it
+    interrupted: bool = False
+    failed: bool = False
+    finished: bool = False
+
+    def voice_to_voice_ms(self) -> float | None:
+        """End of the user's speech -> first reply audio pushed."""
+        if self.first_audio_at is None or self.ended_at is None:
+            return None
+        return round((self.first_audio_at - self.ended_at) * 1000, 1)
+
+
+class ConnectedEngine(TalkEngine):
+    """A Talk engine that lives on a provider's WebSocket."""
+
+    def __init__(self, host: EngineHost, *, output_rate: int) -> None:
         self._host = host
-        self._model, self._output_rate = model, output_rate
-        self._turns = SpokenTurns(
-            store=host.store,
-            chat=ChatService(store=host.store, settings=host.settings),
-            user=host.user,
-            options=host.options,
-            view=host.view,
-            conversation_id=host.conversation_id,
-        )
-        self._outbox = AudioOutbox(keep_samples=OUTBOX_SECONDS * SAMPLE_RATE)
-        self._reply: Reply | None = None
-        self._closing = threading.Event()
+        self._output_rate = output_rate
+        self._outbox = AudioOutbox(keep_samples=OUTBOX_SECONDS * TALK_RATE)
+        self._reply: Speaking | None = None
+        self._closing = False
         self._healthy = False  # the current connection was set up
+        self._notice: str | None = None  # the reconnecting notice, while it shows
         self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[object]] = set()
 
     def start(self) -> None:
-        """Connect (on the loop)."""
-        self._host.view.link(connected=False)
-        self._host.loop.call(self._spawn)
-
-    def _spawn(self) -> None:
+        """Connect."""
+        self._host.emit(ConnectionChanged(False))
         self._runner = asyncio.ensure_future(self._run())
 
     def hear(self, pcm: bytes, arrived: float) -> None:
         """Queue the audio for the connection (only the last seconds wait while it is not connected)."""
         self._outbox.put(pcm)
 
-    def close(self) -> None:
-        """Stop speaking, store the reply in progress, close the WebSocket."""
-        if self._closing.is_set() or not self._host.loop.alive:
+    async def close(self) -> None:
+        """Stop speaking, report the reply in progress, close the WebSocket."""
+        if self._closing:
             return
-        try:
-            self._host.loop.submit(self._shut()).result(timeout=10)
-        except Exception as exc:  # the loop may already be gone; the worker still stores what was queued
-            log.warning("engine close: %s", type(exc).__name__)
-
-    @abstractmethod
-    async def _converse(self) -> None:
-        """One connection: set it up (then call ``_connected``), read events until it ends."""
-
-    async def _shut(self) -> None:
-        self._closing.set()
+        self._closing = True
         reply = self._reply
         if reply is not None and not reply.finished:
             if self._host.meter.seconds_left() > 0:
@@ -145,29 +154,37 @@ class ConnectedEngine(TalkEngine):
         self._closed()
         with contextlib.suppress(Exception):  # close the WebSocket cleanly first; then stop reading it
             await asyncio.wait_for(self._hang_up(), timeout=2)
-        runner = self._runner
-        if runner is not None and not runner.done():
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(runner, timeout=3)
+        for task in [self._runner, *self._tasks]:
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(task, timeout=3)
+
+    def _is_closing(self) -> bool:
+        return self._closing
+
+    @abstractmethod
+    async def _converse(self) -> None:
+        """One connection: set it up (then call ``_connected``), read events until it ends."""
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        """Keep a background task (a send, a truncation, a finish) until it is done or the call ends."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _admit_turn(self) -> None:
         """The user finished a turn: count it; over a limit, say so and end the conversation."""
         admit = self._host.admit
-        if admit is None:
-            return
+        if admit is not None:
+            self._spawn(self._admit(admit))
 
-        def check() -> None:
-            try:
-                admit()
-            except Refused as exc:
-                self._host.loop.call(self._refused, exc.user_message)
-
-        self._host.worker.submit(check)
-
-    def _refused(self, message: str) -> None:
-        shutting = asyncio.ensure_future(self._shut())
-        shutting.add_done_callback(lambda _: self._host.view.update(state="listening", error=message))
+    async def _admit(self, admit: Callable[[], None]) -> None:
+        try:
+            await self._host.in_order(admit)
+        except Refused as exc:
+            await self.close()
+            self._host.emit(EngineError(exc.user_message))
 
     async def _hang_up(self) -> None:
         """Close the current connection, if there is one."""
@@ -177,7 +194,7 @@ class ConnectedEngine(TalkEngine):
 
     async def _run(self) -> None:
         failures = 0
-        while not self._closing.is_set():
+        while not self._is_closing():
             self._healthy = False
             try:
                 await self._converse()
@@ -187,95 +204,97 @@ class ConnectedEngine(TalkEngine):
                 log.warning("voice engine connection ended: %s", type(exc).__name__)
             finally:
                 self._outbox.hold()  # also when the call goes on after the engine stopped (refused, lost)
-                self._host.view.link(connected=False)
+                self._host.emit(ConnectionChanged(False))
             reply = self._reply
             if reply is not None and not reply.finished:
                 reply.failed = not reply.interrupted
                 self._finish(reply)
-            if self._closing.is_set():
+            if self._is_closing():
                 return
             failures = 0 if self._healthy else failures + 1
             if failures > MAX_RECONNECTS:
-                self._host.view.update(state="listening", error=LOST)
+                self._notice = None
+                self._host.emit(EngineError(LOST))
                 return
-            self._host.view.update(state="listening", error=RECONNECTING)
-            await asyncio.sleep(0.2 * 2**failures)
+            self._notice = RECONNECTING
+            self._host.emit(EngineError(RECONNECTING))
+            await asyncio.sleep(0.2 * 2**failures)  # back off before reconnecting
 
     def _connected(self) -> AudioOutbox:
         """The connection is set up: clear a reconnecting notice; the user's audio (from at most
         ``OUTBOX_SECONDS`` ago: what was said while connecting is not lost) goes to the connection."""
         self._healthy = True
-        if self._host.view.snapshot().error == RECONNECTING:
-            self._host.view.update(error=None)
+        if self._notice is not None:
+            self._host.emit(EngineError(None, clears=self._notice))
+            self._notice = None
         self._outbox.open()
-        self._host.view.link(connected=True)
+        self._host.emit(ConnectionChanged(True))
         return self._outbox
 
-    def _begin_reply(self, key: str, *, greeting: bool, turn_end: tuple[float | None, float | None]) -> Reply:
+    def _user_started(self, onset: float | None) -> None:
+        """The user started talking: a reply being spoken is cut (with barge-in on)."""
+        reply = self._reply
+        if reply is not None and not reply.finished and self._host.barge_in:
+            self._cut(reply, onset=onset)
+        self._host.emit(UserSpeechStarted(onset))
+
+    def _begin_reply(self, key: str, *, greeting: bool, ended_at: float | None) -> Speaking:
         if self._reply is not None and not self._reply.finished:
             self._finish(self._reply)
-        ended_at, decided = turn_end
-        self._reply = Reply(key=key, greeting=greeting, speech_ended_at=ended_at, end_of_turn_ms=decided)
+        self._reply = Speaking(key=key, greeting=greeting, ended_at=ended_at)
         self._host.meter.begin()
-        self._host.view.append(TranscriptLine("assistant", "", key=key))
+        self._host.emit(ReplyStarted(key, greeting=greeting))
         return self._reply
 
-    def _play(self, reply: Reply, pcm: bytes) -> None:
-        reply.pcm.append(pcm)
+    def _play(self, reply: Speaking, pcm: bytes) -> None:
         pushed_at = self._host.meter.push(pcm)
+        reply.pushed += len(pcm) // 2
         if reply.first_audio_at is None:
             reply.first_audio_at = pushed_at
-            self._host.view.update(state="speaking")
+        self._host.emit(ReplyAudio(reply.key, pcm, pushed_at))
 
-    def _cut(self, reply: Reply, *, onset: float | None) -> None:
+    def _cut(self, reply: Speaking, *, onset: float | None) -> None:
         """Barge-in: clear playback now; ``onset`` is when the user started talking (our clock)."""
         cleared = self._host.meter.clear()
         reply.interrupted = True
-        reply.barge_in_ms = round((cleared - onset) * 1000, 1) if onset is not None else None
+        barge_in_ms = round((cleared - onset) * 1000, 1) if onset is not None else None
+        self._host.emit(ReplyInterrupted(reply.key, barge_in_ms))
         self._finish(reply)
-        self._host.view.update(state="listening")
 
-    def _after_playback(self, reply: Reply, *, grace: float = 0.0) -> None:
-        """Finish ``reply`` once its audio has played (and ``grace`` seconds passed with nothing new)."""
-        if reply.finished:
-            return
-        left = self._host.meter.seconds_left()
-        idle = self._idle_for(reply)
-        if left > 0 or idle < grace:
-            wait = max(0.01, min(0.05, left or grace - idle))
-            self._host.loop.loop.call_later(wait, lambda: self._after_playback(reply, grace=grace))
-        else:
-            self._finish(reply)
+    def _finish_when_played(self, reply: Speaking, *, grace: float = 0.0) -> None:
+        """Finish ``reply`` once its audio has played and ``grace`` seconds passed with no more of it."""
+        self._spawn(self._when_played(reply, grace))
 
-    def _idle_for(self, reply: Reply) -> float:
+    async def _when_played(self, reply: Speaking, grace: float) -> None:
+        meter = self._host.meter
+        while not reply.finished:
+            await meter.drained()
+            idle = self._idle_for(reply)
+            if idle >= grace:
+                self._finish(reply)
+            else:
+                await asyncio.sleep(grace - idle)  # no end-of-reply event: wait out the quiet
+
+    def _idle_for(self, reply: Speaking) -> float:
         """Seconds since the reply's last audio arrived (engines without an end-of-reply event override)."""
         return float("inf")
 
-    def _finish(self, reply: Reply) -> None:
-        """The reply is over (played, cut or failed): show and store it as heard."""
+    def _finish(self, reply: Speaking) -> None:
+        """The reply is over (played, cut or failed): report it; the recorder keeps it as heard."""
+        if reply.finished:
+            return
         reply.finished = True
-        host = self._host
-        played = host.meter.played_samples()
-        heard = reply.heard(played)
-        host.view.replace_keyed(
-            reply.key, TranscriptLine("assistant", heard, reply.interrupted, key=reply.key)
+        status: ReplyStatus = "interrupted" if reply.interrupted else "failed" if reply.failed else "complete"
+        self._host.emit(
+            ReplyDone(
+                reply.key,
+                status=status,
+                played_samples=self._host.meter.played_samples(),
+                text=reply.text,
+                error=FAILED_REPLY if reply.failed else None,
+            )
         )
-        metrics = LiveMetrics(
-            end_of_turn_ms=reply.end_of_turn_ms,
-            voice_to_voice_ms=reply.voice_to_voice_ms(),
-            barge_in_ms=reply.barge_in_ms if reply.interrupted else None,
-        )
-        turns, rate, model = self._turns, self._output_rate, self._model
+        self._finished(reply)
 
-        def store() -> Message | None:
-            """Stored first, then counted: a finished turn on the page is a stored one."""
-            message = turns.replied(reply, played_samples=played, sample_rate=rate, model=model)
-            if not reply.greeting:
-                host.view.finish_turn(metrics, error=FAILED_REPLY if reply.failed else None, state=None)
-            return message
-
-        self._stored(reply, host.worker.submit(store))
-        host.view.update(state="listening")
-
-    def _stored(self, reply: Reply, message: Future[Message | None]) -> None:
-        """Hook: the reply's message will be in ``message`` (for later corrections)."""
+    def _finished(self, reply: Speaking) -> None:
+        """Hook: a reply was reported finished (for per-reply billing)."""

@@ -1,13 +1,12 @@
 """Talk mode through OpenAI's Realtime API: one speech-to-speech model hears, decides turns and answers.
 
-Everything runs on the session's loop with the SDK's asyncio client; storage goes to the session's worker.
-The user's audio is resampled to 24 kHz and appended to the input buffer as it arrives. The server's
-``input_audio_buffer.speech_started`` / ``speech_stopped`` mark the turns (their ``audio_*_ms`` positions map
-back onto our tape, for the stored clip and the latencies); at ``speech_stopped`` the user's message is stored
-as pending with its audio, and its transcript fills it in later. Reply audio is pushed to the browser as it
-arrives. When the user talks over a reply, playback is cleared and ``conversation.item.truncate`` tells the
-model how much was heard. A dropped connection is re-opened (with the stored history seeded back in) up to
-``MAX_RECONNECTS`` times in a row.
+Everything runs on the session's loop with the SDK's asyncio client. The user's audio is resampled to
+24 kHz and appended to the input buffer as it arrives. The server's ``input_audio_buffer.speech_started`` /
+``speech_stopped`` mark the turns (their ``audio_*_ms`` positions map back onto our tape, for the stored clip
+and the latencies); ``speech_stopped`` reports the user's utterance with its audio, and its transcript
+follows. Reply audio is pushed to the browser as it arrives. When the user talks over a reply, playback is
+cleared and ``conversation.item.truncate`` tells the model how much was heard. A dropped connection is
+re-opened (with the stored history seeded back in) up to ``MAX_RECONNECTS`` times in a row.
 """
 
 from __future__ import annotations
@@ -16,30 +15,31 @@ import asyncio
 import base64
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
 
 import openai
 
 from voicechat.audio.pcm import resample
-from voicechat.models import Message, UsageStatus
-from voicechat.providers.openai.realtime_session import (
-    REALTIME_RATE,
-    greeting_response,
-    history_item,
-    session_config,
-)
+from voicechat.models import UsageStatus
+from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
 from voicechat.talk.engine import EngineHost, TalkEngine
-from voicechat.talk.runtime.user_audio import SAMPLE_RATE, ms_to_samples
+from voicechat.talk.events import (
+    EngineError,
+    ReplyTextDelta,
+    UsageMeasured,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from voicechat.talk.runtime.user_audio import ms_to_samples
 from voicechat.talk.speech_to_speech.connected import (
     FAILED_REPLY,
     AudioOutbox,
     ConnectedEngine,
     abort_transport,
 )
-from voicechat.talk.view import TranscriptLine
-from voicechat.usage import chat_cost, transcription_cost
+from voicechat.usage import Usage, chat_cost, transcription_cost
+from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
 log = logging.getLogger(__name__)
 PRE_ROLL_SAMPLES = ms_to_samples(300)
@@ -58,7 +58,7 @@ class RealtimeSpec:
     language: str | None
     detection: dict[str, Any]
     name: str = "openai-realtime"
-    output_rate: int = REALTIME_RATE
+    output_rate: int = OPENAI_AUDIO_RATE
 
     @property
     def label(self) -> str:
@@ -74,15 +74,14 @@ class OpenAIRealtimeEngine(ConnectedEngine):
     """One Realtime WebSocket per session (re-opened after a drop)."""
 
     def __init__(self, host: EngineHost, spec: RealtimeSpec) -> None:
-        super().__init__(host, model=spec.model, output_rate=REALTIME_RATE)
+        super().__init__(host, output_rate=OPENAI_AUDIO_RATE)
         self._spec = spec
         self._connection: Any = None
         self._base = 0  # tape sample at which this connection's input buffer starts
         self._speech_start: int | None = None
-        self._turn_end: tuple[float | None, float | None] = (None, None)
-        self._pending: dict[str, tuple[Future[Message], float]] = {}  # item -> stored message, seconds
+        self._ended_at: float | None = None  # when the user's last turn ended
+        self._pending: dict[str, float] = {}  # utterances awaiting their transcript -> seconds of audio
         self._greeting_pending = bool(host.greeting)
-        self._background: set[asyncio.Future[None]] = set()
 
     async def _converse(self) -> None:
         spec = self._spec
@@ -97,8 +96,9 @@ class OpenAIRealtimeEngine(ConnectedEngine):
 
     async def _talk(self, connection: Any) -> None:
         await connection.session.update(session=cast(Any, self._session()))
-        for item in await asyncio.wrap_future(self._host.worker.submit(self._history)):
-            await connection.conversation.item.create(item=cast(Any, item))
+        history = await asyncio.wrap_future(self._host.recorder.history())
+        for message in history:
+            await connection.conversation.item.create(item=cast(Any, history_item(message)))
         if self._greeting_pending:
             await connection.response.create(response=cast(Any, greeting_response(self._host.greeting)))
         outbox = self._connected()
@@ -124,7 +124,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
     async def _send_audio(self, connection: Any, outbox: AudioOutbox) -> None:
         while True:
             pcm = await outbox.get()
-            audio = resample(pcm, from_rate=SAMPLE_RATE, to_rate=REALTIME_RATE)
+            audio = resample(pcm, from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
             await connection.input_audio_buffer.append(audio=base64.b64encode(audio).decode())
 
     def _session(self) -> dict[str, Any]:
@@ -139,38 +139,25 @@ class OpenAIRealtimeEngine(ConnectedEngine):
             detection=spec.detection,
         )
 
-    def _history(self) -> list[dict[str, Any]]:
-        """The stored conversation so far, as items (on the worker: it reads storage)."""
-        conversation_id = self._turns.conversation_id
-        if conversation_id is None:
-            return []
-        store, user = self._host.store, self._host.user
-        conversation = store.conversations.get(owner_id=user.id, conversation_id=conversation_id)
-        return [history_item(m) for m in store.context.load(conversation) if m.content.strip()]
-
     # Server events (on the loop) -------------------------------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
-        kind = event.type
-        handler = _HANDLERS.get(kind)
+        handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)
 
     def _speech_started(self, event: Any) -> None:
         self._speech_start = self._base + ms_to_samples(event.audio_start_ms)
         reply, host = self._reply, self._host
-        if reply is not None and not reply.finished and host.barge_in:
-            self._cut(reply, onset=host.tape.arrival_of(self._speech_start))
-            played_ms = host.meter.played_samples() * 1000 // REALTIME_RATE
-            if reply.item_id and not reply.greeting and self._connection is not None:
-                truncation = asyncio.ensure_future(
-                    self._connection.conversation.item.truncate(
-                        item_id=reply.item_id, content_index=0, audio_end_ms=played_ms
-                    )
+        cutting = reply is not None and not reply.finished and host.barge_in
+        self._user_started(host.tape.arrival_of(self._speech_start))
+        if cutting and reply is not None and reply.item_id and not reply.greeting and self._connection:
+            played_ms = host.meter.played_samples() * 1000 // OPENAI_AUDIO_RATE
+            self._spawn(
+                self._connection.conversation.item.truncate(
+                    item_id=reply.item_id, content_index=0, audio_end_ms=played_ms
                 )
-                self._background.add(truncation)
-                truncation.add_done_callback(self._background.discard)
-        host.view.update(state="listening")
+            )
 
     def _speech_stopped(self, event: Any) -> None:
         host = self._host
@@ -179,50 +166,37 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         pcm = host.tape.between(max(self._base, start - PRE_ROLL_SAMPLES), end)
         ended_at = host.tape.arrival_of(max(self._base, end - 1))
         decided = round((host.clock() - ended_at) * 1000, 1) if ended_at is not None else None
-        self._turn_end = (ended_at, decided)
-        self._speech_start = None
-        host.view.append(TranscriptLine("user", "…", key=event.item_id))
-        host.view.update(state="thinking", error=None)
+        self._ended_at, self._speech_start = ended_at, None
+        host.emit(UserSpeechStopped(event.item_id, pcm, ended_at=ended_at, end_of_turn_ms=decided))
         self._admit_turn()
-        stored = host.worker.submit(self._turns.user_said, "", pcm, status="pending")
-        self._pending[event.item_id] = (stored, len(pcm) / 2 / SAMPLE_RATE)
+        self._pending[event.item_id] = len(pcm) / 2 / TALK_RATE
 
     def _transcribed(self, event: Any) -> None:
-        text = (event.transcript or "").strip()
-        self._host.view.replace_keyed(event.item_id, TranscriptLine("user", text, key=event.item_id))
-        self._fill_in(event.item_id, text, None)
+        self._fill_in(event.item_id, (event.transcript or "").strip(), None)
 
     def _not_transcribed(self, event: Any) -> None:
-        line = TranscriptLine("user", "(not transcribed)", key=event.item_id)
-        self._host.view.replace_keyed(event.item_id, line)
         self._fill_in(event.item_id, None, "The voice engine could not transcribe this.")
 
     def _fill_in(self, item_id: str, text: str | None, error: str | None) -> None:
-        pending = self._pending.pop(item_id, None)
-        if pending is None:
+        seconds = self._pending.pop(item_id, None)
+        if seconds is None:
             return
-        stored, seconds = pending
-        spec, turns, prices = self._spec, self._turns, self._host.settings.price_tables
-
-        def fill() -> None:
-            turns.transcribed(stored.result().id, text, error=error)
-            turns.usage(
-                kind="stt",
-                provider=spec.provider,
-                model=spec.transcription_model,
-                status="ok" if text is not None else "error",
-                audio_seconds=seconds,
-                characters=len(text or ""),
-                cost_usd=transcription_cost(
-                    model=spec.transcription_model, audio_seconds=seconds, prices=prices
-                ),
-            )
-
-        self._host.worker.submit(fill)
+        spec, prices = self._spec, self._host.settings.price_tables
+        self._host.emit(UserTranscript(item_id, text, error=error))
+        usage = Usage(
+            kind="stt",
+            provider=spec.provider,
+            model=spec.transcription_model,
+            status="ok" if text is not None else "error",
+            audio_seconds=seconds,
+            characters=len(text or ""),
+            cost_usd=transcription_cost(model=spec.transcription_model, audio_seconds=seconds, prices=prices),
+        )
+        self._host.emit(UsageMeasured(usage))
 
     def _response_created(self, event: Any) -> None:
         greeting, self._greeting_pending = self._greeting_pending, False
-        self._begin_reply(event.response.id, greeting=greeting, turn_end=self._turn_end)
+        self._begin_reply(event.response.id, greeting=greeting, ended_at=None if greeting else self._ended_at)
 
     def _output_item(self, event: Any) -> None:
         if self._reply is not None and getattr(event.item, "type", None) == "message":
@@ -237,13 +211,12 @@ class OpenAIRealtimeEngine(ConnectedEngine):
     def _transcript_delta(self, event: Any) -> None:
         reply = self._reply
         if reply is not None and not reply.finished and reply.key == event.response_id:
-            reply.text += event.delta
-            self._host.view.replace_keyed(reply.key, TranscriptLine("assistant", reply.text, key=reply.key))
+            self._host.emit(ReplyTextDelta(reply.key, event.delta))
 
     def _transcript_done(self, event: Any) -> None:
         reply = self._reply
-        if reply is not None and not reply.finished and reply.key == event.response_id:
-            reply.text = event.transcript or reply.text
+        if reply is not None and not reply.finished and reply.key == event.response_id and event.transcript:
+            reply.text = event.transcript  # kept when the reply ends (after it has played)
 
     def _response_done(self, event: Any) -> None:
         response = event.response
@@ -251,41 +224,39 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         failed = response.status == "failed"
         usage = response.usage
         inputs, outputs = (usage.input_tokens or 0, usage.output_tokens or 0) if usage else (0, 0)
-        model, turns = self._spec.model, self._turns
+        model = self._spec.model
         status: UsageStatus = "error" if failed else "interrupted" if response.status == "cancelled" else "ok"
-        seconds = reply.pushed_samples() / REALTIME_RATE if reply else 0.0
         cost = chat_cost(
             model=model,
             input_tokens=inputs,
             output_tokens=outputs,
             prices=self._host.settings.price_tables.realtime,
         )
-        self._host.worker.submit(
-            lambda: turns.usage(
-                provider=self._spec.provider,
-                model=model,
-                status=status,
-                cost_usd=cost,
-                input_tokens=inputs,
-                output_tokens=outputs,
-                audio_seconds=seconds,
-                latency_ms=reply.voice_to_voice_ms() if reply else None,
-                turn=reply is not None and not reply.greeting,
-            )
+        billed = Usage(
+            kind="realtime",
+            provider=self._spec.provider,
+            model=model,
+            status=status,
+            cost_usd=cost,
+            input_tokens=inputs,
+            output_tokens=outputs,
+            audio_seconds=reply.pushed / OPENAI_AUDIO_RATE if reply else 0.0,
+            latency_ms=reply.voice_to_voice_ms() if reply else None,
+            turn=reply is not None and not reply.greeting,
         )
+        self._host.emit(UsageMeasured(billed))
         if failed:
             log.warning("realtime response failed")
-            self._host.view.update(error=FAILED_REPLY)
         if reply is not None and not reply.finished:
             reply.failed = failed
-            self._after_playback(reply)
+            self._finish_when_played(reply)
 
     def _error(self, event: Any) -> None:
         error = event.error
         log.warning(
             "realtime error event: %s (%s)", getattr(error, "type", "?"), getattr(error, "code", None)
         )
-        self._host.view.update(state="listening", error=FAILED_REPLY)
+        self._host.emit(EngineError(FAILED_REPLY))
 
 
 _HANDLERS: dict[str, Callable[[OpenAIRealtimeEngine, Any], None]] = {

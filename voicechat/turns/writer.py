@@ -1,0 +1,171 @@
+"""Storing what a turn said: the one code path typed, push-to-talk and Talk turns all store through.
+
+A ``TurnWriter`` adds a user's message (a voice one may be pending until its transcript comes), attaches
+recordings, fills in transcripts, adds and settles replies (cut to what was heard), and bills provider calls.
+Every method blocks on storage; callers run it where blocking is fine (a page's script, a session's worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicechat.audio.encode import encode_for_storage
+from voicechat.models import Message, MessageStatus, TurnMetrics, User
+from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
+from voicechat.storage.store import Store
+from voicechat.usage import Usage
+
+VOICE_TITLE = "Voice conversation"  # a conversation's title until its first words are known
+TRUNCATED = "Truncated"  # the error mark of a reply longer than a message may be
+
+
+@dataclass(frozen=True)
+class KeptClip:
+    """A clip as stored: its id, and the encoded bytes with their type (ready to play)."""
+
+    id: str
+    data: bytes
+    content_type: str
+
+
+class TurnWriter:
+    """Writes one user's turns into their conversations (ownership is checked by the repositories)."""
+
+    def __init__(self, store: Store, user: User) -> None:
+        self._store = store
+        self._user = user
+
+    def user_message(
+        self,
+        conversation_id: str,
+        *,
+        text: str,
+        status: MessageStatus = "complete",
+        is_voice: bool = False,
+        error: str | None = None,
+    ) -> Message:
+        """Add the user's message (``status`` pending: its transcript comes later)."""
+        return self._store.conversations.add_message(
+            owner_id=self._user.id,
+            conversation_id=conversation_id,
+            role="user",
+            content=text,
+            status=status,
+            is_voice=is_voice,
+            error=error,
+        )
+
+    def keep_clip(self, conversation_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
+        """Encode 16-bit mono PCM compactly and store it in the conversation (``NotFound`` when it was
+        deleted meanwhile: nothing is left behind)."""
+        data, content_type = encode_for_storage(pcm, sample_rate=sample_rate)
+        audio_id = self._store.audio.put(
+            owner_id=self._user.id,
+            conversation_id=conversation_id,
+            data=data,
+            content_type=content_type,
+            duration_seconds=round(len(pcm) / 2 / sample_rate, 3),
+        )
+        return KeptClip(id=audio_id, data=data, content_type=content_type)
+
+    def attach_clip(self, message: Message, pcm: bytes, sample_rate: int) -> KeptClip:
+        """Store a recording and attach it to ``message``."""
+        clip = self.keep_clip(message.conversation_id, pcm, sample_rate)
+        self._store.conversations.update_message(
+            owner_id=self._user.id, message_id=message.id, audio_id=clip.id
+        )
+        return clip
+
+    def transcribed(
+        self,
+        message: Message,
+        text: str | None,
+        *,
+        error: str | None = None,
+        metrics: TurnMetrics | None = None,
+        retitle: bool = False,
+    ) -> Message:
+        """Fill in a pending message's transcript (None: recognition failed; the recording stays), and with
+        ``retitle`` name the conversation after it."""
+        filled = self._store.conversations.update_message(
+            owner_id=self._user.id,
+            message_id=message.id,
+            content=text,
+            status="complete" if text is not None else "failed",
+            error=error,
+            metrics=metrics,
+        )
+        if text and retitle:
+            self._store.conversations.rename(
+                owner_id=self._user.id, conversation_id=message.conversation_id, title=title_from(text)
+            )
+        self._store.context.forget(message.conversation_id)
+        return filled
+
+    def reply(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        status: MessageStatus,
+        model: str,
+        error: str | None = None,
+        metrics: TurnMetrics | None = None,
+        is_voice: bool = False,
+        audio_id: str | None = None,
+    ) -> Message:
+        """Add the assistant's reply (cut at the stored-message limit, and marked, when longer)."""
+        stored, truncated = storable(text)
+        return self._store.conversations.add_message(
+            owner_id=self._user.id,
+            conversation_id=conversation_id,
+            role="assistant",
+            content=stored,
+            status=status,
+            is_voice=is_voice,
+            audio_id=audio_id,
+            interrupted=status == "interrupted",
+            model=model,
+            error=error or (TRUNCATED if truncated else None),
+            metrics=metrics,
+        )
+
+    def settle_reply(
+        self,
+        message: Message,
+        *,
+        heard: str | None,
+        status: MessageStatus | None,
+        metrics: TurnMetrics,
+        audio_id: str | None,
+    ) -> Message:
+        """A stored reply as it ended: what was heard of it (when cut short), how it ended, its audio."""
+        settled = self._store.conversations.update_message(
+            owner_id=self._user.id,
+            message_id=message.id,
+            content=storable(heard)[0] if heard is not None else None,
+            status=status,
+            interrupted=True if status == "interrupted" else None,
+            audio_id=audio_id,
+            metrics=metrics,
+        )
+        self._store.context.forget(message.conversation_id)
+        return settled
+
+    def correct(self, message: Message, text: str) -> None:
+        """Replace a stored reply's text (the provider's own account of what was heard)."""
+        self._store.conversations.update_message(
+            owner_id=self._user.id, message_id=message.id, content=storable(text)[0]
+        )
+        self._store.context.forget(message.conversation_id)
+
+    def bill(self, usage: Usage, conversation_id: str | None) -> None:
+        """Record a priced provider call."""
+        self._store.usage.record(usage.event(user_id=self._user.id, conversation_id=conversation_id))
+
+
+def storable(text: str) -> tuple[str, bool]:
+    """The text as it can be stored: cut at the stored-message limit when longer (and whether it was)."""
+    if len(text) <= MAX_STORED_CONTENT_CHARS:
+        return text, False
+    return text[: MAX_STORED_CONTENT_CHARS - 1] + "…", True
