@@ -7,7 +7,7 @@ import numpy as np
 
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
-from voicechat.talk.recorder import Reply
+from voicechat.talk.recorder import heard
 from voicechat.talk.runtime.user_audio import UserAudioTape, ms_to_samples, trim_quiet
 from voicechat.voices import TALK_RATE as SAMPLE_RATE
 
@@ -56,11 +56,10 @@ def test_resampling_keeps_duration_and_pitch() -> None:
 
 
 def test_a_cut_reply_counts_the_words_played() -> None:
-    reply = Reply(key="r", text="one two three four five six seven eight nine ten")
-    reply.pcm = [b"\0\0" * 1000]
-    assert reply.heard(played_samples=500) == reply.text  # not interrupted: all of it
-    reply.interrupted = True
-    assert reply.heard(played_samples=500) == "one two three four five"
-    assert reply.heard(played_samples=0) == ""
-    reply.heard_text = "one two..."
-    assert reply.heard(played_samples=900) == "one two..."  # the provider's own account wins
+    text = "one two three four five six seven eight nine ten"
+    reply = {"pieces": [], "pushed": 1000}
+    assert heard(text, played=500, interrupted=False, **reply) == text  # not interrupted: all of it
+    assert heard(text, played=500, interrupted=True, **reply) == "one two three four five"
+    assert heard(text, played=0, interrupted=True, **reply) == ""
+    corrected = heard(text, played=900, interrupted=True, corrected="one two...", **reply)
+    assert corrected == "one two..."  # the provider's own account wins

@@ -51,8 +51,8 @@ UNFINISHED = "The voice engine could not finish this reply."  # kept with a fail
 
 
 @dataclass
-class _Piece:
-    """Text of the reply and the stretch of its audio that speaks it (samples)."""
+class Piece:
+    """Text of a reply and the stretch of its audio that speaks it (samples)."""
 
     text: str
     start: int
@@ -68,7 +68,7 @@ class _Reply:
     ended_at: float | None  # when the user's turn it answers ended
     end_of_turn_ms: float | None
     text: str = ""
-    pieces: list[_Piece] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
     pcm: list[bytes] = field(default_factory=list)
     pushed: int = 0
     first_audio_at: float | None = None
@@ -87,10 +87,24 @@ class _Ending:
     audio_id: str | None = None
 
 
-def heard_text(pieces: list[_Piece], played: int) -> str:
-    """The pieces played in full, and the played share of the words of the one cut off."""
+def heard(
+    text: str,
+    pieces: list[Piece],
+    *,
+    played: int,
+    pushed: int,
+    interrupted: bool,
+    corrected: str | None = None,
+) -> str:
+    """What the user heard of a reply: the provider's own account when it gave one; all of it when it played
+    to the end; else the pieces played in full and the played share of the words of the one cut off (a
+    reply without pieces is one piece over all its ``pushed`` audio)."""
+    if corrected is not None:
+        return corrected
+    if not interrupted:
+        return text
     words: list[str] = []
-    for piece in pieces:
+    for piece in pieces or [Piece(text, 0, pushed)]:
         if played >= piece.end:
             words.extend(piece.text.split())
         elif played > piece.start:
@@ -177,9 +191,15 @@ class TurnRecorder:
         if event.text is not None:
             reply.text = event.text
         interrupted = event.status == "interrupted"
-        pieces = reply.pieces or [_Piece(reply.text, 0, reply.pushed)]
-        heard = reply.corrected or (heard_text(pieces, event.played_samples) if interrupted else reply.text)
-        self._emit(ReplyHeard(reply.key, heard, interrupted))
+        heard_text = heard(
+            reply.text,
+            reply.pieces,
+            played=event.played_samples,
+            pushed=reply.pushed,
+            interrupted=interrupted,
+            corrected=reply.corrected,
+        )
+        self._emit(ReplyHeard(reply.key, heard_text, interrupted))
         if reply.greeting:  # spoken, never stored: nothing to count, but a failure is shown
             if event.error:
                 self._emit(EngineError(event.error))
@@ -196,7 +216,7 @@ class TurnRecorder:
             barge_in_ms=reply.barge_in_ms if interrupted else None,
         )
         audio = b"".join(reply.pcm)[: event.played_samples * 2]
-        self._job(self._settle, reply, heard, event, metrics, audio)
+        self._job(self._settle, reply, heard_text, event, metrics, audio)
 
     def _corrected(self, event: ReplyCorrected) -> None:
         reply = self._replies.get(event.key)
@@ -341,7 +361,7 @@ def _grow(reply: _Reply, event: ReplyTextDelta | ReplyAudio | ReplyInterrupted) 
     if isinstance(event, ReplyTextDelta):
         if event.spoken:
             reply.text = f"{reply.text} {event.delta}".strip()
-            reply.pieces.append(_Piece(event.delta, reply.pushed, reply.pushed))
+            reply.pieces.append(Piece(event.delta, reply.pushed, reply.pushed))
         else:
             reply.text += event.delta
     elif isinstance(event, ReplyAudio):
