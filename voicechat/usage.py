@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from voicechat import defaults
 from voicechat.models import UsageEvent, UsageKind, UsageStatus
@@ -107,6 +107,19 @@ def speech_cost(
     if model in tables.elevenlabs_per_kchar:
         return round(tables.elevenlabs_per_kchar[model] * characters / 1000, 8)
     return 0.0
+
+
+def priced_speech(usage: Usage, prices: PriceTables) -> Usage:
+    """A synthesis's ``usage`` with its cost (``speech_cost``) filled in."""
+    cost = speech_cost(
+        model=usage.model,
+        audio_seconds=usage.audio_seconds,
+        characters=usage.characters,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        prices=prices,
+    )
+    return replace(usage, cost_usd=cost)
 
 
 # Latency histogram buckets (upper bounds in ms). Rollups count events per bucket so daily percentiles need no

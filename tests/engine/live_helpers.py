@@ -64,3 +64,12 @@ def stored(store: Store, user: User, conversation_id: str | None) -> list[Messag
     return store.conversations.messages_page(
         owner_id=user.id, conversation_id=conversation_id, limit=100
     ).items
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+    """Wait for a fact outside the session (a fake server's state, the output) to become true."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)

@@ -8,22 +8,21 @@ the fake agent, like the real one, judges interruptions by the wall clock."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from typing import Any
 
 import pytest
 
-from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, stored, wait_for
+from tests.engine.conftest import TalkSessions
+from tests.engine.live_helpers import RecordingOutput, feed, pcm16k, stored, wait_for, wait_until
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
-from voicechat.talk.setup import talk_setup
 from voicechat.talk.speech_to_speech.connected import LOST
-from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
 Factory = Callable[..., tuple[TalkSession, RecordingOutput]]
@@ -45,41 +44,24 @@ def agent_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def session_factory(store: Store, agent_settings: Settings, user: User) -> Iterator[Factory]:
-    sessions: list[TalkSession] = []
+def session_factory(talk_sessions: TalkSessions, agent_settings: Settings, user: User) -> Factory:
+    def make(*, settings_: Settings | None = None, **prefs: Any) -> tuple[TalkSession, RecordingOutput]:
+        preferences = VoicePreferences(talk_engine="elevenlabs-agent", **prefs)
+        return talk_sessions.start(settings_ or agent_settings, user, preferences, speed=1)
 
-    def make(*, settings_: Settings | None = None, **prefs: object) -> tuple[TalkSession, RecordingOutput]:
-        preferences = VoicePreferences(talk_engine="elevenlabs-agent", **prefs)  # type: ignore[arg-type]
-        setup = talk_setup(
-            settings_ or agent_settings,
-            user=user,
-            preferences=preferences,
-            options=TurnOptions(model=agent_settings.chat_model, system_prompt="Be brief."),
-            today=date(2026, 11, 24),
-        )
-        output = RecordingOutput()
-        session = TalkSession(
-            store=store, settings=agent_settings, setup=setup, output=output, clock=FastClock(1)
-        )
-        sessions.append(session)
-        return session, output
-
-    yield make
-    for session in sessions:
-        session.stop()
+    return make
 
 
 def connected(session: TalkSession, fake: FakeElevenLabs, count: int = 1) -> None:
     """Wait until connection ``count`` is set up on both sides: the agent has its initiation data and the
     engine, having read the agent's metadata, takes the user's audio."""
-    deadline = time.monotonic() + 10
-    while (
-        len(fake.agent.connections) < count
-        or fake.agent.connections[count - 1].initiation is None
-        or not session.snapshot().connected
-    ):
-        assert time.monotonic() < deadline, "no connection"
-        time.sleep(0.01)
+    wait_until(
+        lambda: (
+            len(fake.agent.connections) >= count
+            and fake.agent.connections[count - 1].initiation is not None
+            and session.snapshot().connected
+        )
+    )
 
 
 def test_a_turn_with_overrides_signed_url_ping_storage_and_usage(
@@ -160,7 +142,7 @@ def test_barge_in_clears_playback_and_keeps_the_agents_correction(
     connected(session, fake_elevenlabs)
     feed(session, question)
     wait_for(session, lambda s: s.state == "speaking")
-    time.sleep(0.5)
+    time.sleep(0.5)  # the user talks half a second into the reply (the fake agent keeps wall-clock time)
     feed(session, pcm16k("Wait, stop, tell me about Berlin.") + silence_pcm(0.8))
     snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
     assert output.clears == 1 and fake_elevenlabs.agent.connections[0].interruptions == 1

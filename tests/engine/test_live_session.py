@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, stored, wait_for
+from tests.engine.conftest import TalkSessions
+from tests.engine.live_helpers import RecordingOutput, feed, pcm16k, stored, wait_for
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.vad import SileroVAD
@@ -22,9 +22,7 @@ from voicechat.models import User, VoicePreferences
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
-from voicechat.talk.setup import TalkSetup, talk_setup
 from voicechat.talk.view import TalkSnapshot
-from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
 
@@ -46,30 +44,17 @@ def user(store: Store) -> User:
 
 @pytest.fixture
 def session_factory(
-    store: Store, settings: Settings, user: User
-) -> Iterator[Callable[..., tuple[TalkSession, RecordingOutput]]]:
-    sessions: list[TalkSession] = []
-
+    talk_sessions: TalkSessions, settings: Settings, user: User
+) -> Callable[..., tuple[TalkSession, RecordingOutput]]:
     def make(
         *, barge_in: bool = True, stall_timeout: float | None = None, greeting: str = ""
     ) -> tuple[TalkSession, RecordingOutput]:
-        output = RecordingOutput()
-        session = TalkSession(
-            store=store,
-            settings=settings,
-            setup=setup_for(settings, user, VoicePreferences(barge_in=barge_in, greeting=greeting)),
-            output=output,
-            output_rate=24_000,
-            vad=SileroVAD(),
-            clock=FastClock(8),
-            stall_timeout=stall_timeout,
+        preferences = VoicePreferences(barge_in=barge_in, greeting=greeting)
+        return talk_sessions.start(
+            settings, user, preferences, output_rate=24_000, vad=SileroVAD(), stall_timeout=stall_timeout
         )
-        sessions.append(session)
-        return session, output
 
-    yield make
-    for session in sessions:
-        session.stop()
+    return make
 
 
 def transcription_seconds(fake: FakeOpenAI) -> list[float]:
@@ -181,7 +166,7 @@ def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_tur
     session, output = session_factory()
     feed(session, speech["question"] + silence_pcm(1.0))
     wait_for(session, lambda s: s.state == "speaking")
-    time.sleep(0.2)
+    time.sleep(0.2)  # the user talks over the reply a moment after it starts (1.6 s of its audio at 8x)
     feed(session, speech["interruption"])
     snap = wait_for(session, lambda s: s.turns == 1)
     assert output.clears == 1
@@ -289,8 +274,3 @@ def test_the_greeting_is_spoken_first_and_not_stored(
     ]
     assert output.pushed and snap.conversation_id is None
     assert [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)] == [("tts", "ok")]
-
-
-def setup_for(settings: Settings, user: User, prefs: VoicePreferences) -> TalkSetup:
-    options = TurnOptions(model=settings.chat_model, system_prompt="Be brief.")
-    return talk_setup(settings, user=user, preferences=prefs, options=options, today=date(2026, 11, 24))

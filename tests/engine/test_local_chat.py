@@ -4,12 +4,12 @@ local engines: the local voice asks, Whisper hears, the local model answers, the
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 import pytest
 
-from tests.engine.live_helpers import FastClock, RecordingOutput, feed, stored, wait_for
+from tests.engine.conftest import TalkSessions
+from tests.engine.live_helpers import feed, stored, wait_for
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
@@ -20,9 +20,6 @@ from voicechat.providers.local.chat import LOCAL_CHAT_MODEL
 from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.speech import LocalNeuralSpeech
 from voicechat.storage.store import Store
-from voicechat.talk.session import TalkSession
-from voicechat.talk.setup import talk_setup
-from voicechat.turns.text import TurnOptions
 
 NO_KEY: dict[str, Any] = {"MONGODB_URI": "mongodb://127.0.0.1:1/unused"}
 
@@ -64,21 +61,18 @@ def user(store: Store) -> User:
     return store.users.get_or_create(email="offline-talk@example.com", name="Offline")
 
 
-def test_a_talk_mode_turn_runs_entirely_on_this_machine(store: Store, user: User) -> None:
+def test_a_talk_mode_turn_runs_entirely_on_this_machine(
+    talk_sessions: TalkSessions, store: Store, user: User
+) -> None:
     offline = Settings.from_mapping({"MONGODB_URI": "mongodb://127.0.0.1:1/unused"})
     with LocalNeuralSpeech(shared_models()).synthesize(
         SpeechRequest(text="What is the capital of France?", voice="heart", model="local")
     ) as spoken:
         question = resample(b"".join(spoken), from_rate=24_000, to_rate=16_000)
-    setup = talk_setup(
-        offline,
-        user=user,
-        preferences=VoicePreferences(stt_provider="local", tts_provider="local", language="en"),
-        options=TurnOptions(model=LOCAL_CHAT_MODEL, system_prompt="Answer in one short sentence."),
-        today=date(2026, 11, 24),
+    local = VoicePreferences(stt_provider="local", tts_provider="local", language="en")
+    session, output = talk_sessions.start(
+        offline, user, local, model=LOCAL_CHAT_MODEL, system_prompt="Answer in one short sentence."
     )
-    output = RecordingOutput()
-    session = TalkSession(store=store, settings=offline, setup=setup, output=output, clock=FastClock(8))
     try:
         feed(session, silence_pcm(0.3) + question + silence_pcm(1.2))
         snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening", timeout=90)

@@ -5,12 +5,14 @@ a refused connection, the greeting, and storage and usage like any other convers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pytest
 
-from tests.engine.live_helpers import FastClock, RecordingOutput, feed, pcm16k, stored, wait_for
+from tests.engine.conftest import TalkSessions
+from tests.engine.live_helpers import RecordingOutput, feed, pcm16k, stored, wait_for, wait_until
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.config import Settings
@@ -18,9 +20,7 @@ from voicechat.models import User, VoicePreferences
 from voicechat.quotas import Quotas
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
-from voicechat.talk.setup import talk_setup
 from voicechat.talk.speech_to_speech.connected import FAILED_REPLY, LOST
-from voicechat.turns.text import TurnOptions
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
 Factory = Callable[..., tuple[TalkSession, RecordingOutput]]
@@ -42,34 +42,13 @@ def user(store: Store) -> User:
 
 
 @pytest.fixture
-def session_factory(store: Store, settings: Settings, user: User) -> Iterator[Factory]:
-    sessions: list[TalkSession] = []
+def session_factory(talk_sessions: TalkSessions, settings: Settings, user: User) -> Factory:
+    def make(*, settings_: Settings | None = None, **choices: Any) -> tuple[TalkSession, RecordingOutput]:
+        session = {k: choices.pop(k) for k in ("conversation_id", "admit") if k in choices}
+        preferences = VoicePreferences(talk_engine="openai-realtime", **choices)
+        return talk_sessions.start(settings_ or settings, user, preferences, **session)
 
-    def make(
-        *,
-        conversation_id: str | None = None,
-        settings_: Settings | None = None,
-        admit: Callable[[], None] | None = None,
-        **prefs: object,
-    ) -> tuple[TalkSession, RecordingOutput]:
-        preferences = VoicePreferences(talk_engine="openai-realtime", **prefs)  # type: ignore[arg-type]
-        setup = talk_setup(
-            settings_ or settings,
-            user=user,
-            preferences=preferences,
-            options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
-            today=date(2026, 11, 24),
-            conversation_id=conversation_id,
-            admit=admit,
-        )
-        output = RecordingOutput()
-        session = TalkSession(store=store, settings=settings, setup=setup, output=output, clock=FastClock(8))
-        sessions.append(session)
-        return session, output
-
-    yield make
-    for session in sessions:
-        session.stop()
+    return make
 
 
 def connected(session: TalkSession, fake_openai: FakeOpenAI, count: int = 1) -> None:
@@ -82,16 +61,6 @@ def connected(session: TalkSession, fake_openai: FakeOpenAI, count: int = 1) -> 
             and session.snapshot().connected
         )
     )
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.01)
 
 
 def test_a_turn_is_heard_answered_stored_and_priced(

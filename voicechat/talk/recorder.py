@@ -41,7 +41,7 @@ from voicechat.talk.events import (
     UserTranscript,
 )
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
-from voicechat.turns.writer import VOICE_TITLE, TurnWriter
+from voicechat.turns.writer import VOICE_TITLE, MessageMeta, TurnWriter
 from voicechat.usage import Usage
 from voicechat.voices import TALK_RATE
 
@@ -75,16 +75,6 @@ class _Reply:
     barge_in_ms: float | None = None
     corrected: str | None = None
     stored_early: bool = False
-
-
-@dataclass(frozen=True)
-class _Ending:
-    """How a reply is stored: its status, timings, error mark and audio."""
-
-    status: MessageStatus
-    metrics: TurnMetrics = field(default_factory=TurnMetrics)
-    error: str | None = None
-    audio_id: str | None = None
 
 
 def heard(
@@ -182,7 +172,7 @@ class TurnRecorder:
         reply.text = event.text
         if not reply.greeting and event.text:
             reply.stored_early = True
-            self._job(self._add_reply, reply.key, event.text, _Ending("complete"))
+            self._job(self._add_reply, reply.key, event.text, MessageMeta())
 
     def _done(self, event: ReplyDone) -> None:
         reply = self._replies.pop(event.key, None)
@@ -276,7 +266,7 @@ class TurnRecorder:
     def _user_said(self, key: str, text: str | None) -> Message:
         conversation_id = self._conversation(text)
         status: MessageStatus = "complete" if text is not None else "pending"
-        message = self._writer.user_message(conversation_id, text=text or "", status=status, is_voice=True)
+        message = self._writer.user_message(conversation_id, text or "", MessageMeta(status, is_voice=True))
         self._messages[key] = message
         self._store.context.forget(conversation_id)
         return message
@@ -301,7 +291,6 @@ class TurnRecorder:
             message=self._messages[key],
             options=self._options,
             llm=llm,
-            keep_reply=False,
             billing=billing,
         )
 
@@ -313,19 +302,11 @@ class TurnRecorder:
         )
         return [m for m in self._store.context.load(conversation) if m.content.strip()]
 
-    def _add_reply(self, key: str, text: str, ending: _Ending) -> None:
+    def _add_reply(self, key: str, text: str, meta: MessageMeta) -> None:
         if self._conversation_id is None:
             return  # no user turn was stored: nothing to answer in
-        self._messages[key] = self._writer.reply(
-            self._conversation_id,
-            text,
-            status=ending.status,
-            model=self._model,
-            error=ending.error,
-            metrics=ending.metrics,
-            is_voice=True,
-            audio_id=ending.audio_id,
-        )
+        meta = replace(meta, model=self._model, is_voice=True)
+        self._messages[key] = self._writer.reply(self._conversation_id, text, meta)
         self._store.context.forget(self._conversation_id)
 
     def _settle(
@@ -344,7 +325,8 @@ class TurnRecorder:
                 )
             else:
                 error = event.stored_error or (UNFINISHED if event.status == "failed" else None)
-                self._add_reply(reply.key, heard, _Ending(event.status, metrics, error, clip))
+                meta = MessageMeta(event.status, error=error, metrics=metrics, audio_id=clip)
+                self._add_reply(reply.key, heard, meta)
         self._emit_soon(TurnStored(metrics, event.error))
 
     def _correct(self, key: str, text: str) -> None:

@@ -12,23 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from voicechat.models import Role, TurnMetrics
-from voicechat.talk.events import (
-    ConnectionChanged,
-    ConversationOpened,
-    EngineError,
-    ReplyAudio,
-    ReplyCorrected,
-    ReplyHeard,
-    ReplyInterrupted,
-    ReplyStarted,
-    ReplyTextDelta,
-    ReplyTextDone,
-    TalkEvent,
-    TurnStored,
-    UserSpeechStarted,
-    UserSpeechStopped,
-    UserTranscript,
-)
+from voicechat.talk import events
 
 TalkState = Literal["idle", "listening", "thinking", "speaking", "stopped"]
 MAX_TRANSCRIPT_LINES = 50
@@ -106,52 +90,52 @@ class TalkView:
         with self._lock:
             self._view = replace(self._view, state="stopped")
 
-    def apply(self, event: TalkEvent) -> None:  # noqa: PLR0912 - one branch per event type
+    def apply(self, event: events.TalkEvent) -> None:  # noqa: PLR0912 - one branch per event type
         """Show what ``event`` says (called on the session's loop, in order)."""
-        if isinstance(event, UserSpeechStarted):
+        if isinstance(event, events.UserSpeechStarted):
             self._set(state="listening")
-        elif isinstance(event, UserSpeechStopped):
+        elif isinstance(event, events.UserSpeechStopped):
             self._waiting = True
             self._append(TranscriptLine("user", event.transcript or PENDING_TEXT, key=event.key))
             self._set(state="thinking", error=None)
-        elif isinstance(event, UserTranscript):
+        elif isinstance(event, events.UserTranscript):
             self._rewrite(event.key, "user", event.text if event.text is not None else NOT_TRANSCRIBED)
-        elif isinstance(event, ReplyStarted):
+        elif isinstance(event, events.ReplyStarted):
             self._waiting = False
             self._reply_text[event.key] = ""
             self._append(TranscriptLine("assistant", "", key=event.key))
-        elif isinstance(event, ReplyTextDelta):
+        elif isinstance(event, events.ReplyTextDelta):
             self._grow(event)
-        elif isinstance(event, ReplyTextDone) and event.key in self._reply_text:
+        elif isinstance(event, events.ReplyTextDone) and event.key in self._reply_text:
             self._reply_text[event.key] = event.text
             self._rewrite(event.key, "assistant", event.text)
-        elif isinstance(event, ReplyAudio):
+        elif isinstance(event, events.ReplyAudio):
             if self._speaking != event.key and event.key in self._reply_text:
                 self._speaking = event.key
                 self._set(state="speaking")
-        elif isinstance(event, ReplyInterrupted):
+        elif isinstance(event, events.ReplyInterrupted):
             self._speaking = None
             self._set(state="listening")
-        elif isinstance(event, ReplyHeard | ReplyCorrected):
+        elif isinstance(event, events.ReplyHeard | events.ReplyCorrected):
             self._heard(event)
-        elif isinstance(event, TurnStored):
+        elif isinstance(event, events.TurnStored):
             with self._lock:
                 view = self._view
                 self._view = replace(view, last_turn=event.metrics, turns=view.turns + 1, error=event.error)
-        elif isinstance(event, EngineError):
+        elif isinstance(event, events.EngineError):
             self._error(event)
-        elif isinstance(event, ConnectionChanged):
+        elif isinstance(event, events.ConnectionChanged):
             self._set(connected=event.connected)
-        elif isinstance(event, ConversationOpened):
+        elif isinstance(event, events.ConversationOpened):
             self._set(conversation_id=event.conversation_id)
 
-    def _error(self, event: EngineError) -> None:
+    def _error(self, event: events.EngineError) -> None:
         if event.message is not None:
             self._set(state="listening", error=event.message)
         elif event.clears is None or self.snapshot().error == event.clears:
             self._set(error=None)
 
-    def _grow(self, event: ReplyTextDelta) -> None:
+    def _grow(self, event: events.ReplyTextDelta) -> None:
         if event.key not in self._reply_text:
             return  # a reply already finished
         text = self._reply_text[event.key]
@@ -159,11 +143,13 @@ class TalkView:
         self._reply_text[event.key] = text
         self._rewrite(event.key, "assistant", text)
 
-    def _heard(self, event: ReplyHeard | ReplyCorrected) -> None:
-        interrupted = event.interrupted if isinstance(event, ReplyHeard) else self._interrupted(event.key)
+    def _heard(self, event: events.ReplyHeard | events.ReplyCorrected) -> None:
+        interrupted = (
+            event.interrupted if isinstance(event, events.ReplyHeard) else self._interrupted(event.key)
+        )
         self._reply_text.pop(event.key, None)
         self._rewrite(event.key, "assistant", event.text, interrupted=interrupted)
-        if isinstance(event, ReplyHeard) and not self._waiting:
+        if isinstance(event, events.ReplyHeard) and not self._waiting:
             self._speaking = None
             self._set(state="listening")
 

@@ -23,7 +23,7 @@ from voicechat.sentences import speakable, split_sentences
 from voicechat.storage.store import Store
 from voicechat.turns.speech import recognise, speak
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
-from voicechat.turns.writer import VOICE_TITLE, TurnWriter
+from voicechat.turns.writer import VOICE_TITLE, MessageMeta, TurnWriter
 from voicechat.validation import clean_transcript
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class VoiceTurnService:
         )
         context = self._store.context.load(conversation)
         writer = TurnWriter(self._store, user)
-        pending = writer.user_message(conversation.id, text="", status="pending", is_voice=True)
+        pending = writer.user_message(conversation.id, "", MessageMeta(status="pending", is_voice=True))
         # The recording is encoded and stored while the recogniser works (it is off the critical path), and is
         # attached to the message before anything else happens to it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-recording") as keeper:

@@ -16,7 +16,7 @@ from voicechat.providers.speech_factory import Recogniser, Speaker
 from voicechat.sentences import group_for_speech, speakable, split_sentences
 from voicechat.storage.store import Store
 from voicechat.turns.writer import TurnWriter
-from voicechat.usage import PriceTables, Usage, speech_cost, transcription_cost
+from voicechat.usage import PriceTables, Usage, priced_speech, transcription_cost
 
 Bill = Callable[[Usage], None]
 
@@ -95,26 +95,20 @@ def speech_usage(
     prices: PriceTables,
 ) -> Usage:
     """The priced usage of one synthesis (however the provider bills it)."""
-    input_tokens, output_tokens = (usage.input_tokens, usage.output_tokens) if usage else (0, 0)
-    return Usage(
+    tokens = usage or TokenUsage(input_tokens=0, output_tokens=0)
+    unpriced = Usage(
         kind="tts",
         provider=speaker.tts.provider,
         model=speaker.model,
         status=status,
+        cost_usd=0.0,
         characters=characters,
         audio_seconds=audio_seconds,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cost_usd=speech_cost(
-            model=speaker.model,
-            audio_seconds=audio_seconds,
-            characters=characters,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            prices=prices,
-        ),
+        input_tokens=tokens.input_tokens,
+        output_tokens=tokens.output_tokens,
         latency_ms=latency_ms,
     )
+    return priced_speech(unpriced, prices)
 
 
 def recognise(

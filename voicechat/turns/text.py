@@ -26,7 +26,7 @@ from voicechat.providers.chat_factory import offered_chat_models
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
 from voicechat.tokens import estimate_chat_usage, warm_up
-from voicechat.turns.writer import TurnWriter
+from voicechat.turns.writer import MessageMeta, TurnWriter
 from voicechat.usage import Usage, chat_cost
 from voicechat.validation import clean_message_text, clean_system_prompt
 
@@ -101,8 +101,10 @@ class ChatService:
         context: list[ContextMessage],
         options: TurnOptions,
         llm: LLM,
+        handover: Callable[[Usage], None] | None = None,
     ) -> TextTurn:
-        """The turn answering ``message`` (already stored), given the context loaded before it was added."""
+        """The turn answering ``message`` (already stored), given the context loaded before it was added;
+        ``handover`` as for ``TextTurn``."""
         context = self._store.context.extend(conversation.id, context, _context_of(message))
         return TextTurn(
             store=self._store,
@@ -113,6 +115,7 @@ class ChatService:
             context=context,
             options=options,
             llm=llm,
+            handover=handover,
         )
 
     def answer(
@@ -122,25 +125,22 @@ class ChatService:
         message: Message,
         options: TurnOptions,
         llm: LLM,
-        keep_reply: bool = True,
-        billing: Callable[[Usage], None] | None = None,
+        billing: Callable[[Usage], None],
     ) -> TextTurn:
-        """The turn answering ``message``, already stored with everything before it (context read now).
-        ``keep_reply`` and ``billing`` as for ``TextTurn``."""
+        """The turn answering ``message``, stored with everything before it, for a caller that stores the
+        reply itself (a Talk turn keeps what was heard) and bills through ``billing``."""
         conversation = self._store.conversations.get(
             owner_id=user.id, conversation_id=message.conversation_id
         )
-        return TextTurn(
-            store=self._store,
-            settings=self._settings,
+        before = [m for m in self._store.context.load(conversation) if m.id != message.id]
+        return self.reply_to(
             user=user,
             conversation=conversation,
-            user_message=message,
-            context=self._store.context.load(conversation),
+            message=message,
+            context=before,
             options=options,
             llm=llm,
-            keep_reply=keep_reply,
-            billing=billing,
+            handover=billing,
         )
 
 
@@ -158,15 +158,13 @@ class TextTurn:
         context: list[ContextMessage],
         options: TurnOptions,
         llm: LLM,
-        keep_reply: bool = True,
-        billing: Callable[[Usage], None] | None = None,
+        handover: Callable[[Usage], None] | None = None,
     ) -> None:
-        """``keep_reply`` False: the caller stores the reply (a Talk turn stores what was heard);
-        ``billing``: where the chat call's usage goes (stored for the user by default)."""
+        """``handover``: the caller stores the reply itself (a Talk turn keeps what was heard) and takes the
+        chat call's usage through it; by default the turn stores both."""
         self._store = store
         self._writer = TurnWriter(store, user)
-        self._keep_reply = keep_reply
-        self._billing = billing
+        self._handover = handover
         self.metrics = TurnMetrics()
         self.status: MessageStatus | None = None  # how the reply ended, once it has
         self.error: ProviderError | None = None
@@ -245,15 +243,10 @@ class TextTurn:
         )
         self.status, self.error = status, error
         conversation_id = self.conversation.id
-        if self._keep_reply and (text or status == "complete"):
-            self.reply = self._writer.reply(
-                conversation_id,
-                text,
-                status=status,
-                model=model,
-                error=type(error).__name__ if error else None,
-                metrics=self.metrics,
-            )
+        if self._handover is None and (text or status == "complete"):
+            error_mark = type(error).__name__ if error else None
+            meta = MessageMeta(status=status, model=model, error=error_mark, metrics=self.metrics)
+            self.reply = self._writer.reply(conversation_id, text, meta)
             if status != "failed":
                 self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
         log.info(
@@ -267,8 +260,8 @@ class TextTurn:
         )
 
     def _bill(self, usage: Usage) -> None:
-        if self._billing is not None:
-            self._billing(usage)
+        if self._handover is not None:
+            self._handover(usage)
         else:
             self._writer.bill(usage, self.conversation.id)
 

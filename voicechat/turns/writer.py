@@ -7,16 +7,28 @@ Every method blocks on storage; callers run it where blocking is fine (a page's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voicechat.audio.encode import encode_for_storage
-from voicechat.models import Message, MessageStatus, TurnMetrics, User
+from voicechat.models import Message, MessageStatus, Role, TurnMetrics, User
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.store import Store
 from voicechat.usage import Usage
 
 VOICE_TITLE = "Voice conversation"  # a conversation's title until its first words are known
 TRUNCATED = "Truncated"  # the error mark of a reply longer than a message may be
+
+
+@dataclass(frozen=True)
+class MessageMeta:
+    """How a message is stored, besides its text."""
+
+    status: MessageStatus = "complete"
+    is_voice: bool = False
+    model: str | None = None
+    error: str | None = None
+    metrics: TurnMetrics | None = None
+    audio_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,25 +47,9 @@ class TurnWriter:
         self._store = store
         self._user = user
 
-    def user_message(
-        self,
-        conversation_id: str,
-        *,
-        text: str,
-        status: MessageStatus = "complete",
-        is_voice: bool = False,
-        error: str | None = None,
-    ) -> Message:
-        """Add the user's message (``status`` pending: its transcript comes later)."""
-        return self._store.conversations.add_message(
-            owner_id=self._user.id,
-            conversation_id=conversation_id,
-            role="user",
-            content=text,
-            status=status,
-            is_voice=is_voice,
-            error=error,
-        )
+    def user_message(self, conversation_id: str, text: str, meta: MessageMeta | None = None) -> Message:
+        """Add the user's message (a pending one gets its transcript later)."""
+        return self._add("user", conversation_id, text, meta or MessageMeta())
 
     def keep_clip(self, conversation_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
         """Encode 16-bit mono PCM compactly and store it in the conversation (``NotFound`` when it was
@@ -102,32 +98,26 @@ class TurnWriter:
         self._store.context.forget(message.conversation_id)
         return filled
 
-    def reply(
-        self,
-        conversation_id: str,
-        text: str,
-        *,
-        status: MessageStatus,
-        model: str,
-        error: str | None = None,
-        metrics: TurnMetrics | None = None,
-        is_voice: bool = False,
-        audio_id: str | None = None,
-    ) -> Message:
+    def reply(self, conversation_id: str, text: str, meta: MessageMeta) -> Message:
         """Add the assistant's reply (cut at the stored-message limit, and marked, when longer)."""
         stored, truncated = storable(text)
+        if truncated and meta.error is None:
+            meta = replace(meta, error=TRUNCATED)
+        return self._add("assistant", conversation_id, stored, meta)
+
+    def _add(self, role: Role, conversation_id: str, text: str, meta: MessageMeta) -> Message:
         return self._store.conversations.add_message(
             owner_id=self._user.id,
             conversation_id=conversation_id,
-            role="assistant",
-            content=stored,
-            status=status,
-            is_voice=is_voice,
-            audio_id=audio_id,
-            interrupted=status == "interrupted",
-            model=model,
-            error=error or (TRUNCATED if truncated else None),
-            metrics=metrics,
+            role=role,
+            content=text,
+            status=meta.status,
+            is_voice=meta.is_voice,
+            audio_id=meta.audio_id,
+            interrupted=meta.status == "interrupted",
+            model=meta.model,
+            error=meta.error,
+            metrics=meta.metrics,
         )
 
     def settle_reply(
