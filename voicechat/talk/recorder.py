@@ -216,7 +216,13 @@ class TurnRecorder:
             self._job(self._correct, event.key, event.text)
 
     def _job(self, work: Callable[..., T], *args: Any) -> Future[T]:
-        return self._worker.submit(self._safely, work, *args)
+        try:
+            return self._worker.submit(self._safely, work, *args)
+        except RuntimeError as exc:  # the session has stopped storing: nothing more is written
+            log.warning("talk recorder: %s after the call ended", getattr(work, "__name__", "?"))
+            refused: Future[T] = Future()
+            refused.set_exception(exc)
+            return refused
 
     def _safely(self, work: Callable[..., T], *args: Any) -> T:
         try:

@@ -10,6 +10,8 @@ an immutable copy.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -74,6 +76,7 @@ class TalkSession:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-store")
         self._loop = LoopThread(name="talk-session")
         self._stop_lock = threading.Lock()
+        self._stopping = False
         self._recorder = TurnRecorder(
             store=store,
             chat=ChatService(store=store, settings=settings),
@@ -140,17 +143,22 @@ class TalkSession:
         return self._view.snapshot()
 
     def stop(self) -> None:
-        """End the session: stop speaking, finish storing the current turn, join every thread (idempotent)."""
+        """End the session: stop speaking, finish storing the current turn (its facts shown, its turn
+        counted), join every thread (idempotent)."""
         with self._stop_lock:
             if self._view.state == "stopped":
                 return
+            self._stopping = True  # audio from now on is not heard
             if self._loop.alive:
                 try:
                     self._loop.submit(self._engine.close()).result(timeout=10)
                 except Exception as exc:  # the worker still stores what was queued
                     log.warning("talk engine close: %s", type(exc).__name__)
+            self._worker.shutdown(wait=True)  # every write done; what they report waits on the loop
+            if self._loop.alive:
+                with contextlib.suppress(Exception):
+                    self._loop.submit(asyncio.sleep(0)).result(timeout=5)  # ...and is shown now
             self._loop.stop()
-            self._worker.shutdown(wait=True)
             self._view.stop()
         log.info(
             "talk session stopped engine=%s turns=%d", self._view.snapshot().engine, self.snapshot().turns
@@ -175,6 +183,8 @@ class TalkSession:
             self._loop.loop.call_later(1.0, self._watch)
 
     def _on_pcm(self, pcm: bytes, arrived: float) -> None:
+        if self._stopping:
+            return
         self._last_audio = arrived
         self._tape.write(pcm, arrived)
         self._engine.hear(pcm, arrived)

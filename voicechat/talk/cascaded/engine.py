@@ -230,6 +230,6 @@ class CascadedEngine(TalkEngine):
         )
 
 
-async def _once(text: str) -> AsyncGenerator[str, None]:
+async def _once(text: str) -> AsyncGenerator[list[str], None]:
     """A text that is already whole, as a stream."""
-    yield text
+    yield [text]

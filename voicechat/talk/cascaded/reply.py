@@ -51,7 +51,7 @@ class SpokenReply:
         self._usage: TokenUsage | None = None
         self._pushed = 0
 
-    async def run(self, text: AsyncGenerator[str, None]) -> None:
+    async def run(self, text: AsyncGenerator[list[str], None]) -> None:
         """Speak ``text`` as it streams (closing it when cut); return when played out, cut or failed."""
         self._host.meter.begin()
         self._host.emit(ReplyStarted(self.key, greeting=self._greeting))
@@ -77,7 +77,9 @@ class SpokenReply:
         """Samples of this reply heard so far."""
         return self._host.meter.played_samples()
 
-    async def _generate(self, text: AsyncGenerator[str, None], sentences: asyncio.Queue[str | None]) -> None:
+    async def _generate(
+        self, text: AsyncGenerator[list[str], None], sentences: asyncio.Queue[str | None]
+    ) -> None:
         splitter = SentenceSplitter(max_chars=defaults.LIVE_CLAUSE_CHARS)
         started = time.perf_counter()
 
@@ -89,7 +91,8 @@ class SpokenReply:
 
         try:
             async with contextlib.aclosing(text):
-                async for delta in text:
+                async for deltas in text:
+                    delta = "".join(deltas)
                     self.generated += delta
                     queue_all(splitter.push(delta))
             queue_all(splitter.flush())
@@ -144,7 +147,8 @@ class SpokenReply:
         try:
             audio = iterate_in_thread(chunks)
             async with contextlib.aclosing(audio):
-                async for chunk in audio:
+                async for batch in audio:
+                    chunk = b"".join(batch)
                     pushed_at = self._host.meter.push(chunk)
                     self._pushed += len(chunk) // 2
                     if self.tts_first_byte_ms is None:
