@@ -50,7 +50,7 @@ def render(app: AppContext, state: ChatState) -> None:
 def _voice_controls(app: AppContext, state: ChatState) -> None:
     """Speech for this session, starting from the saved preferences (the preferences page saves them)."""
     st.session_state.setdefault("chat_speak_replies", state.speak_replies)
-    st.session_state.setdefault("chat_autoplay", state.voice.autoplay)
+    st.session_state.setdefault("chat_autoplay", state.preferences.autoplay)
     state.speak_replies = st.toggle(
         "Speak replies", key="chat_speak_replies", help="Also speak answers to typed messages."
     )
@@ -59,19 +59,20 @@ def _voice_controls(app: AppContext, state: ChatState) -> None:
     usable = [name for name, offer in offers.items() if offer.available] or ["openai"]
     with st.expander("Voice", icon=":material/record_voice_over:"):
         st.session_state.setdefault(
-            "chat_tts_provider", state.voice.tts_provider if state.voice.tts_provider in usable else usable[0]
+            "chat_tts_provider",
+            state.preferences.tts_provider if state.preferences.tts_provider in usable else usable[0],
         )
-        st.session_state.setdefault("chat_voice", state.voice.voice)
-        st.session_state.setdefault("chat_speed", state.voice.speed)
+        st.session_state.setdefault("chat_voice", state.preferences.voice)
+        st.session_state.setdefault("chat_speed", state.preferences.speed)
         provider = st.selectbox("Speech provider", usable, key="chat_tts_provider")
         voice = st.text_input(
             "Voice", key="chat_voice", help="alloy, verse, marin… or an ElevenLabs voice id."
         )
         speed = st.slider("Speed", *defaults.SPEECH_SPEED_RANGE, step=0.05, key="chat_speed")
     try:
-        state.voice = preferences.validate(
+        state.preferences = preferences.validate(
             {
-                **asdict(state.voice),
+                **asdict(state.preferences),
                 "tts_provider": provider,
                 "voice": voice.strip(),
                 "speed": speed,

@@ -37,5 +37,5 @@ def offer(settings: Settings, state: ChatState) -> None:
             state.model = server.models[0]
             st.session_state.pop("chat_model", None)
             if local_offer(settings).available:  # its server has no speech: hear and speak here too
-                state.voice = replace(state.voice, stt_provider="local", tts_provider="local")
+                state.preferences = replace(state.preferences, stt_provider="local", tts_provider="local")
             st.rerun()

@@ -19,9 +19,9 @@ def prepare(state: ChatState) -> None:
     loaders: dict[str, Callable[[], Any]] = {}
     if is_local(state.model):
         loaders["chat model"] = engines.chat_model
-    if state.voice.stt_provider == "local":
+    if state.preferences.stt_provider == "local":
         loaders["recogniser"] = engines.recogniser
-    if state.voice.tts_provider == "local":
+    if state.preferences.tts_provider == "local":
         loaders["voice"] = engines.synthesiser
     missing = {what: load for what, load in loaders.items() if not engines.loaded(what)}
     if not missing:

@@ -22,7 +22,7 @@ class ChatState:
 
     model: str
     system_prompt: str
-    voice: VoicePreferences
+    preferences: VoicePreferences  # the voice preferences in use (saved ones, made usable here)
     speak_replies: bool = False
     api_key: str | None = None
     history_cursor: str | None = None
@@ -48,7 +48,7 @@ def chat_state(settings: Settings, preferences: Callable[[], VoicePreferences]) 
         st.session_state[_KEY] = ChatState(
             model=default_chat_model(settings),
             system_prompt=saved.persona or settings.system_prompt,
-            voice=usable_here(saved, settings),
+            preferences=usable_here(saved, settings),
         )
     state: ChatState = st.session_state[_KEY]
     return state
@@ -58,7 +58,7 @@ def adopt_preferences(preferences: VoicePreferences, settings: Settings) -> None
     """Use newly saved preferences in this session's chat from now on (speech, and the persona)."""
     state: ChatState | None = st.session_state.get(_KEY)
     if state is not None:
-        state.voice = usable_here(preferences, settings)
+        state.preferences = usable_here(preferences, settings)
         if preferences.persona:
             state.system_prompt = preferences.persona
         for key in (

@@ -77,7 +77,7 @@ def render(app: AppContext, state: ChatState) -> None:
         setup = talk_setup(
             app.settings,
             user=app.user,
-            preferences=state.voice,
+            preferences=state.preferences,
             options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
             today=date.today(),
             openai_api_key=state.api_key,

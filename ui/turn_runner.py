@@ -53,7 +53,7 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
                 conversation_id=current,
                 recording=recording,
                 options=_options(state),
-                recogniser=recogniser_for(app.settings, state.voice, openai_api_key=state.api_key),
+                recogniser=recogniser_for(app.settings, state.preferences, openai_api_key=state.api_key),
                 llm=_llm(app, state),
             )
     except (TranscriptionFailed, NothingHeard) as exc:
@@ -87,7 +87,7 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
         try:
             with st.spinner("Speaking…"):
                 speaker = speaker_for(
-                    app.settings, state.voice, today=date.today(), openai_api_key=state.api_key
+                    app.settings, state.preferences, today=date.today(), openai_api_key=state.api_key
                 )
                 spoken = VoiceTurnService(store=app.store, settings=app.settings).speak_reply(
                     user=app.user, reply=turn.reply, speaker=speaker
@@ -98,7 +98,7 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
                 f"The reply could not be spoken, so here it is as text. {exc.user_message}",
             )
             return True
-        if spoken is not None and state.voice.autoplay:
+        if spoken is not None and state.preferences.autoplay:
             state.autoplay_audio_id = spoken.message.audio_id
         return True
 
