@@ -20,7 +20,7 @@ from voicechat.errors import (
 )
 from voicechat.models import UsageEvent, User, VoicePreferences
 from voicechat.providers.base import SpeechRequest
-from voicechat.providers.elevenlabs import ElevenLabsSpeech
+from voicechat.providers.elevenlabs.speech import ElevenLabsSpeech
 from voicechat.providers.openai.realtime_reader import OpenAIRealtimeReader
 from voicechat.providers.openai.speech import OpenAISpeech
 from voicechat.providers.speech_factory import choose_route, recogniser_for, speaker_for

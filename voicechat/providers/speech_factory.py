@@ -16,7 +16,7 @@ from voicechat.config import Settings
 from voicechat.errors import ProviderAuthError
 from voicechat.models import VoicePreferences
 from voicechat.providers.base import STT, TTS
-from voicechat.providers.elevenlabs import ElevenLabsSpeech, make_http_client
+from voicechat.providers.elevenlabs.speech import ElevenLabsSpeech, make_http_client
 from voicechat.providers.local.models import shared_models
 from voicechat.providers.local.recognition import LOCAL_STT_MODEL, LocalWhisper
 from voicechat.providers.local.speech import LOCAL_TTS_MODEL, LOCAL_VOICE, local_voice

@@ -1,7 +1,7 @@
 """Talk mode through an ElevenLabs Agent (the Agents Platform's conversation WebSocket).
 
 The agent hears, decides turns, thinks and speaks on ElevenLabs' side; we stream the user's audio to it and
-play its audio (the messages are in ``providers.elevenlabs_agent``). The protocol has no end-of-reply event
+play its audio (the messages are in ``providers.elevenlabs.agent``). The protocol has no end-of-reply event
 and no timestamps: a reply ends when its audio has played and no more arrived for ``REPLY_IDLE_SECONDS``; the
 user's clip is the audio since their previous turn, trimmed of quiet. ElevenLabs bills agents per minute of
 call: each reply records the call time since the last record.
@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
 from voicechat.models import UsageStatus, VoicePreferences
-from voicechat.providers.elevenlabs_agent import agent_url, audio_rate, initiation, pong, user_audio
+from voicechat.providers.elevenlabs.agent import agent_url, audio_rate, initiation, pong, user_audio
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     ReplyCorrected,
