@@ -1,4 +1,4 @@
-"""A private asyncio event loop on its own thread: the live session's home.
+"""A private asyncio event loop on its own thread: the talk session's home.
 
 Audio callbacks (on aiortc's thread) and the Streamlit script (on its own thread) never touch the session's
 state directly: they hand work to this loop with ``call`` and read immutable snapshots.
