@@ -78,9 +78,18 @@ class _Turn:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.interrupted = False
+        self._interrupted = False
         self.reply: SpokenReply | None = None
         self.task: asyncio.Task[None] | None = None
+
+    def interrupt(self) -> bool:
+        """Mark the turn interrupted; False if it already was."""
+        was, self._interrupted = self._interrupted, True
+        return not was
+
+    def interrupted(self) -> bool:
+        """Whether the user talked over it (or the call ended) - it may change across any await."""
+        return self._interrupted
 
     @property
     def busy(self) -> bool:
@@ -134,9 +143,8 @@ class CascadedEngine(TalkEngine):
 
     def _interrupt(self, turn: _Turn, *, onset: float | None) -> None:
         """Barge-in (``onset``: when the user started talking) or the end of the call: stop at once."""
-        if turn.interrupted:
+        if not turn.interrupt():
             return
-        turn.interrupted = True
         cleared = self._host.meter.clear()
         if turn.reply is not None:
             turn.reply.cut()
@@ -191,16 +199,18 @@ class CascadedEngine(TalkEngine):
             host.emit(EngineError(NOTHING_HEARD))
             return
         host.emit(UserTranscript(turn.key, text, stt_ms=transcript.latency_ms))
-        if turn.interrupted:
+        if turn.interrupted():
             return  # the user went on talking: their next turn is answered instead
         chat = await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon))
+        if turn.interrupted():
+            return  # talked over while the context loaded: no chat call for it
         reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
         await reply.run(iterate_in_thread(chat.stream_reply))
         failed = chat.status == "failed"
         host.emit(
             ReplyDone(
                 reply.key,
-                status="interrupted" if turn.interrupted else "failed" if failed else "complete",
+                status="interrupted" if turn.interrupted() else "failed" if failed else "complete",
                 played_samples=reply.played_samples,
                 metrics=TurnMetrics(
                     first_token_ms=chat.metrics.first_token_ms,
@@ -222,7 +232,7 @@ class CascadedEngine(TalkEngine):
         self._host.emit(
             ReplyDone(
                 reply.key,
-                status="interrupted" if turn.interrupted else "complete",
+                status="interrupted" if turn.interrupted() else "complete",
                 played_samples=reply.played_samples,
                 text=self._host.greeting,
                 error=reply.error,
