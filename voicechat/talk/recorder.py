@@ -251,7 +251,7 @@ class TurnRecorder:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
         return self._job(self._history)
 
-    # On the worker ------------------------------------
+    # On the worker ------------------------------------------------------------------------------------------
 
     def _conversation(self, text: str | None) -> str:
         """The conversation turns go into: opened (or created) at the first turn, with the chosen options."""

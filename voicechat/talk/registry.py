@@ -96,7 +96,7 @@ def agent_spec(request: SpecRequest) -> AgentSpec:
 ENGINES: dict[str, EngineEntry] = {
     entry.name: entry
     for entry in (
-        EngineEntry("cascaded", lambda _: None, ("numpy",), cascaded_spec),
+        EngineEntry("cascaded", lambda _: None, ("onnxruntime",), cascaded_spec),  # Silero VAD
         EngineEntry(
             "openai-realtime",
             lambda s: None if s.openai_configured else "needs OPENAI_API_KEY",

@@ -116,8 +116,10 @@ class TalkView:
         elif isinstance(event, events.ReplyInterrupted):
             self._speaking = None
             self._set(state="listening")
-        elif isinstance(event, events.ReplyHeard | events.ReplyCorrected):
+        elif isinstance(event, events.ReplyHeard):
             self._heard(event)
+        elif isinstance(event, events.ReplyCorrected):
+            self._rewrite(event.key, "assistant", event.text, interrupted=self._interrupted(event.key))
         elif isinstance(event, events.TurnStored):
             with self._lock:
                 view = self._view
@@ -132,8 +134,10 @@ class TalkView:
     def _error(self, event: events.EngineError) -> None:
         if event.message is not None:
             self._set(state="listening", error=event.message)
-        elif event.clears is None or self.snapshot().error == event.clears:
-            self._set(error=None)
+        else:
+            with self._lock:
+                if event.clears is None or self._view.error == event.clears:
+                    self._view = replace(self._view, error=None)
 
     def _grow(self, event: events.ReplyTextDelta) -> None:
         if event.key not in self._reply_text:
@@ -143,13 +147,10 @@ class TalkView:
         self._reply_text[event.key] = text
         self._rewrite(event.key, "assistant", text)
 
-    def _heard(self, event: events.ReplyHeard | events.ReplyCorrected) -> None:
-        interrupted = (
-            event.interrupted if isinstance(event, events.ReplyHeard) else self._interrupted(event.key)
-        )
+    def _heard(self, event: events.ReplyHeard) -> None:
         self._reply_text.pop(event.key, None)
-        self._rewrite(event.key, "assistant", event.text, interrupted=interrupted)
-        if isinstance(event, events.ReplyHeard) and not self._waiting:
+        self._rewrite(event.key, "assistant", event.text, interrupted=event.interrupted)
+        if not self._waiting:
             self._speaking = None
             self._set(state="listening")
 

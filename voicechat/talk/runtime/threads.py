@@ -31,22 +31,19 @@ class _Handover(Generic[T]):
         self.batches: asyncio.Queue[tuple[list[T], tuple[BaseException | None] | None]] = asyncio.Queue()
 
     def put(self, item: T) -> None:
-        with self._lock:
-            self._items.append(item)
-        self._wake()
+        self._hand([item], None)
 
     def end(self, error: BaseException | None) -> None:
-        with self._lock:
-            self._end = (error,)
-        self._wake()
+        self._hand([], (error,))
 
-    def _wake(self) -> None:
+    def _hand(self, items: list[T], end: tuple[BaseException | None] | None) -> None:
         with self._lock:
-            if self._posted:
-                return
-            self._posted = True
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._deliver)
+            self._items.extend(items)
+            self._end = end or self._end
+            wake, self._posted = not self._posted, True
+        if wake:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
+                self._loop.call_soon_threadsafe(self._deliver)
 
     def _deliver(self) -> None:
         with self._lock:

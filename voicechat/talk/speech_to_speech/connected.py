@@ -161,6 +161,7 @@ class ConnectedEngine(TalkEngine):
                     await asyncio.wait_for(task, timeout=3)
 
     def _is_closing(self) -> bool:
+        """Read through a call, as ``close()`` may set it across any await of ``_run``."""
         return self._closing
 
     @abstractmethod
