@@ -22,6 +22,16 @@ providers = preferences.speech_provider_offers(app.settings)
 recognisers = preferences.recognition_provider_offers(app.settings)
 
 
+def _patience_label(name: str) -> str:
+    if name not in defaults.PATIENCE_PAUSES_MS:
+        return "Exact (silence only)"
+    pause, longest = defaults.PATIENCE_PAUSES_MS[name]
+    return f"{name.capitalize()} (asks after {pause} ms, waits up to {longest / 1000:g} s)"
+
+
+PATIENCE_LABELS = {name: _patience_label(name) for name in preferences.PATIENCE_CHOICES}
+
+
 def label(options: dict[str, preferences.Offer]) -> Callable[[str], str]:
     """Show why an option cannot be chosen here, next to its name."""
     return lambda name: name if options[name].available else f"{name} (unavailable: {options[name].reason})"
@@ -73,9 +83,21 @@ with st.form("voice_preferences"):
             "are kept the same way for all three."
         ),
     )
+    patience = st.radio(
+        "Patience",
+        preferences.PATIENCE_CHOICES,
+        index=preferences.PATIENCE_CHOICES.index(saved.patience),
+        format_func=PATIENCE_LABELS.__getitem__,
+        horizontal=True,
+        help=(
+            "How long the assistant lets you pause. With quick, balanced or patient, a short pause asks an "
+            "end-of-turn model whether you have finished (it answers at once if you have, and waits up to the "
+            "longest silence if you are mid-sentence). Exact ends every turn after the silence set below."
+        ),
+    )
     left, right = st.columns(2)
     silence = left.slider(
-        "Silence before the end of your turn (ms)",
+        "Silence before the end of your turn (ms), with exact patience",
         *defaults.END_OF_TURN_SILENCE_RANGE_MS,
         value=saved.end_of_turn_silence_ms,
         step=50,
@@ -121,6 +143,7 @@ if submitted or preview:
                 "tts_provider": tts,
                 "talk_engine": engine,
                 "end_of_turn_silence_ms": silence,
+                "patience": patience,
                 "vad_sensitivity": sensitivity,
                 "barge_in": barge_in,
                 "autoplay": autoplay,

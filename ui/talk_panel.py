@@ -172,6 +172,8 @@ def show(snap: TalkSnapshot) -> None:
                 st.caption("✋ interrupted - kept as far as you heard it")
     if snap.last_turn is not None:
         st.caption("Last turn (ms): " + _latencies(snap.last_turn.__dict__))
+    if snap.vad:
+        st.caption(f"End of turn: {snap.vad}")
 
 
 def _latencies(values: dict[str, Any]) -> str:

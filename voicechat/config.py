@@ -39,6 +39,7 @@ class Settings:
     realtime_tts_model: str = defaults.DEFAULT_REALTIME_TTS_MODEL
     speech_route: str = defaults.DEFAULT_SPEECH_ROUTE
     stt_model: str = defaults.DEFAULT_STT_MODEL
+    live_stt_model: str = defaults.DEFAULT_LIVE_STT_MODEL  # "" : Talk mode transcribes each turn's file
     elevenlabs_base_url: str = defaults.ELEVENLABS_BASE_URL
     elevenlabs_voice_id: str = defaults.DEFAULT_ELEVENLABS_VOICE_ID
     elevenlabs_model: str = defaults.DEFAULT_ELEVENLABS_MODEL
@@ -150,6 +151,7 @@ class Settings:
                 "VOICECHAT_SPEECH_ROUTE", defaults.SPEECH_ROUTES, defaults.DEFAULT_SPEECH_ROUTE
             ),
             stt_model=reader.text("VOICECHAT_STT_MODEL") or defaults.DEFAULT_STT_MODEL,
+            live_stt_model=_live_stt_model(reader.text("VOICECHAT_LIVE_STT_MODEL")),
             elevenlabs_base_url=reader.url("ELEVENLABS_BASE_URL") or defaults.ELEVENLABS_BASE_URL,
             elevenlabs_voice_id=reader.text("ELEVENLABS_VOICE_ID") or defaults.DEFAULT_ELEVENLABS_VOICE_ID,
             elevenlabs_model=reader.text("ELEVENLABS_MODEL") or defaults.DEFAULT_ELEVENLABS_MODEL,
@@ -284,3 +286,10 @@ def _engines(chosen: tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise SettingsError(f"VOICECHAT_TALK_ENGINES: unknown engine {unknown[0]!r}")
     return chosen or defaults.TALK_ENGINES
+
+
+def _live_stt_model(value: str | None) -> str:
+    """The streaming transcription model; "off" (or "none") switches streaming transcription off."""
+    if value is None:
+        return defaults.DEFAULT_LIVE_STT_MODEL
+    return "" if value.strip().lower() in ("off", "none") else value.strip()

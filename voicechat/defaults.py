@@ -82,9 +82,14 @@ SPEECH_CHUNK_CHARS = 1000
 LIVE_CLAUSE_CHARS = 160
 # Transcription: gpt-transcribe replaces whisper-1 and gpt-4o(-mini)-transcribe (both shut down 2027-02-26).
 DEFAULT_STT_MODEL = "gpt-transcribe"
+DEFAULT_LIVE_STT_MODEL = (
+    "gpt-live-transcribe"  # Talk mode transcribes while the user speaks ("" turns it off)
+)
 STT_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
     {
         "gpt-transcribe": 0.0045,
+        "gpt-live-transcribe": 0.017,  # streaming (realtime transcription socket), billed per minute of audio
+        "gpt-realtime-whisper": 0.017,
         "gpt-4o-transcribe": 0.006,
         "gpt-4o-mini-transcribe": 0.003,
         "whisper-1": 0.006,
@@ -156,7 +161,14 @@ DEFAULT_VOICE = "alloy"
 DEFAULT_SPEECH_SPEED = 1.0
 SPEECH_SPEED_RANGE = (0.5, 2.0)
 DEFAULT_LANGUAGE = "auto"
-DEFAULT_END_OF_TURN_SILENCE_MS = 600
+DEFAULT_END_OF_TURN_SILENCE_MS = 600  # silence-only end of turn ("exact" patience, or no turn model)
+# Patience: (pause after which the turn model is asked, longest silence before the turn ends anyway), in ms.
+PATIENCE_PAUSES_MS = {"quick": (160, 800), "balanced": (200, 1200), "patient": (350, 2000)}
+DEFAULT_PATIENCE = "balanced"
+SETTLE_SILENCE_MS = 96  # a silence this long: finish the transcript so far and draft the reply
+TURN_COMPLETE_THRESHOLD = 0.5  # the turn model's score at which the user has finished
+DRAFT_MIN_WORDS = 2  # no reply is drafted for less than this
+FIRST_CLAUSE_CHARS = 24  # the first spoken piece may end at a comma once it is this long
 END_OF_TURN_SILENCE_RANGE_MS = (200, 2000)
 DEFAULT_VAD_SENSITIVITY = 0.5
 MAX_GREETING_CHARS = 300

@@ -10,6 +10,9 @@ Role = Literal["user", "assistant"]
 UserRole = Literal["user", "admin"]
 MessageStatus = Literal["complete", "interrupted", "failed", "pending"]
 UsageKind = Literal["chat", "stt", "tts", "realtime"]
+# How long the assistant lets a pause run: the turn model decides early, up to a longest silence (defaults);
+# "exact" ends every turn after the user's own silence setting, with no turn model.
+Patience = Literal["quick", "balanced", "patient", "exact"]
 UsageStatus = Literal["ok", "error", "rate_limited", "interrupted"]
 T = TypeVar("T")
 
@@ -45,6 +48,7 @@ class VoicePreferences:
     tts_provider: str = "openai"
     talk_engine: TalkEngine = "cascaded"
     end_of_turn_silence_ms: int = 600
+    patience: Patience = "balanced"
     vad_sensitivity: float = 0.5
     barge_in: bool = True
     autoplay: bool = True

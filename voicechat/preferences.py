@@ -11,13 +11,14 @@ from typing import Any, cast
 from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import InvalidInput
-from voicechat.models import TalkEngine, VoicePreferences
+from voicechat.models import Patience, TalkEngine, VoicePreferences
 from voicechat.providers.local.model_files import installed
 from voicechat.validation import clean_message_text, clean_system_prompt
 
 _LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[A-Z]{2})?)$")
 _VOICE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SPEECH_PROVIDERS = ("openai", "elevenlabs", "local")
+PATIENCE_CHOICES: tuple[Patience, ...] = ("quick", "balanced", "patient", "exact")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def validate(values: Mapping[str, Any]) -> VoicePreferences:
     for field_name in ("stt_provider", "tts_provider"):
         if merged[field_name] not in SPEECH_PROVIDERS:
             raise InvalidInput(f"Unknown speech provider: {merged[field_name]!r}.")
+    if merged["patience"] not in PATIENCE_CHOICES:
+        raise InvalidInput(f"Unknown patience: {merged['patience']!r}.")
     if merged["talk_engine"] not in defaults.TALK_ENGINES:
         raise InvalidInput(f"Unknown Talk-mode engine: {merged['talk_engine']!r}.")
     persona = merged["persona"]
@@ -59,6 +62,7 @@ def validate(values: Mapping[str, Any]) -> VoicePreferences:
         tts_provider=merged["tts_provider"],
         talk_engine=cast(TalkEngine, merged["talk_engine"]),
         end_of_turn_silence_ms=int(silence),
+        patience=cast(Patience, merged["patience"]),
         vad_sensitivity=round(sensitivity, 2),
         barge_in=bool(merged["barge_in"]),
         autoplay=bool(merged["autoplay"]),

@@ -14,6 +14,7 @@ from voicechat import defaults
 _ABBREVIATIONS = frozenset(
     {"dr", "mr", "mrs", "ms", "prof", "st", "vs", "etc", "e.g", "i.e", "no", "fig", "approx"}
 )
+_CLAUSE = re.compile(r"[,;:\u2014](?=\s)|\s[-\u2013](?=\s)")  # a clause mark followed by a space
 _END = re.compile(r"""([.!?…]+["')\]]*)(\s+)(?=["'(\[]?[A-Z0-9À-Ý])|\n+""")
 _MARKDOWN_NOISE = re.compile(r"(\*\*|__|`+|^#+\s*|^\s*[-*+]\s+)", re.MULTILINE)
 
@@ -43,9 +44,15 @@ def group_for_speech(sentences: list[str], *, max_chars: int = defaults.SPEECH_C
 class SentenceSplitter:
     """Feed text as it streams with ``push``; complete sentences come out as soon as they end."""
 
-    def __init__(self, *, max_chars: int = defaults.SPEECH_CHUNK_CHARS) -> None:
+    def __init__(
+        self, *, max_chars: int = defaults.SPEECH_CHUNK_CHARS, first_clause_chars: int | None = None
+    ) -> None:
+        """``first_clause_chars``: the first piece may end at a clause mark (comma, semicolon, colon, dash)
+        once it is this long, so speech can start before the first full stop."""
         self._buffer = ""
         self._max_chars = max_chars
+        self._first_clause = first_clause_chars
+        self._started = False
 
     def push(self, delta: str) -> list[str]:
         """Add streamed text; return the sentences it completed."""
@@ -59,9 +66,15 @@ class SentenceSplitter:
             done.extend(self._cut(self._buffer[start:end]))
             start = match.end()
         self._buffer = self._buffer[start:]
+        if not done and not self._started and self._first_clause is not None:
+            clause = next((m for m in _CLAUSE.finditer(self._buffer) if m.end() >= self._first_clause), None)
+            if clause is not None:
+                done.extend(self._cut(self._buffer[: clause.end()]))
+                self._buffer = self._buffer[clause.end() :]
         while len(self._buffer) > self._max_chars:
             head, self._buffer = _cut_clause(self._buffer, self._max_chars)
             done.extend(self._cut(head))
+        self._started = self._started or bool(done)
         return done
 
     def flush(self) -> list[str]:

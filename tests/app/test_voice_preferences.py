@@ -40,13 +40,17 @@ def test_saved_preferences_persist_and_the_persona_reaches_the_next_chat(
     assert not prefs_page.exception
     prefs_page.text_input[0].input("verse")
     prefs_page.toggle[1].set_value(False)  # barge-in off
+    patience = prefs_page.radio[0]
+    assert patience.value == "balanced" and "waits up to 1.2 s" in patience.format_func("balanced")
+    patience.set_value("patient")
     prefs_page.text_area[0].input("You are a pirate. Answer in one line.")
     prefs_page.button[0].click().run()
     assert "Saved" in prefs_page.success[0].value
     stored = saved(mongo_uri)
-    assert (stored.voice, stored.barge_in, stored.persona) == (
+    assert (stored.voice, stored.barge_in, stored.patience, stored.persona) == (
         "verse",
         False,
+        "patient",
         "You are a pirate. Answer in one line.",
     )  # type: ignore[attr-defined]
     # A new browser session starts its chat with the saved persona, and the model receives it.

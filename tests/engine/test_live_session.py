@@ -18,7 +18,7 @@ from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
-from voicechat.models import User, VoicePreferences
+from voicechat.models import Patience, User, VoicePreferences
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
@@ -47,9 +47,13 @@ def session_factory(
     talk_sessions: TalkSessions, settings: Settings, user: User
 ) -> Callable[..., tuple[TalkSession, RecordingOutput]]:
     def make(
-        *, barge_in: bool = True, stall_timeout: float | None = None, greeting: str = ""
+        *,
+        barge_in: bool = True,
+        stall_timeout: float | None = None,
+        greeting: str = "",
+        patience: Patience = "balanced",
     ) -> tuple[TalkSession, RecordingOutput]:
-        preferences = VoicePreferences(barge_in=barge_in, greeting=greeting)
+        preferences = VoicePreferences(barge_in=barge_in, greeting=greeting, patience=patience)
         return talk_sessions.start(
             settings, user, preferences, output_rate=24_000, vad=SileroVAD(), stall_timeout=stall_timeout
         )
@@ -58,11 +62,19 @@ def session_factory(
 
 
 def transcription_seconds(fake: FakeOpenAI) -> list[float]:
-    return [
+    """Seconds of audio transcribed: each file sent, and each stretch committed on the live socket."""
+    files = [
         (int(r.body["file_bytes"]) - 44) / 32_000
         for r in fake.requests
         if r.path == "/v1/audio/transcriptions"
     ]
+    return files + [s for c in fake.live_transcription.connections for s in c.committed_seconds]
+
+
+def voiced_seconds(pcm: bytes) -> float:
+    """From the first to the last audible sample of a recording (its silence around it left out)."""
+    loud = np.nonzero(np.abs(np.frombuffer(pcm, "<i2")) > 300)[0]
+    return float(loud[-1] - loud[0]) / 16_000
 
 
 def test_a_normal_turn_is_heard_answered_spoken_and_stored(
@@ -106,16 +118,22 @@ def test_a_normal_turn_is_heard_answered_spoken_and_stored(
     assert kinds == ["chat", "stt", "tts"]
 
 
-def test_a_pause_mid_sentence_does_not_end_the_turn(
+def test_with_exact_patience_a_pause_shorter_than_the_silence_does_not_end_the_turn(
     session_factory,
+    store: Store,
+    user: User,
     fake_openai: FakeOpenAI,
     speech: dict[str, bytes],  # type: ignore[no-untyped-def]
 ) -> None:
-    session, _ = session_factory()
+    fake_openai.live_transcription.texts.extend(["Hello there.", "What is the weather like in Paris?"])
+    session, _ = session_factory(patience="exact")  # silence alone: 600 ms ends a turn, no turn model
+    assert session.snapshot().vad == "silero, silence only"
     feed(session, speech["first_half"] + silence_pcm(0.3) + speech["second_half"] + silence_pcm(1.0))
-    wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
-    [heard] = transcription_seconds(fake_openai)  # one turn holding both halves
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    heard = sum(transcription_seconds(fake_openai))  # one turn holding both halves
     assert heard > (len(speech["first_half"]) + len(speech["second_half"])) / 32_000
+    question = stored(store, user, snap.conversation_id)[0]
+    assert question.content == "Hello there. What is the weather like in Paris?"
 
 
 def test_deleting_the_conversation_while_the_reply_plays_leaves_no_recording_and_no_message(
@@ -171,7 +189,7 @@ def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_tur
     snap = wait_for(session, lambda s: s.turns == 1)
     assert output.clears == 1
     assert snap.last_turn is not None and snap.last_turn.barge_in_ms is not None
-    assert snap.transcript[-1].interrupted
+    assert [line for line in snap.transcript if line.role == "assistant"][-1].interrupted
     feed(session, silence_pcm(1.0))
     snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
     first_reply, berlin = (
@@ -182,8 +200,8 @@ def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_tur
     assert first_reply.content and LONG_REPLY.startswith(first_reply.content.rstrip("."))
     assert len(first_reply.content) < len(LONG_REPLY)
     assert berlin.content == "Berlin is the capital of Germany." and berlin.status == "complete"
-    interrupting = transcription_seconds(fake_openai)[1]
-    assert interrupting >= len(speech["interruption"]) / 32_000 - 0.1  # captured from its first syllable
+    interrupting = sum(transcription_seconds(fake_openai)[1:])
+    assert interrupting >= voiced_seconds(speech["interruption"])  # from its first syllable to its last
     assert ("tts", "interrupted") in [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)]
 
 

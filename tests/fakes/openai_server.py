@@ -21,8 +21,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from tests.fakes.asgi import AsgiServer
+from tests.fakes.live_transcription_fake import FakeLiveTranscription
 from tests.fakes.realtime_fake import FakeRealtime, tone
 
 SPEECH_SAMPLE_RATE = 24_000
@@ -67,6 +69,7 @@ class FakeOpenAI:
         self.speech_first_byte_delay = 0.0
         self.speech_realtime = False  # stream speech at real-time rate (benchmarks), not as fast as possible
         self.realtime = FakeRealtime()
+        self.live_transcription = FakeLiveTranscription(lambda: self.transcript)  # the same words as files
         self._server = AsgiServer(
             Starlette(
                 routes=[
@@ -74,7 +77,7 @@ class FakeOpenAI:
                     Route("/v1/models", self._models, methods=["GET"]),
                     Route("/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
                     Route("/v1/audio/speech", self._speech, methods=["POST"]),
-                    WebSocketRoute("/v1/realtime", self.realtime.serve),
+                    WebSocketRoute("/v1/realtime", self._realtime_socket),
                 ]
             ),
             name="fake-openai",
@@ -100,6 +103,7 @@ class FakeOpenAI:
         self.speech_realtime = False
         self.transcript = "hello from the fake transcriber"
         self.realtime.reset()
+        self.live_transcription.reset()
         self.shutdown_dates = {}
         self.models = list(DEFAULT_MODELS)
         self.requests.clear()
@@ -120,6 +124,13 @@ class FakeOpenAI:
         self._server.stop()
 
     # Endpoints ---------------------------------------------------------------------------------------
+
+    async def _realtime_socket(self, websocket: WebSocket) -> None:
+        """A Realtime conversation, or (``?intent=transcription``) a transcription session."""
+        if websocket.query_params.get("intent") == "transcription":
+            await self.live_transcription.serve(websocket)
+        else:
+            await self.realtime.serve(websocket)
 
     async def _chat(self, request: Request) -> Response:
         body = await request.json()

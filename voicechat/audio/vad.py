@@ -10,6 +10,11 @@ STOPPING (silence, not yet ``stop_secs`` long) -> QUIET (the turn ended).
 
 A burst shorter than ``start_secs`` (a cough, a click) never starts a turn; a pause shorter than ``stop_secs``
 never ends one. A short pre-roll is kept so a turn's audio starts at its first syllable.
+
+Within STOPPING the detector says when a pause is worth acting on, so the engine can prepare and decide early:
+``settling`` after ``settle_secs`` of silence (finish the transcript so far, draft a reply), ``paused`` after
+``pause_secs`` (ask the turn model whether the user has finished; ``end_turn()`` ends it at once), and
+``resumed`` when the user goes on talking after either.
 """
 
 from __future__ import annotations
@@ -114,16 +119,29 @@ class VadParams:
     min_turn_secs: float = 0.35  # a confirmed burst shorter than this is dropped as noise, not sent as a turn
     # A turn never holds more than the longest recording allowed: it ends there (and memory stays bounded).
     max_turn_secs: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
+    settle_secs: float | None = None  # silence after which a ``settling`` event fires (None: never)
+    pause_secs: float | None = None  # silence after which a ``paused`` event fires (None: never)
 
     @classmethod
     def from_preferences(
-        cls, *, silence_ms: int, sensitivity: float, max_turn_secs: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
+        cls,
+        *,
+        silence_ms: int,
+        sensitivity: float,
+        max_turn_secs: float = defaults.DEFAULT_MAX_AUDIO_SECONDS,
+        pause_ms: int | None = None,
     ) -> VadParams:
-        """Higher sensitivity (0..1) hears quieter speech: threshold 0.8 at 0 down to 0.2 at 1."""
+        """Higher sensitivity (0..1) hears quieter speech: threshold 0.8 at 0 down to 0.2 at 1. A short
+        silence is always reported (``settling``); with ``pause_ms`` (a turn model decides) so is the pause,
+        and ``silence_ms`` is then the longest silence."""
         return cls(
             threshold=round(0.8 - 0.6 * sensitivity, 3),
             stop_secs=silence_ms / 1000,
             max_turn_secs=max_turn_secs,
+            settle_secs=defaults.SETTLE_SILENCE_MS / 1000
+            if silence_ms > defaults.SETTLE_SILENCE_MS
+            else None,
+            pause_secs=pause_ms / 1000 if pause_ms is not None else None,
         )
 
 
@@ -131,12 +149,16 @@ class VadParams:
 class TurnEvent:
     """A turn-taking event, timed in stream seconds.
 
-    ``speech_started``: a turn was confirmed (``at`` = its onset). ``turn_ended``: it ended (``at`` = end of
+    ``speech_started``: a turn was confirmed (``at`` = its onset; ``audio`` = its pre-roll and first
+    syllables). ``turn_ended``: it ended (``at`` = end of
     speech), with its audio (16-bit mono 16 kHz, pre-roll included). ``noise``: a confirmed burst too short to
-    be a turn ended (a barge-in it caused stays, but nothing is transcribed).
+    be a turn ended (a barge-in it caused stays, but nothing is transcribed). ``settling`` / ``paused``: the
+    turn's silence reached ``settle_secs`` / ``pause_secs`` (``at`` = end of speech; ``audio`` = the turn so
+    far, with the silence after it: the turn model judges the pause too). ``resumed``: speech again after
+    one of those (``at`` = now).
     """
 
-    type: Literal["speech_started", "turn_ended", "noise"]
+    type: Literal["speech_started", "turn_ended", "noise", "settling", "paused", "resumed"]
     at: float
     audio: bytes = b""
 
@@ -156,6 +178,7 @@ class TurnDetector:
         self._run = 0  # consecutive windows of speech (STARTING) or silence (STOPPING)
         self._onset = 0.0
         self._last_speech = 0.0
+        self._reported = 0  # pause events reported in the current silence (settling, then paused)
 
     @property
     def now(self) -> float:
@@ -202,7 +225,7 @@ class TurnDetector:
         self.state, self._run = "speaking", 0
         self._turn, self._preroll = self._preroll, []
         self._last_speech = self.now
-        return TurnEvent("speech_started", at=round(self._onset, 3))
+        return TurnEvent("speech_started", at=round(self._onset, 3), audio=self._audio(trailing=0))
 
     def _while_speaking(self, window: npt.NDArray[np.int16], speech: bool, needed: int) -> TurnEvent | None:
         self._turn.append(window)
@@ -210,21 +233,44 @@ class TurnDetector:
             self._last_speech = self.now
             return self._end_turn(trailing=0)  # as long as a turn may be: it ends here
         if speech:
+            resumed, self._reported = self._reported > 0, 0
             self.state, self._run, self._last_speech = "speaking", 0, self.now
-            return None
+            return TurnEvent("resumed", at=round(self.now, 3)) if resumed else None
         self.state = "stopping"
         self._run += 1
-        if self._run < needed:
+        if self._run >= needed:
+            return self._end_turn(trailing=needed - 2)  # keep ~64 ms of the silence after the last word
+        return self._pause_event()
+
+    def _pause_event(self) -> TurnEvent | None:
+        """``settling`` then ``paused`` as the silence grows (each once per silence)."""
+        marks = [secs for secs in (self.params.settle_secs, self.params.pause_secs) if secs is not None]
+        if self._reported >= len(marks) or self._run * WINDOW_SECONDS < marks[self._reported] - 1e-9:
             return None
-        return self._end_turn(trailing=needed - 2)  # keep ~64 ms of the silence after the last word
+        self._reported += 1
+        kind: Literal["settling", "paused"] = (
+            "settling" if self._reported == 1 and self.params.settle_secs is not None else "paused"
+        )
+        return TurnEvent(kind, at=round(self._last_speech, 3), audio=self._audio(trailing=0))
+
+    def end_turn(self) -> TurnEvent | None:
+        """End the current turn now (the turn model says the user has finished); None if it already ended or
+        the user is talking again."""
+        if self.state != "stopping":
+            return None
+        return self._end_turn(trailing=self._run - 2)
+
+    def _audio(self, *, trailing: int) -> bytes:
+        """The turn's audio so far, without all but ~64 ms of the silence after the last word."""
+        audio = np.concatenate(self._turn)
+        return audio[: len(audio) - max(0, trailing) * WINDOW].astype("<i2").tobytes()
 
     def _end_turn(self, *, trailing: int) -> TurnEvent:
-        self.state, self._run = "quiet", 0
-        audio = np.concatenate(self._turn)
-        audio = audio[: len(audio) - max(0, trailing) * WINDOW]
+        self.state, self._run, self._reported = "quiet", 0, 0
+        audio = self._audio(trailing=trailing)
         self._turn = []
         spoken = self._last_speech - self._onset
         kind: Literal["turn_ended", "noise"] = (
             "turn_ended" if spoken >= self.params.min_turn_secs else "noise"
         )
-        return TurnEvent(kind, at=round(self._last_speech, 3), audio=audio.astype("<i2").tobytes())
+        return TurnEvent(kind, at=round(self._last_speech, 3), audio=audio)

@@ -247,6 +247,11 @@ class TurnRecorder:
         reply through events, which this recorder stores."""
         return self._job(self._answer, key, llm, billing)
 
+    def draft(self, text: str, llm: LLM, billing: Callable[[Usage], None]) -> Future[TextTurn]:
+        """A chat turn answering ``text`` that is not stored yet (a reply drafted in the user's pause); if it
+        is used, the utterance is stored as usual first and the reply reported through events."""
+        return self._job(self._draft, text, llm, billing)
+
     def history(self) -> Future[list[ContextMessage]]:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
         return self._job(self._history)
@@ -295,6 +300,18 @@ class TurnRecorder:
         return self._chat.answer(
             user=self._user,
             message=self._messages[key],
+            options=self._options,
+            llm=llm,
+            billing=billing,
+        )
+
+    def _draft(self, text: str, llm: LLM, billing: Callable[[Usage], None]) -> TextTurn:
+        conversation_id = self._conversation(text)
+        conversation = self._store.conversations.get(owner_id=self._user.id, conversation_id=conversation_id)
+        return self._chat.draft(
+            user=self._user,
+            conversation=conversation,
+            text=text,
             options=self._options,
             llm=llm,
             billing=billing,

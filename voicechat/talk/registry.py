@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from voicechat import defaults
+from voicechat.audio.smart_turn import load_turn_model
 from voicechat.audio.vad import VadParams
 from voicechat.config import Settings
 from voicechat.models import VoicePreferences
@@ -19,8 +20,9 @@ from voicechat.preferences import Offer
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.local.model_files import installed
 from voicechat.providers.openai.client import make_async_client, make_client, provider_name
+from voicechat.providers.openai.live_transcription import LiveTranscriptionSpec
 from voicechat.providers.openai.realtime_session import turn_detection
-from voicechat.providers.speech_factory import recogniser_for, speaker_for
+from voicechat.providers.speech_factory import Recogniser, recogniser_for, speaker_for
 from voicechat.talk.cascaded.engine import CascadedSpec
 from voicechat.talk.engine import EngineSpec
 from voicechat.talk.speech_to_speech.elevenlabs_agent import AgentSpec
@@ -50,19 +52,45 @@ class EngineEntry:
 
 
 def cascaded_spec(request: SpecRequest) -> CascadedSpec:
-    """Recogniser, chat model and voice from the preferences; turn-taking from the user's silence and
-    sensitivity (Raises ProviderAuthError when a chosen provider has no key)."""
+    """Recogniser, chat model and voice from the preferences; turn-taking from the user's patience (the turn
+    model, when installed, decides at a pause) or their exact silence (Raises ProviderAuthError when a chosen
+    provider has no key)."""
     settings, preferences, key = request.settings, request.preferences, request.openai_api_key
+    recogniser = recogniser_for(settings, preferences, openai_api_key=key)
+    turn_model = load_turn_model() if preferences.patience != "exact" else None
+    pause_ms, silence_ms = (
+        defaults.PATIENCE_PAUSES_MS[preferences.patience]
+        if turn_model is not None
+        else (None, preferences.end_of_turn_silence_ms)
+    )
     return CascadedSpec(
-        recogniser=recogniser_for(settings, preferences, openai_api_key=key),
+        recogniser=recogniser,
         speaker=speaker_for(settings, preferences, today=request.today, openai_api_key=key),
         llm=llm_for(settings, request.options.model, openai_api_key=key),
         chat_model=request.options.model,
         params=VadParams.from_preferences(
-            silence_ms=preferences.end_of_turn_silence_ms,
+            silence_ms=silence_ms,
             sensitivity=preferences.vad_sensitivity,
             max_turn_secs=settings.max_audio_seconds,
+            pause_ms=pause_ms,
         ),
+        turn_model=turn_model,
+        turn_model_missing=preferences.patience != "exact" and turn_model is None,
+        live=live_transcription_spec(settings, recogniser, openai_api_key=key),
+    )
+
+
+def live_transcription_spec(
+    settings: Settings, recogniser: Recogniser, *, openai_api_key: str | None
+) -> LiveTranscriptionSpec | None:
+    """Streaming transcription for a recogniser on OpenAI's API (not for local Whisper; not when off)."""
+    if recogniser.stt.provider == "local" or not settings.live_stt_model:
+        return None
+    return LiveTranscriptionSpec(
+        client=lambda: make_async_client(settings, api_key=openai_api_key),
+        provider=recogniser.stt.provider,
+        model=settings.live_stt_model,
+        language=recogniser.language,
     )
 
 

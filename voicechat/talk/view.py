@@ -96,8 +96,11 @@ class TalkView:
             self._set(state="listening")
         elif isinstance(event, events.UserSpeechStopped):
             self._waiting = True
-            self._append(TranscriptLine("user", event.transcript or PENDING_TEXT, key=event.key))
+            if event.transcript is not None or not self._shows(event.key):
+                self._caption(event.key, event.transcript or PENDING_TEXT)
             self._set(state="thinking", error=None)
+        elif isinstance(event, events.UserTranscript) and not event.final:
+            self._caption(event.key, event.text or "")  # live words while the user speaks ("" takes it away)
         elif isinstance(event, events.UserTranscript):
             self._rewrite(event.key, "user", event.text if event.text is not None else NOT_TRANSCRIBED)
         elif isinstance(event, events.ReplyStarted):
@@ -153,6 +156,21 @@ class TalkView:
         if not self._waiting:
             self._speaking = None
             self._set(state="listening")
+
+    def _shows(self, key: str) -> bool:
+        with self._lock:
+            return any(line.key == key for line in self._view.transcript)
+
+    def _caption(self, key: str, text: str) -> None:
+        """Show the user's words so far on their line (added at the first words, removed when empty)."""
+        if not text:
+            with self._lock:
+                lines = tuple(line for line in self._view.transcript if line.key != key)
+                self._view = replace(self._view, transcript=lines)
+        elif self._shows(key):
+            self._rewrite(key, "user", text)
+        else:
+            self._append(TranscriptLine("user", text, key=key))
 
     def _interrupted(self, key: str) -> bool:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from voicechat.config import Settings
 from voicechat.errors import InvalidInput, ProviderError, ProviderRateLimited
@@ -31,6 +32,7 @@ from voicechat.usage import Usage, chat_cost
 from voicechat.validation import clean_message_text, clean_system_prompt
 
 log = logging.getLogger(__name__)
+DRAFT_ID = "draft"  # the id of the not-yet-stored user message a drafted reply answers
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,41 @@ class ChatService:
             conversation=conversation,
             message=message,
             context=before,
+            options=options,
+            llm=llm,
+            handover=billing,
+        )
+
+    def draft(
+        self,
+        *,
+        user: User,
+        conversation: Conversation,
+        text: str,
+        options: TurnOptions,
+        llm: LLM,
+        billing: Callable[[Usage], None],
+    ) -> TextTurn:
+        """A reply prepared for ``text`` before it is stored (Talk mode drafts it in the user's pause): its
+        context is the conversation so far plus ``text``; nothing of it is stored, its usage goes to
+        ``billing``. The caller stores the user's message (and the reply, if it is used) as for ``answer``."""
+        context = [m for m in self._store.context.load(conversation) if m.content.strip()]
+        unsaved = Message(
+            id=DRAFT_ID,
+            conversation_id=conversation.id,
+            owner_id=user.id,
+            role="user",
+            content=text,
+            created_at=datetime.now(UTC),
+            is_voice=True,
+        )
+        return TextTurn(
+            store=self._store,
+            settings=self._settings,
+            user=user,
+            conversation=conversation,
+            user_message=unsaved,
+            context=[*context, _context_of(unsaved)],
             options=options,
             llm=llm,
             handover=billing,

@@ -1,25 +1,27 @@
-"""The cascaded Talk engine: our own voice activity detection, then STT -> LLM -> TTS per turn.
+"""The cascaded Talk engine: our own turn taking (``listening``), then STT -> LLM -> TTS per turn.
 
-Everything runs on the session's loop: the detector on each frame, each turn as a task (turns are answered in
+Everything runs on the session's loop: the listener on each frame, each turn as a task (turns are answered in
 order: a turn waits for the one before it to finish), the providers' blocking calls on the loop's executor.
-The turn reports what happens as events; the reply is spoken while it is generated (``reply``).
+The turn reports what happens as events; the reply is spoken while it is generated (``reply``), from a draft
+made in the user's pause when one answers the same words (``draft``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import traceback
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from functools import partial
 
-from voicechat.audio.vad import TurnDetector, TurnEvent, VadParams, load_vad
+from voicechat.audio.smart_turn import TurnCompletion
+from voicechat.audio.vad import VadParams
 from voicechat.errors import ProviderError, VoicechatError
 from voicechat.models import TurnMetrics
 from voicechat.providers.base import LLM
+from voicechat.providers.openai.live_transcription import LiveTranscriptionSpec
 from voicechat.providers.speech_factory import Recogniser, Speaker
+from voicechat.talk.cascaded.listening import Listener, TurnEnd
 from voicechat.talk.cascaded.reply import SpokenReply
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
@@ -33,10 +35,8 @@ from voicechat.talk.events import (
 )
 from voicechat.talk.runtime.threads import iterate_in_thread
 from voicechat.turns.push_to_talk import NOTHING_HEARD, not_transcribed
-from voicechat.turns.speech import transcribe
 from voicechat.usage import Usage
 from voicechat.validation import clean_transcript
-from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
 SOMETHING_WRONG = "Something went wrong with that turn; please say it again."
@@ -44,7 +44,11 @@ SOMETHING_WRONG = "Something went wrong with that turn; please say it again."
 
 @dataclass(frozen=True)
 class CascadedSpec:
-    """Recogniser, chat model, voice and turn-taking parameters of a cascaded session."""
+    """Recogniser, chat model, voice and turn-taking of a cascaded session.
+
+    ``turn_model`` decides at a pause whether the user has finished (None: silence alone, and
+    ``turn_model_missing`` says whether that is because it is not installed); ``live`` streams the user's
+    speech to a transcription socket (None: each turn's recording is transcribed as a file)."""
 
     recogniser: Recogniser
     speaker: Speaker
@@ -52,6 +56,14 @@ class CascadedSpec:
     chat_model: str
     params: VadParams
     name: str = "cascaded"
+    turn_model: TurnCompletion | None = None
+    turn_model_missing: bool = False
+    live: LiveTranscriptionSpec | None = None
+
+    @property
+    def transcribes_locally(self) -> bool:
+        """Whisper on this machine: free to run again on the growing utterance in a pause."""
+        return self.recogniser.stt.provider == "local"
 
     @property
     def output_rate(self) -> int:
@@ -98,27 +110,26 @@ class _Turn:
 
 
 class CascadedEngine(TalkEngine):
-    """Turn-taking by our VAD; every turn transcribed, answered and spoken by separate providers."""
+    """Turn-taking by our listener; every turn transcribed, answered and spoken by separate providers."""
 
     def __init__(self, host: EngineHost, spec: CascadedSpec) -> None:
         self._host, self._spec = host, spec
-        self._detector = TurnDetector(host.vad or load_vad(), spec.params)
-        self.vad_name = self._detector.model.name
-        self._keys = itertools.count(1)
+        self._listener = Listener(
+            host, spec, on_speech=self._user_spoke, on_turn=self._turn_ended, may_draft=self._idle
+        )
+        self.vad_name = self._listener.description
         self._turn: _Turn | None = None
 
     def start(self) -> None:
-        """Say the greeting, if there is one."""
+        """Open the live transcription; say the greeting, if there is one."""
+        self._listener.start()
         if self._host.greeting:
             turn = self._turn = _Turn("greeting")
             turn.task = asyncio.ensure_future(self._greet(turn))
 
     def hear(self, pcm: bytes, arrived: float) -> None:
-        """Run the detector; act on the end of a turn or the start of an interruption."""
-        for event in self._detector.feed(pcm):
-            # Stream time -> clock time: it happened (detector.now - event.at) before this frame arrived.
-            happened = arrived - (self._detector.now - event.at)
-            self._on_event(event, happened, arrived)
+        """Give the audio to the listener (which calls back at speech and at the end of a turn)."""
+        self._listener.hear(pcm, arrived)
 
     async def close(self) -> None:
         """Stop the reply being spoken; the turn reports how it ended before this returns."""
@@ -127,19 +138,25 @@ class CascadedEngine(TalkEngine):
             self._interrupt(turn, onset=None)
             assert turn.task is not None
             await asyncio.wait([turn.task], timeout=8)
+        await self._listener.close()
 
-    def _on_event(self, event: TurnEvent, happened: float, decided: float) -> None:
-        current, host = self._turn, self._host
-        busy = current is not None and current.busy
-        if event.type == "speech_started" and busy and host.barge_in:
-            assert current is not None
-            self._interrupt(current, onset=happened)
-        elif event.type == "turn_ended" and not (busy and not host.barge_in):
-            turn = self._turn = _Turn(f"turn-{next(self._keys)}")
-            end_of_turn_ms = round((decided - happened) * 1000, 1)
-            turn.task = asyncio.ensure_future(
-                self._answer(turn, event.audio, happened, end_of_turn_ms, previous=current)
-            )
+    def _idle(self) -> bool:
+        """No reply is being prepared or spoken (a draft may start)."""
+        return self._turn is None or not self._turn.busy
+
+    def _user_spoke(self, onset: float) -> None:
+        current = self._turn
+        if current is not None and current.busy and self._host.barge_in:
+            self._interrupt(current, onset=onset)
+
+    def _turn_ended(self, end: TurnEnd) -> None:
+        current = self._turn
+        if current is not None and current.busy and not self._host.barge_in:
+            end.utterance.drop_draft()
+            return  # not heard while the assistant talks
+        turn = self._turn = _Turn(end.utterance.key)
+        end_of_turn_ms = round((end.decided_at - end.ended_at) * 1000, 1)
+        turn.task = asyncio.ensure_future(self._answer(turn, end, end_of_turn_ms, previous=current))
 
     def _interrupt(self, turn: _Turn, *, onset: float | None) -> None:
         """Barge-in (``onset``: when the user started talking) or the end of the call: stop at once."""
@@ -158,13 +175,13 @@ class CascadedEngine(TalkEngine):
         self._host.loop.call(self._host.emit, UsageMeasured(usage))
 
     async def _answer(
-        self, turn: _Turn, audio: bytes, ended_at: float, end_of_turn_ms: float, *, previous: _Turn | None
+        self, turn: _Turn, end: TurnEnd, end_of_turn_ms: float, *, previous: _Turn | None
     ) -> None:
         """Transcribe, reply, speak: never raises (the call goes on after any failure)."""
         if previous is not None and previous.task is not None:
             await asyncio.wait([previous.task])  # answered in order
         try:
-            await self._answer_turn(turn, audio, ended_at, end_of_turn_ms)
+            await self._answer_turn(turn, end, end_of_turn_ms)
         except VoicechatError as exc:
             self._host.emit(EngineError(exc.user_message))
         except Exception as exc:
@@ -172,23 +189,20 @@ class CascadedEngine(TalkEngine):
             trace = "".join(traceback.format_tb(exc.__traceback__))
             log.error("talk turn failed: %s\n%s", type(exc).__name__, trace)
             self._host.emit(EngineError(SOMETHING_WRONG))
+        finally:
+            if turn.reply is None or not turn.reply.drafted:
+                end.utterance.drop_draft()  # not used: cancelled (its usage is billed)
 
-    async def _answer_turn(self, turn: _Turn, audio: bytes, ended_at: float, end_of_turn_ms: float) -> None:
+    async def _answer_turn(self, turn: _Turn, end: TurnEnd, end_of_turn_ms: float) -> None:
         host, spec = self._host, self._spec
         if host.admit is not None:
             await host.in_order(host.admit)  # a refusal (Refused) is shown like any other turn error
-        host.emit(UserSpeechStopped(turn.key, audio, ended_at=ended_at, end_of_turn_ms=end_of_turn_ms))
-        await asyncio.wrap_future(host.recorder.stored(turn.key))  # stored before any provider is called
-        recognising = partial(
-            transcribe,
-            spec.recogniser,
-            audio,
-            sample_rate=TALK_RATE,
-            prices=host.settings.price_tables,
-            bill=self._bill_soon,
+        host.emit(
+            UserSpeechStopped(turn.key, end.audio, ended_at=end.ended_at, end_of_turn_ms=end_of_turn_ms)
         )
+        await asyncio.wrap_future(host.recorder.stored(turn.key))  # stored before any provider is called
         try:
-            transcript = await asyncio.get_running_loop().run_in_executor(None, recognising)
+            transcript = await self._listener.transcript(end.utterance, end.audio)
         except ProviderError as exc:
             host.emit(UserTranscript(turn.key, None, error=type(exc).__name__))
             host.emit(EngineError(not_transcribed(exc)))
@@ -201,11 +215,16 @@ class CascadedEngine(TalkEngine):
         host.emit(UserTranscript(turn.key, text, stt_ms=transcript.latency_ms))
         if turn.interrupted():
             return  # the user went on talking: their next turn is answered instead
-        chat = await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon))
+        draft = end.utterance.draft
+        chat = await draft.turn() if draft is not None and draft.matches(text) else None
+        stream = draft.stream() if chat is not None and draft is not None else None
+        if chat is None:
+            end.utterance.drop_draft()
+            chat = await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon))
         if turn.interrupted():
             return  # talked over while the context loaded: no chat call for it
-        reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
-        await reply.run(iterate_in_thread(chat.stream_reply))
+        reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply", drafted=stream is not None)
+        await reply.run(stream or iterate_in_thread(chat.stream_reply))
         failed = chat.status == "failed"
         host.emit(
             ReplyDone(

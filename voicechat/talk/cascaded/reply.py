@@ -38,8 +38,12 @@ class _Synthesis:
 class SpokenReply:
     """Streams one reply (``key``) into speech; ``run()`` once, ``cut()`` from the loop at any time."""
 
-    def __init__(self, host: EngineHost, speaker: Speaker, key: str, *, greeting: bool = False) -> None:
+    def __init__(
+        self, host: EngineHost, speaker: Speaker, key: str, *, greeting: bool = False, drafted: bool = False
+    ) -> None:
+        """``drafted``: its text comes from a draft made in the user's pause (``draft``)."""
         self._host, self._speaker, self.key, self._greeting = host, speaker, key, greeting
+        self.drafted = drafted
         self._tasks: list[asyncio.Task[None]] = []
         self.interrupted = False
         self.generated = ""
@@ -80,7 +84,9 @@ class SpokenReply:
     async def _generate(
         self, text: AsyncGenerator[list[str], None], sentences: asyncio.Queue[str | None]
     ) -> None:
-        splitter = SentenceSplitter(max_chars=defaults.LIVE_CLAUSE_CHARS)
+        splitter = SentenceSplitter(
+            max_chars=defaults.LIVE_CLAUSE_CHARS, first_clause_chars=defaults.FIRST_CLAUSE_CHARS
+        )
         started = time.perf_counter()
 
         def queue_all(done: list[str]) -> None:

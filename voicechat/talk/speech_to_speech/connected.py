@@ -38,14 +38,6 @@ RECONNECTING = "The connection to the voice engine dropped; reconnecting…"
 FAILED_REPLY = "The voice engine could not answer that; please say it again."
 
 
-def abort_transport(socket: object) -> None:
-    """Make sure a WebSocket's TCP connection is gone once we are done with it (a close handshake cut short
-    by a cancellation can leave it open)."""
-    transport = getattr(socket, "transport", None)
-    if transport is not None and not transport.is_closing():
-        transport.abort()
-
-
 class AudioOutbox:
     """The user's audio on its way to the connection; while there is none (connecting, reconnecting, or given
     up), only the newest ``keep_samples`` wait, so the backlog never grows with the length of the call.

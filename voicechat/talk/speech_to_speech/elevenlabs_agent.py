@@ -24,6 +24,7 @@ from voicechat.audio.pcm import resample
 from voicechat.config import Settings
 from voicechat.models import UsageStatus, VoicePreferences
 from voicechat.providers.elevenlabs.agent import agent_url, audio_rate, initiation, pong, user_audio
+from voicechat.providers.sockets import abort_transport
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     ReplyCorrected,
@@ -36,7 +37,6 @@ from voicechat.talk.speech_to_speech.connected import (
     AudioOutbox,
     ConnectedEngine,
     Speaking,
-    abort_transport,
 )
 from voicechat.usage import Usage
 from voicechat.voices import OPENAI_VOICES, TALK_RATE

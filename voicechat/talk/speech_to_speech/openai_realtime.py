@@ -23,6 +23,7 @@ import openai
 from voicechat.audio.pcm import resample
 from voicechat.models import UsageStatus
 from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
+from voicechat.providers.sockets import abort_transport
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     EngineError,
@@ -36,7 +37,6 @@ from voicechat.talk.speech_to_speech.connected import (
     FAILED_REPLY,
     AudioOutbox,
     ConnectedEngine,
-    abort_transport,
 )
 from voicechat.usage import Usage, chat_cost, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE

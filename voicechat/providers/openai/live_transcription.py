@@ -1,0 +1,238 @@
+"""Transcription while the user speaks: OpenAI's realtime transcription socket, one per call.
+
+The socket (``/v1/realtime?intent=transcription``) is configured as a transcription session with turn
+detection off: we append the user's audio (24 kHz PCM) while they speak and commit it where our own turn
+taking says a stretch of speech ended. Deltas (``conversation.item.input_audio_transcription.delta``) are
+live captions; each committed item's ``.completed`` transcript is the text of that stretch. A turn's text is
+its items' transcripts in order. Everything runs on the session's loop. If the socket fails, every pending
+and later commit fails with ``ProviderUnavailable`` and the engine transcribes the turn's file instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import openai
+
+from voicechat.audio.pcm import resample
+from voicechat.errors import ProviderUnavailable
+from voicechat.providers.sockets import abort_transport
+from voicechat.usage import PriceTables, Usage, transcription_cost
+from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
+
+log = logging.getLogger(__name__)
+MIN_COMMIT_SECONDS = 0.1  # the service refuses to commit less audio than this
+
+
+@dataclass(frozen=True)
+class LiveTranscriptionSpec:
+    """Which socket and model transcribe a call's speech."""
+
+    client: Callable[[], openai.AsyncOpenAI]
+    provider: str
+    model: str
+    language: str | None
+
+
+@dataclass
+class _Item:
+    """One committed stretch of speech, until its transcript arrives."""
+
+    seconds: float
+    committed_at: float
+    text: asyncio.Future[str]
+    item_id: str | None = None
+
+
+class LiveTranscriber:
+    """Streams one call's speech to the transcription socket. ``start`` once; the rest on the loop."""
+
+    def __init__(
+        self,
+        spec: LiveTranscriptionSpec,
+        *,
+        prices: PriceTables,
+        bill: Callable[[Usage], None],
+        on_caption: Callable[[str], None],
+    ) -> None:
+        """``bill`` each transcribed item's usage; ``on_caption`` with the words heard since ``begin_turn``
+        whenever more arrive."""
+        self._spec, self._prices, self._bill, self._on_caption = spec, prices, bill, on_caption
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._unconfirmed: deque[_Item] = deque()  # committed, not yet acknowledged (in order)
+        self._items: dict[str, _Item] = {}  # acknowledged, transcript pending
+        self._early: dict[str, str] = {}  # transcripts that came before their acknowledgement
+        self._captions: dict[str, str] = {}  # item id -> words so far, this turn
+        self._pending_samples = 0  # appended since the last commit
+        self.failed = False
+
+    def start(self) -> None:
+        """Open the socket in the background (a failure is reported by the next commit)."""
+        self._task = asyncio.ensure_future(self._run())
+
+    @property
+    def usable(self) -> bool:
+        """The socket has not failed: commits can be answered."""
+        return not self.failed
+
+    def begin_turn(self) -> None:
+        """A new turn: captions start empty."""
+        self._captions.clear()
+
+    def append(self, pcm: bytes) -> None:
+        """16 kHz mono PCM of the user's current speech."""
+        if self.failed or not pcm:
+            return
+        self._pending_samples += len(pcm) // 2
+        audio = resample(pcm, from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
+        self._outbox.put_nowait(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
+        )
+
+    def commit(self) -> asyncio.Future[str] | None:
+        """End the stretch appended since the last commit; its transcript (or ProviderUnavailable) comes in
+        the returned future. None when too little was appended to commit (it is cleared instead)."""
+        seconds = self._pending_samples / TALK_RATE
+        if seconds < MIN_COMMIT_SECONDS:
+            self.clear()
+            return None
+        self._pending_samples = 0
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if self.failed:
+            future.set_exception(ProviderUnavailable("The live transcription stopped."))
+            return future
+        self._unconfirmed.append(_Item(seconds, time.perf_counter(), future))
+        self._outbox.put_nowait({"type": "input_audio_buffer.commit"})
+        return future
+
+    def clear(self) -> None:
+        """Forget what was appended since the last commit (it was not speech)."""
+        if self._pending_samples and not self.failed:
+            self._outbox.put_nowait({"type": "input_audio_buffer.clear"})
+        self._pending_samples = 0
+
+    async def close(self) -> None:
+        """Close the socket (pending commits fail)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._fail()
+
+    # The connection --------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        entered: Any = None
+        try:
+            async with self._spec.client().realtime.connect(
+                extra_query={"intent": "transcription"}
+            ) as connection:
+                entered = connection
+                await connection.session.update(session=cast(Any, self._session()))
+                sender = asyncio.create_task(self._send(connection))
+                try:
+                    async for event in connection:
+                        self._on_event(event)
+                finally:
+                    sender.cancel()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure of the socket: the engine falls back to file transcription
+            log.warning(
+                "live transcription failed (%s); turns are transcribed from files", type(exc).__name__
+            )
+        finally:
+            abort_transport(getattr(entered, "_connection", None))
+            self._fail()
+
+    def _session(self) -> dict[str, Any]:
+        transcription: dict[str, Any] = {"model": self._spec.model}
+        if self._spec.language:
+            transcription["language"] = self._spec.language
+        return {
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": OPENAI_AUDIO_RATE},
+                    "transcription": transcription,
+                    "turn_detection": None,
+                }
+            },
+        }
+
+    async def _send(self, connection: Any) -> None:
+        while True:
+            message = await self._outbox.get()
+            await connection.send(message)
+
+    def _on_event(self, event: Any) -> None:
+        kind = getattr(event, "type", "")
+        if kind == "input_audio_buffer.committed" and self._unconfirmed:
+            item = self._unconfirmed.popleft()
+            item.item_id = event.item_id
+            if event.item_id in self._early:
+                self._complete(item, self._early.pop(event.item_id), usage=None)
+            else:
+                self._items[event.item_id] = item
+        elif kind == "conversation.item.input_audio_transcription.delta":
+            self._captions[event.item_id] = self._captions.get(event.item_id, "") + (event.delta or "")
+            self._on_caption(self.caption)
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            self._captions[event.item_id] = event.transcript
+            self._on_caption(self.caption)
+            if (item := self._items.pop(event.item_id, None)) is not None:  # type: ignore[arg-type]
+                self._complete(item, event.transcript, usage=getattr(event, "usage", None))
+            else:
+                self._early[event.item_id] = event.transcript
+        elif kind in ("error", "conversation.item.input_audio_transcription.failed"):
+            code = getattr(getattr(event, "error", None), "code", None)
+            log.warning("live transcription: %s (%s)", kind, code)
+            if kind == "error" and code != "input_audio_buffer_commit_empty":
+                raise ProviderUnavailable("The live transcription reported an error.")
+            if (item := self._items.pop(getattr(event, "item_id", ""), None)) is not None:  # type: ignore[arg-type]
+                item.text.set_exception(ProviderUnavailable("That part could not be transcribed."))
+
+    @property
+    def caption(self) -> str:
+        """The words heard this turn so far."""
+        return " ".join(text.strip() for text in self._captions.values() if text.strip())
+
+    def _complete(self, item: _Item, text: str, *, usage: Any) -> None:
+        reported = getattr(usage, "seconds", None) if getattr(usage, "type", None) == "duration" else None
+        seconds = float(reported or item.seconds)
+        self._bill(
+            Usage(
+                kind="stt",
+                provider=self._spec.provider,
+                model=self._spec.model,
+                status="ok",
+                audio_seconds=seconds,
+                characters=len(text),
+                cost_usd=transcription_cost(
+                    model=self._spec.model, audio_seconds=seconds, prices=self._prices
+                ),
+                latency_ms=round((time.perf_counter() - item.committed_at) * 1000, 1),
+                input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+                output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+            )
+        )
+        if not item.text.done():
+            item.text.set_result(text)
+
+    def _fail(self) -> None:
+        self.failed = True
+        pending = [*self._unconfirmed, *self._items.values()]
+        self._unconfirmed.clear()
+        self._items.clear()
+        for item in pending:
+            if not item.text.done():
+                item.text.set_exception(ProviderUnavailable("The live transcription stopped."))

@@ -1,0 +1,277 @@
+"""The cascaded engine's ears: when the user's turn ends, and what they said, as early as it can be known.
+
+Voice activity detection (``TurnDetector``) marks speech and silence. While the user speaks, their audio
+streams to the live transcription socket (when the recogniser is OpenAI's and a live model is set), which
+sends captions. At a short silence (``settling``) the words so far are committed (or, with Whisper on this
+machine, transcribed in the background) and a reply is drafted on them. At a pause (``paused``) the turn
+model is asked whether the user has finished; if so the turn ends now, else at the longest silence. If the
+user goes on (``resumed``) the draft is cancelled. At the end of the turn only the tail is left to transcribe;
+if the live path fails, the turn's recording is transcribed as a file instead (logged, nothing lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
+
+from voicechat import defaults
+from voicechat.audio.vad import TurnDetector, TurnEvent, load_vad
+from voicechat.errors import ProviderError
+from voicechat.providers.base import Transcript
+from voicechat.providers.openai.live_transcription import LiveTranscriber
+from voicechat.talk.cascaded.draft import Draft
+from voicechat.talk.engine import EngineHost
+from voicechat.talk.events import EngineError, UsageMeasured, UserTranscript
+from voicechat.turns.speech import transcribe
+from voicechat.usage import Usage
+from voicechat.voices import TALK_RATE
+
+if TYPE_CHECKING:
+    from voicechat.talk.cascaded.engine import CascadedSpec
+
+log = logging.getLogger(__name__)
+LIVE_TRANSCRIPT_TIMEOUT = 2.0  # seconds to wait for the live transcript at the end of a turn, then the file
+TURN_MODEL_FAILED = "The end-of-turn model stopped working; your turns now end after a silence."
+
+
+@dataclass
+class Utterance:
+    """The user's turn being heard: its live transcript pieces, a background transcript, a draft reply."""
+
+    key: str
+    segments: list[asyncio.Future[str]] = field(default_factory=list)
+    early: tuple[int, asyncio.Future[Transcript]] | None = None  # (the pause it was made in, its transcript)
+    draft: Draft | None = None
+    pause: int = 0  # counts pauses and resumptions: a turn-model answer for an older pause is ignored
+    settled: bool = False  # silent since a settling point (no resumption since)
+
+    def drop_draft(self) -> None:
+        """Cancel the draft reply, if any (its usage is still billed)."""
+        if self.draft is not None:
+            self.draft.cancel()
+            self.draft = None
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    """A finished turn: what was heard, when the speech ended and when the turn was decided (clock times)."""
+
+    utterance: Utterance
+    audio: bytes
+    ended_at: float
+    decided_at: float
+
+
+class Listener:
+    """Hears one session's audio on the loop; tells the engine when speech starts and when a turn ends."""
+
+    def __init__(
+        self,
+        host: EngineHost,
+        spec: CascadedSpec,
+        *,
+        on_speech: Callable[[float], None],
+        on_turn: Callable[[TurnEnd], None],
+        may_draft: Callable[[], bool],
+    ) -> None:
+        self._host, self._spec = host, spec
+        self._on_speech, self._on_turn, self._may_draft = on_speech, on_turn, may_draft
+        self._detector = TurnDetector(host.vad or load_vad(), spec.params)
+        self._turn_model = spec.turn_model if spec.params.pause_secs is not None else None
+        self._live = (
+            LiveTranscriber(
+                spec.live,
+                prices=host.settings.price_tables,
+                bill=self._bill,
+                on_caption=self._caption,
+            )
+            if spec.live is not None
+            else None
+        )
+        self._keys = itertools.count(1)
+        self._current: Utterance | None = None
+        self._arrived = 0.0
+
+    @property
+    def description(self) -> str:
+        """How turns are detected, for the page."""
+        vad = self._detector.model.name
+        if self._turn_model is not None:
+            return f"{vad} + {self._turn_model.name}"
+        if self._spec.turn_model_missing:
+            return f"{vad}, silence only (the end-of-turn model is not installed)"
+        return f"{vad}, silence only"
+
+    def start(self) -> None:
+        """Open the live transcription socket, if there is one."""
+        if self._live is not None:
+            self._live.start()
+
+    async def close(self) -> None:
+        """Cancel any draft and close the socket."""
+        if self._current is not None:
+            self._current.drop_draft()
+        if self._live is not None:
+            await self._live.close()
+
+    def hear(self, pcm: bytes, arrived: float) -> None:
+        """Run the detector on new audio; stream it while the user is in a turn."""
+        in_turn = self._detector.state in ("speaking", "stopping")
+        self._arrived = arrived
+        for event in self._detector.feed(pcm):
+            # Stream time -> clock time: it happened (detector.now - event.at) before this frame arrived.
+            self._on_event(event, arrived - (self._detector.now - event.at), decided=arrived)
+        if in_turn and self._live is not None and self._detector.state in ("speaking", "stopping"):
+            self._live.append(pcm)
+
+    def _on_event(self, event: TurnEvent, happened: float, *, decided: float) -> None:
+        utterance = self._current
+        if event.type == "speech_started":
+            self._current = Utterance(f"turn-{next(self._keys)}")
+            if self._live is not None:
+                self._live.begin_turn()
+                self._live.append(event.audio)
+            self._on_speech(happened)
+        elif utterance is None:
+            return
+        elif event.type == "settling":
+            self._settle(utterance, event.audio)
+        elif event.type == "paused":
+            self._ask_turn_model(utterance, event.audio)
+        elif event.type == "resumed":
+            utterance.pause += 1
+            utterance.settled = False
+            utterance.drop_draft()
+        elif event.type == "noise":
+            self._current = None
+            utterance.drop_draft()
+            if self._live is not None:
+                self._live.clear()
+            self._host.emit(UserTranscript(utterance.key, "", final=False))  # no caption for a noise
+        else:  # turn_ended
+            self._current = None
+            self._on_turn(TurnEnd(utterance, event.audio, happened, decided))
+
+    # Preparing in the pause ---------------------------------------------------------------------------------
+
+    def _settle(self, utterance: Utterance, audio: bytes) -> None:
+        """A short silence: finish the transcript so far and draft a reply on it."""
+        utterance.settled = True
+        if self._live is not None and self._live.usable:
+            segment = self._live.commit()
+            if segment is not None:
+                utterance.segments.append(segment)
+                segment.add_done_callback(lambda _: self._draft_on_segments(utterance))
+            self._draft(
+                utterance, self._live.caption
+            )  # the words so far; redrafted if the transcript differs
+        elif self._spec.transcribes_locally and (utterance.early is None or utterance.early[1].done()):
+            early = asyncio.ensure_future(self._transcribe(audio))
+            utterance.early = (utterance.pause, early)
+            early.add_done_callback(lambda done: self._draft_on_early(utterance, done))
+
+    def _draft_on_segments(self, utterance: Utterance) -> None:
+        if all(s.done() and not s.cancelled() and s.exception() is None for s in utterance.segments):
+            self._draft(utterance, " ".join(s.result().strip() for s in utterance.segments))
+
+    def _draft_on_early(self, utterance: Utterance, done: asyncio.Future[Transcript]) -> None:
+        latest = utterance.early is not None and utterance.early == (utterance.pause, done)
+        if latest and not done.cancelled() and done.exception() is None:
+            self._draft(utterance, done.result().text)
+
+    def _draft(self, utterance: Utterance, text: str) -> None:
+        """Start (or restart) the draft reply on ``text`` while the user is still silent."""
+        text = text.strip()
+        waiting = utterance is self._current and utterance.settled
+        if not waiting or len(text.split()) < defaults.DRAFT_MIN_WORDS or not self._may_draft():
+            return
+        if utterance.draft is not None and utterance.draft.matches(text):
+            return
+        utterance.drop_draft()
+        utterance.draft = Draft(self._host, self._spec.llm, text, self._bill_soon)
+
+    def _ask_turn_model(self, utterance: Utterance, audio: bytes) -> None:
+        """A pause: has the user finished? Asked off the audio path; a yes ends the turn at once."""
+        model = self._turn_model
+        if model is None:
+            return
+        asked = utterance.pause
+        loop = asyncio.get_running_loop()
+        answer = loop.run_in_executor(None, model, audio)
+        answer.add_done_callback(lambda done: self._answered(utterance, asked, done))
+
+    def _answered(self, utterance: Utterance, asked: int, done: asyncio.Future[float]) -> None:
+        if done.exception() is not None:
+            log.warning("turn model failed (%s); silence alone ends turns", type(done.exception()).__name__)
+            self._turn_model = None
+            self._host.emit(EngineError(TURN_MODEL_FAILED))
+            return
+        current = utterance is self._current and utterance.pause == asked
+        if current and done.result() >= defaults.TURN_COMPLETE_THRESHOLD:
+            event = self._detector.end_turn()
+            if event is not None:
+                now = self._host.clock()
+                self._on_event(event, self._arrived - (self._detector.now - event.at), decided=now)
+
+    # The transcript -----------------------------------------------------------------------------------------
+
+    async def transcript(self, utterance: Utterance, audio: bytes) -> Transcript:
+        """What the user said in this turn: the live transcript (only the tail left to wait for), the
+        background one if nothing was said after it, else the recording as a file. Raises ProviderError."""
+        started = time.perf_counter()
+        if self._live is not None and (utterance.segments or self._live.usable):
+            if utterance.settled:
+                self._live.clear()  # only silence since the last commit
+            elif (tail := self._live.commit()) is not None:
+                utterance.segments.append(tail)
+            try:
+                texts = await asyncio.wait_for(asyncio.gather(*utterance.segments), LIVE_TRANSCRIPT_TIMEOUT)
+                text = " ".join(t.strip() for t in texts if t.strip())
+                return Transcript(
+                    text=text, audio_seconds=len(audio) / 2 / TALK_RATE, latency_ms=_since(started)
+                )
+            except (ProviderError, TimeoutError):
+                log.warning("live transcription failed for a turn; transcribing its recording instead")
+        if utterance.early is not None and utterance.settled and utterance.early[0] == utterance.pause:
+            try:
+                early = await utterance.early[1]
+                return Transcript(
+                    text=early.text, audio_seconds=early.audio_seconds, latency_ms=_since(started)
+                )
+            except ProviderError:
+                pass  # transcribe the whole recording below
+        return await self._transcribe(audio)
+
+    async def _transcribe(self, audio: bytes) -> Transcript:
+        recognising = partial(
+            transcribe,
+            self._spec.recogniser,
+            audio,
+            sample_rate=TALK_RATE,
+            prices=self._host.settings.price_tables,
+            bill=self._bill_soon,
+        )
+        return await asyncio.get_running_loop().run_in_executor(None, recognising)
+
+    def _bill(self, usage: Usage) -> None:
+        """A provider call's usage (on the loop)."""
+        self._host.emit(UsageMeasured(usage))
+
+    def _bill_soon(self, usage: Usage) -> None:
+        """A provider call's usage, from the executor's thread."""
+        self._host.loop.call(self._bill, usage)
+
+    def _caption(self, text: str) -> None:
+        if self._current is not None and text:
+            self._host.emit(UserTranscript(self._current.key, text, final=False))
+
+
+def _since(started: float) -> float:
+    """Milliseconds since ``started`` (``time.perf_counter``)."""
+    return round((time.perf_counter() - started) * 1000, 1)
