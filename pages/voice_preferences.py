@@ -90,9 +90,10 @@ with st.form("voice_preferences"):
         format_func=PATIENCE_LABELS.__getitem__,
         horizontal=True,
         help=(
-            "How long the assistant lets you pause. With quick, balanced or patient, a short pause asks an "
-            "end-of-turn model whether you have finished (it answers at once if you have, and waits up to the "
-            "longest silence if you are mid-sentence). Exact ends every turn after the silence set below."
+            "How long the assistant lets you pause. With quick, balanced or patient, a short pause asks "
+            "an end-of-turn model whether you have finished (it answers at once if you have, and waits up "
+            "to the longest silence if you are mid-sentence). Exact ends every turn after the silence set "
+            "below."
         ),
     )
     left, right = st.columns(2)

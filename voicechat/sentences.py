@@ -107,3 +107,18 @@ def _cut_clause(text: str, max_chars: int) -> tuple[str, str]:
         if cut > max_chars // 3:
             return text[: cut + 1], text[cut + 1 :]
     return text[:max_chars], text[max_chars:]
+
+
+# English words a sentence does not end on: articles, possessives, prepositions that need an object,
+# conjunctions and hesitations. A pause after one of them is mid-phrase, whatever the voice sounds like.
+# (Words that often end questions, "is", "do", "that", "on", are left out: a later answer beats a cut one.)
+_DANGLING = frozenset(
+    """a an the my your our their in at for to of with about from by into onto upon under between during
+    and or but nor because if unless although though whereas than um uh er erm hmm""".split()  # noqa: SIM905
+)
+
+
+def ends_mid_phrase(text: str) -> bool:
+    """Whether ``text`` stops on a word no English sentence ends with ("the weather in")."""
+    words = re.findall(r"[A-Za-z']+", text.lower())
+    return bool(words) and words[-1] in _DANGLING

@@ -16,6 +16,7 @@ from tests.engine.conftest import TalkSessions
 from tests.engine.live_helpers import RecordingOutput, feed, pcm16k, stored, wait_for
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from voicechat import defaults
 from voicechat.audio.vad import SileroVAD
 from voicechat.config import Settings
 from voicechat.models import Patience, User, VoicePreferences
@@ -24,6 +25,9 @@ from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
 from voicechat.talk.view import TalkSnapshot
 
+# Silence after a turn: longer than the longest silence of the default (balanced) patience, so a turn ends
+# whether the turn model ends it at the pause or not.
+AFTER = defaults.PATIENCE_PAUSES_MS["balanced"][1] / 1000 + 0.2
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 13))
 
 
@@ -92,7 +96,7 @@ def test_a_normal_turn_is_heard_answered_spoken_and_stored(
         target=lambda: _watch(session, states, until=lambda s: s.turns == 1), daemon=True
     )
     watcher.start()
-    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(1.0))
+    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     watcher.join(5)
     assert _collapsed(states)[:3] == ["listening", "thinking", "speaking"] and states[-1] == "listening"
@@ -128,7 +132,7 @@ def test_with_exact_patience_a_pause_shorter_than_the_silence_does_not_end_the_t
     fake_openai.live_transcription.texts.extend(["Hello there.", "What is the weather like in Paris?"])
     session, _ = session_factory(patience="exact")  # silence alone: 600 ms ends a turn, no turn model
     assert session.snapshot().vad == "silero, silence only"
-    feed(session, speech["first_half"] + silence_pcm(0.3) + speech["second_half"] + silence_pcm(1.0))
+    feed(session, speech["first_half"] + silence_pcm(0.3) + speech["second_half"] + silence_pcm(0.8))
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     heard = sum(transcription_seconds(fake_openai))  # one turn holding both halves
     assert heard > (len(speech["first_half"]) + len(speech["second_half"])) / 32_000
@@ -145,7 +149,7 @@ def test_deleting_the_conversation_while_the_reply_plays_leaves_no_recording_and
 ) -> None:
     fake_openai.script_chat(ChatScript(reply=LONG_REPLY))
     session, _ = session_factory()
-    feed(session, speech["question"] + silence_pcm(1.0))
+    feed(session, speech["question"] + silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.state == "speaking")
     conversation_id = snap.conversation_id
     assert conversation_id is not None
@@ -182,7 +186,7 @@ def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_tur
         ChatScript(reply=LONG_REPLY), ChatScript(reply="Berlin is the capital of Germany.")
     )
     session, output = session_factory()
-    feed(session, speech["question"] + silence_pcm(1.0))
+    feed(session, speech["question"] + silence_pcm(AFTER))
     wait_for(session, lambda s: s.state == "speaking")
     time.sleep(0.2)  # the user talks over the reply a moment after it starts (1.6 s of its audio at 8x)
     feed(session, speech["interruption"])
@@ -190,7 +194,7 @@ def test_barge_in_stops_the_reply_stores_what_was_heard_and_captures_the_new_tur
     assert output.clears == 1
     assert snap.last_turn is not None and snap.last_turn.barge_in_ms is not None
     assert [line for line in snap.transcript if line.role == "assistant"][-1].interrupted
-    feed(session, silence_pcm(1.0))
+    feed(session, silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
     first_reply, berlin = (
         stored(store, user, snap.conversation_id)[1],
@@ -216,10 +220,10 @@ def test_a_provider_failure_mid_reply_keeps_the_text_and_the_session(
         ChatScript(reply="One two three four five six.", cut_after_tokens=3), ChatScript(reply="Fine.")
     )
     session, _ = session_factory()
-    feed(session, speech["question"] + silence_pcm(1.0))
+    feed(session, speech["question"] + silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
     assert snap.error is not None
-    feed(session, speech["question"] + silence_pcm(1.0))
+    feed(session, speech["question"] + silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
     messages = stored(store, user, snap.conversation_id)
     assert [(m.role, m.status) for m in messages] == [
@@ -242,7 +246,7 @@ def test_ten_turns_in_a_row_without_drift_or_leaks(
     session, _ = session_factory()
     for turn in range(1, 11):
         fake_openai.script_chat(ChatScript(reply=f"Answer {turn}."))
-        feed(session, speech["question"] + silence_pcm(0.9))
+        feed(session, speech["question"] + silence_pcm(AFTER))
         wait_for(session, lambda s, n=turn: s.turns == n and s.state == "listening")
     snap = session.snapshot()
     assert [line.text for line in snap.transcript if line.role == "assistant"] == [

@@ -74,7 +74,7 @@ def test_a_talk_mode_turn_runs_entirely_on_this_machine(
         offline, user, local, model=LOCAL_CHAT_MODEL, system_prompt="Answer in one short sentence."
     )
     try:
-        feed(session, silence_pcm(0.3) + question + silence_pcm(1.2))
+        feed(session, silence_pcm(0.3) + question + silence_pcm(1.4))
         snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening", timeout=90)
     finally:
         session.stop()

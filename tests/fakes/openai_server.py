@@ -40,6 +40,8 @@ class ChatScript:
     cut_after_tokens: int | None = None
     first_token_delay: float = 0.0
     token_delay: float = 0.0
+    asked: str | None = None  # only for a request whose last user message is exactly this (else in order)
+    repeat: bool = False  # stays queued: answers every such request
 
 
 DEFAULT_MODELS = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
@@ -52,6 +54,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.time)  # wall clock, to order it against stored data
 
 
 class FakeOpenAI:
@@ -108,6 +111,18 @@ class FakeOpenAI:
         self.models = list(DEFAULT_MODELS)
         self.requests.clear()
 
+    def _next_script(self, messages: list[dict[str, Any]]) -> ChatScript:
+        """The first queued script for this request: one ``asked`` its words, else the first unconditional."""
+        words = _last_user_words(messages)
+        matching = [s for s in self._chat_scripts if s.asked == words] or [
+            s for s in self._chat_scripts if s.asked is None
+        ]
+        if not matching:
+            return ChatScript()
+        if not matching[0].repeat:
+            self._chat_scripts.remove(matching[0])
+        return matching[0]
+
     def chat_requests(self) -> list[RecordedRequest]:
         """The recorded chat completion requests."""
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
@@ -135,7 +150,7 @@ class FakeOpenAI:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(RecordedRequest(request.url.path, body, dict(request.headers)))
-        script = self._chat_scripts.popleft() if self._chat_scripts else ChatScript()
+        script = self._next_script(body["messages"])
         if script.status is not None:
             headers = {"retry-after": str(script.retry_after)} if script.retry_after is not None else {}
             return JSONResponse(
@@ -231,6 +246,10 @@ class FakeOpenAI:
                     await asyncio.sleep(chunk / SPEECH_SAMPLE_RATE)
 
         return StreamingResponse(pcm(), media_type="audio/pcm")
+
+
+def _last_user_words(messages: list[dict[str, Any]]) -> str:
+    return str(next((m for m in reversed(messages) if m.get("role") == "user"), {}).get("content", ""))
 
 
 def _echo(messages: list[dict[str, Any]]) -> str:

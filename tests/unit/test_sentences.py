@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicechat.sentences import SentenceSplitter, group_for_speech, speakable, split_sentences
+from voicechat.sentences import (
+    SentenceSplitter,
+    ends_mid_phrase,
+    group_for_speech,
+    speakable,
+    split_sentences,
+)
 
 
 def test_sentences_split_at_their_ends() -> None:
@@ -55,3 +62,46 @@ def test_streaming_loses_no_words(text: str, cut: int) -> None:
     pieces = [*splitter.push(text[:cut]), *splitter.push(text[cut:]), *splitter.flush()]
     assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
     assert all(len(p) <= 50 for p in pieces)
+
+
+def test_the_first_piece_may_end_at_a_clause_once_it_is_long_enough() -> None:
+    splitter = SentenceSplitter(max_chars=160, first_clause_chars=24)
+    pieces: list[str] = []
+    for word in [
+        "Well,",
+        "the",
+        "capital",
+        "of",
+        "France,",
+        "as",
+        "you",
+        "know,",
+        "is",
+        "Paris.",
+        "It",
+        "is",
+        "big,",
+        "and",
+        "old.",
+    ]:
+        pieces += splitter.push(word + " ")
+    pieces += splitter.flush()
+    # "Well," is too short to be spoken alone; later commas wait for the full stop.
+    assert pieces == ["Well, the capital of France,", "as you know, is Paris.", "It is big, and old."]
+
+
+@pytest.mark.parametrize(
+    ("text", "dangling"),
+    [
+        ("Tell me about the weather in", True),
+        ("My favourite animal is the", True),
+        ("I want tea and", True),
+        ("So, um", True),
+        ("What is the capital of France?", False),
+        ("Where is it?", False),
+        ("I like that", False),
+        ("", False),
+    ],
+)
+def test_a_text_that_stops_on_a_word_no_sentence_ends_with_is_mid_phrase(text: str, dangling: bool) -> None:
+    assert ends_mid_phrase(text) is dangling

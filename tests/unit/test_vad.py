@@ -96,3 +96,37 @@ def test_a_turn_never_holds_more_than_the_longest_recording_allowed() -> None:
     ended = [e for e in events if e.type == "turn_ended"]
     assert len(ended) == 2  # two turns of the longest length, the rest still open
     assert all(2.0 <= len(e.audio) / 2 / 16_000 <= 2.0 + WINDOW / 16_000 for e in ended)
+
+
+PAUSING = VadParams(
+    threshold=0.5,
+    start_secs=0.096,
+    stop_secs=0.32,
+    preroll_secs=0.064,
+    min_turn_secs=0.3,
+    settle_secs=0.064,
+    pause_secs=0.128,
+)
+
+
+def test_a_pause_is_reported_settling_then_paused_and_a_resumption_after_it() -> None:
+    _, events, _ = run("..SSSSSSSSSSSS.....SSSSSSS" + "." * 12, PAUSING)
+    kinds = [e[0] for e in events]
+    assert kinds == ["speech_started", "settling", "paused", "resumed", "settling", "paused", "turn_ended"]
+    settling, paused = events[1], events[2]
+    assert settling[1] == paused[1] == pytest.approx(14 * 0.032)  # both name the end of the speech
+    assert paused[2] > settling[2]  # with the silence so far: the turn model hears the pause
+
+
+def test_end_turn_ends_a_paused_turn_at_once_and_not_a_spoken_one() -> None:
+    detector, events, _ = run("..SSSSSSSSSSSS....", PAUSING)
+    assert [e[0] for e in events][-1] == "paused" and detector.state == "stopping"
+    ended = detector.end_turn()
+    assert ended is not None and ended.type == "turn_ended" and detector.state == "quiet"
+    assert ended.at == pytest.approx(14 * 0.032)
+    assert detector.end_turn() is None  # already ended
+
+
+def test_without_pause_settings_no_pause_is_reported() -> None:
+    _, events, _ = run("..SSSSSSSSSSSS.....SSSSSSS........", PARAMS)
+    assert [e[0] for e in events] == ["speech_started", "turn_ended"]

@@ -38,6 +38,7 @@ class Draft:
         self._ready: asyncio.Future[TextTurn] = asyncio.get_running_loop().create_future()
         self._host, self._llm, self._bill = host, llm, bill
         self._batches: asyncio.Queue[list[str] | ProviderError | None] = asyncio.Queue()
+        self._cancelled = False
         self._task = asyncio.ensure_future(self._generate())
 
     def matches(self, transcript: str) -> bool:
@@ -45,8 +46,22 @@ class Draft:
         return same_words(self.text, transcript)
 
     def cancel(self) -> None:
-        """Stop generating (the chat call bills what it generated)."""
+        """Stop generating (idempotent). The chat call ends (and bills what it generated) once the provider
+        sends its next bytes: a blocking read cannot be interrupted, so ``finished`` waits for that."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._ready.done() and not self._ready.cancelled() and self._ready.exception() is None:
+            self._ready.result().abort()
         self._task.cancel()
+
+    def on_finished(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the loop) once the chat call has ended."""
+        self._task.add_done_callback(lambda _: callback())
+
+    async def finished(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` seconds) until the chat call has ended and reported its usage."""
+        await asyncio.wait([self._task], timeout=timeout)
 
     async def turn(self) -> TextTurn | None:
         """The chat turn once the conversation so far is loaded; None if the draft failed or was cancelled

@@ -25,6 +25,7 @@ from voicechat.audio.vad import TurnDetector, TurnEvent, load_vad
 from voicechat.errors import ProviderError
 from voicechat.providers.base import Transcript
 from voicechat.providers.openai.live_transcription import LiveTranscriber
+from voicechat.sentences import ends_mid_phrase
 from voicechat.talk.cascaded.draft import Draft
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import EngineError, UsageMeasured, UserTranscript
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from voicechat.talk.cascaded.engine import CascadedSpec
 
 log = logging.getLogger(__name__)
+DRAFT_CLOSE_TIMEOUT = 5.0  # seconds a call's end waits for a cancelled draft to report its usage
 LIVE_TRANSCRIPT_TIMEOUT = 2.0  # seconds to wait for the live transcript at the end of a turn, then the file
 TURN_MODEL_FAILED = "The end-of-turn model stopped working; your turns now end after a silence."
 
@@ -48,8 +50,10 @@ class Utterance:
     segments: list[asyncio.Future[str]] = field(default_factory=list)
     early: tuple[int, asyncio.Future[Transcript]] | None = None  # (the pause it was made in, its transcript)
     draft: Draft | None = None
-    pause: int = 0  # counts pauses and resumptions: a turn-model answer for an older pause is ignored
+    pause: int = 0  # counts resumptions: a turn-model answer for an older silence is ignored
     settled: bool = False  # silent since a settling point (no resumption since)
+    paused: bool = False  # the silence reached the pause at which the turn may end early
+    finished: bool = False  # the turn model says the user has finished (this silence)
 
     def drop_draft(self) -> None:
         """Cancel the draft reply, if any (its usage is still billed)."""
@@ -97,6 +101,7 @@ class Listener:
         self._keys = itertools.count(1)
         self._current: Utterance | None = None
         self._arrived = 0.0
+        self._drafts: set[Draft] = set()  # drafts whose chat call has not ended yet
 
     @property
     def description(self) -> str:
@@ -114,9 +119,12 @@ class Listener:
             self._live.start()
 
     async def close(self) -> None:
-        """Cancel any draft and close the socket."""
+        """Cancel the drafts (waiting a little for their usage to be reported) and close the socket."""
         if self._current is not None:
             self._current.drop_draft()
+        for draft in list(self._drafts):
+            draft.cancel()
+            await draft.finished(timeout=DRAFT_CLOSE_TIMEOUT)
         if self._live is not None:
             await self._live.close()
 
@@ -143,10 +151,13 @@ class Listener:
         elif event.type == "settling":
             self._settle(utterance, event.audio)
         elif event.type == "paused":
-            self._ask_turn_model(utterance, event.audio)
+            utterance.paused = True
+            if not utterance.finished:
+                self._ask_turn_model(utterance, event.audio)  # again, with more of the silence
+            self._decide(utterance)
         elif event.type == "resumed":
             utterance.pause += 1
-            utterance.settled = False
+            utterance.settled = utterance.paused = utterance.finished = False
             utterance.drop_draft()
         elif event.type == "noise":
             self._current = None
@@ -161,8 +172,10 @@ class Listener:
     # Preparing in the pause ---------------------------------------------------------------------------------
 
     def _settle(self, utterance: Utterance, audio: bytes) -> None:
-        """A short silence: finish the transcript so far and draft a reply on it."""
+        """A short silence: finish the transcript so far, draft a reply on it, and ask the turn model now so
+        its answer is there at the pause."""
         utterance.settled = True
+        self._ask_turn_model(utterance, audio)
         if self._live is not None and self._live.usable:
             segment = self._live.commit()
             if segment is not None:
@@ -175,8 +188,10 @@ class Listener:
             early = asyncio.ensure_future(self._transcribe(audio))
             utterance.early = (utterance.pause, early)
             early.add_done_callback(lambda done: self._draft_on_early(utterance, done))
+            early.add_done_callback(lambda _: self._decide(utterance))
 
     def _draft_on_segments(self, utterance: Utterance) -> None:
+        self._decide(utterance)  # more words: a mid-phrase veto may be over
         if all(s.done() and not s.cancelled() and s.exception() is None for s in utterance.segments):
             self._draft(utterance, " ".join(s.result().strip() for s in utterance.segments))
 
@@ -194,30 +209,49 @@ class Listener:
         if utterance.draft is not None and utterance.draft.matches(text):
             return
         utterance.drop_draft()
-        utterance.draft = Draft(self._host, self._spec.llm, text, self._bill_soon)
+        draft = utterance.draft = Draft(self._host, self._spec.llm, text, self._bill_soon)
+        self._drafts.add(draft)
+        draft.on_finished(lambda: self._drafts.discard(draft))
 
     def _ask_turn_model(self, utterance: Utterance, audio: bytes) -> None:
-        """A pause: has the user finished? Asked off the audio path; a yes ends the turn at once."""
+        """Has the user finished? Asked off the audio path; the answer is acted on at the pause."""
         model = self._turn_model
         if model is None:
             return
         asked = utterance.pause
-        loop = asyncio.get_running_loop()
-        answer = loop.run_in_executor(None, model, audio)
+        answer = asyncio.get_running_loop().run_in_executor(None, model, audio)
         answer.add_done_callback(lambda done: self._answered(utterance, asked, done))
 
     def _answered(self, utterance: Utterance, asked: int, done: asyncio.Future[float]) -> None:
-        if done.exception() is not None:
-            log.warning("turn model failed (%s); silence alone ends turns", type(done.exception()).__name__)
-            self._turn_model = None
-            self._host.emit(EngineError(TURN_MODEL_FAILED))
+        if (error := done.exception()) is not None:
+            if self._turn_model is not None:
+                log.warning("turn model failed (%s); silence alone ends turns", type(error).__name__)
+                self._turn_model = None
+                self._host.emit(EngineError(TURN_MODEL_FAILED))
             return
-        current = utterance is self._current and utterance.pause == asked
-        if current and done.result() >= defaults.TURN_COMPLETE_THRESHOLD:
-            event = self._detector.end_turn()
-            if event is not None:
-                now = self._host.clock()
-                self._on_event(event, self._arrived - (self._detector.now - event.at), decided=now)
+        if utterance.pause == asked and done.result() >= defaults.TURN_COMPLETE_THRESHOLD:
+            utterance.finished = True
+            self._decide(utterance)
+
+    def _decide(self, utterance: Utterance) -> None:
+        """End the turn now if the pause is reached, the turn model says the user has finished, and the
+        words so far (when known) do not stop mid-phrase ("the weather in ...")."""
+        if utterance is not self._current or not (utterance.paused and utterance.finished):
+            return
+        if ends_mid_phrase(self._words_so_far(utterance)):
+            return  # waits for more words, or the longest silence
+        event = self._detector.end_turn()
+        if event is not None:
+            now = self._host.clock()
+            self._on_event(event, self._arrived - (self._detector.now - event.at), decided=now)
+
+    def _words_so_far(self, utterance: Utterance) -> str:
+        if self._live is not None:
+            return self._live.caption
+        early = utterance.early
+        if early is not None and early[0] == utterance.pause and early[1].done() and not early[1].cancelled():
+            return early[1].result().text if early[1].exception() is None else ""
+        return ""
 
     # The transcript -----------------------------------------------------------------------------------------
 
@@ -270,6 +304,7 @@ class Listener:
     def _caption(self, text: str) -> None:
         if self._current is not None and text:
             self._host.emit(UserTranscript(self._current.key, text, final=False))
+            self._decide(self._current)
 
 
 def _since(started: float) -> float:
