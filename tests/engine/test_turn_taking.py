@@ -105,9 +105,11 @@ def test_a_pause_mid_clause_keeps_the_turn_and_the_draft_made_in_it_is_cancelled
     )
     session, _ = start()
     feed(session, silence_pcm(0.3) + pcm16k("I would like to know") + silence_pcm(0.45))
-    wait_until(lambda: any(last_user_words(r) == "I would like to know" for r in fake_openai.chat_requests()))
+    wait_until(lambda: bool(fake_openai.chat_requests()))  # a reply is drafted in the pause
     feed(session, pcm16k("about penguins.") + silence_pcm(AFTER))
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+    asked = [last_user_words(r) for r in fake_openai.chat_requests()]
+    assert "I would like to know" in asked, asked
     messages = stored(store, user, snap.conversation_id)
     assert [(m.role, m.content) for m in messages] == [
         ("user", "I would like to know about penguins."),

@@ -152,6 +152,7 @@ class _Buffer:
     def __init__(self, item_id: str, text: str) -> None:
         self.id, self._text = item_id, text
         self.seconds = 0.0
+        self._quiet = 0.0
         self.loud = False
         self._words = text.split(" ")
         self._released = 0
@@ -166,8 +167,9 @@ class _Buffer:
         self.seconds += len(audio) / 2 / RATE
         self.loud = self.loud or (bool(audio) and int(np.abs(np.frombuffer(audio, "<i2")).max()) > SILENT)
         if not self.loud:
+            self._quiet = self.seconds  # words come with speech, not with the silence before it
             return []
-        due = min(len(self._words), int(self.seconds / DELTA_EVERY_SECONDS))
+        due = min(len(self._words), int((self.seconds - self._quiet) / DELTA_EVERY_SECONDS))
         words = [w if i == 0 else " " + w for i, w in enumerate(self._words)][self._released : due]
         self._released = max(self._released, due)
         return words

@@ -123,6 +123,12 @@ class FakeOpenAI:
             self._chat_scripts.remove(matching[0])
         return matching[0]
 
+    def reset_chat(self) -> None:
+        """Forget chat scripts and recorded requests, keeping the latencies (between benchmark trials)."""
+        self._chat_scripts.clear()
+        self.requests.clear()
+        self.live_transcription.texts.clear()
+
     def chat_requests(self) -> list[RecordedRequest]:
         """The recorded chat completion requests."""
         return [r for r in self.requests if r.path == "/v1/chat/completions"]

@@ -3,10 +3,11 @@
 Voice activity detection (``TurnDetector``) marks speech and silence. While the user speaks, their audio
 streams to the live transcription socket (when the recogniser is OpenAI's and a live model is set), which
 sends captions. At a short silence (``settling``) the words so far are committed (or, with Whisper on this
-machine, transcribed in the background) and a reply is drafted on them. At a pause (``paused``) the turn
-model is asked whether the user has finished; if so the turn ends now, else at the longest silence. If the
-user goes on (``resumed``) the draft is cancelled. At the end of the turn only the tail is left to transcribe;
-if the live path fails, the turn's recording is transcribed as a file instead (logged, nothing lost).
+machine, transcribed in the background), a reply is drafted on them, and the turn model is asked whether the
+user has finished. At the pause (``paused``) the turn ends if it said yes and the words do not stop
+mid-phrase; else it ends at the longest silence. If the user goes on (``resumed``) the draft is cancelled.
+At the end of the turn only the tail is left to transcribe; if the live path fails, the turn's recording is
+transcribed as a file instead (logged, nothing lost).
 """
 
 from __future__ import annotations
@@ -152,8 +153,6 @@ class Listener:
             self._settle(utterance, event.audio)
         elif event.type == "paused":
             utterance.paused = True
-            if not utterance.finished:
-                self._ask_turn_model(utterance, event.audio)  # again, with more of the silence
             self._decide(utterance)
         elif event.type == "resumed":
             utterance.pause += 1
@@ -214,7 +213,7 @@ class Listener:
         draft.on_finished(lambda: self._drafts.discard(draft))
 
     def _ask_turn_model(self, utterance: Utterance, audio: bytes) -> None:
-        """Has the user finished? Asked off the audio path; the answer is acted on at the pause."""
+        """Has the user finished? Asked once per silence, off the audio path; acted on at the pause."""
         model = self._turn_model
         if model is None:
             return
@@ -246,7 +245,12 @@ class Listener:
             self._on_event(event, self._arrived - (self._detector.now - event.at), decided=now)
 
     def _words_so_far(self, utterance: Utterance) -> str:
+        """The words said before this pause: the live transcripts once they are all in (new captions may
+        already be words said after it), else the captions so far; Whisper's background transcript here."""
         if self._live is not None:
+            segments = utterance.segments
+            if segments and all(s.done() and not s.cancelled() and s.exception() is None for s in segments):
+                return " ".join(s.result() for s in segments)
             return self._live.caption
         early = utterance.early
         if early is not None and early[0] == utterance.pause and early[1].done() and not early[1].cancelled():
@@ -304,7 +308,6 @@ class Listener:
     def _caption(self, text: str) -> None:
         if self._current is not None and text:
             self._host.emit(UserTranscript(self._current.key, text, final=False))
-            self._decide(self._current)
 
 
 def _since(started: float) -> float:
