@@ -8,9 +8,13 @@ import time
 
 import pytest
 
-from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION
+from tests.e2e.test_browser_offline_talk import local_voice_wav
+from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION, Microphone
+from tests.fakes.audio_samples import silence_pcm, wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
+from voicechat import defaults
+from voicechat.audio.decode import decode_upload
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
 from voicechat.storage.store import Store
@@ -57,3 +61,39 @@ def test_talk_mode_over_webrtc(
     while "talk session stopped" not in app.output() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert "talk session stopped" in app.output(), app.output()[-3000:]
+
+
+def after_the_call_starts(text: str, *, pad_seconds: float) -> bytes:
+    """The question in the local voice, after 3 s of silence: the call is up before the user speaks (audio
+    captured while it connects arrives in a burst, which would clip the first words)."""
+    spoken = decode_upload(local_voice_wav(text, pad_seconds=pad_seconds))
+    return wav_bytes(
+        silence_pcm(3.0, sample_rate=spoken.sample_rate) + spoken.pcm, sample_rate=spoken.sample_rate
+    )
+
+
+@pytest.mark.parametrize("talking_page", [Microphone(pause=8.0, speak=after_the_call_starts)], indirect=True)
+def test_a_finished_question_is_answered_at_the_pause_and_the_panel_shows_how_turns_end(
+    served_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI
+) -> None:
+    """Against an instant provider, the turn model ends the turn at the pause (well before the longest
+    silence); the panel names it and prints the turn's latencies (the figure the latency issue asks for)."""
+    page, app = talking_page, served_app
+    fake_openai.transcript = QUESTION
+    fake_openai.script_chat(ChatScript(reply="Paris.", repeat=True))
+    page.goto(app.url)  # type: ignore[attr-defined]
+    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
+    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
+    call.get_by_role("button", name="Start talking").click()
+    page.get_by_text("End of turn: silero + smart-turn-v3.2").wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    latencies = page.get_by_text("Last turn (ms):").first  # type: ignore[attr-defined]
+    latencies.wait_for(timeout=60_000)
+    shown = latencies.inner_text()
+    print(f"live panel, local voice question, instant provider: {shown}")
+    figures = dict(
+        (name.strip(), float(value))
+        for name, value in (part.strip().rsplit(" ", 1) for part in shown.split(":", 1)[1].split("·"))
+    )
+    longest = defaults.PATIENCE_PAUSES_MS["balanced"][1]
+    assert figures["end of turn"] < longest  # ended by the turn model at the pause, not by the silence
+    assert "voice to voice" in figures

@@ -78,7 +78,9 @@ class SmartTurn:
 def load_turn_model() -> TurnCompletion | None:
     """The turn model if its file is here and intact; None (logged once) means silence-only turn-taking."""
     try:
-        return SmartTurn()
+        model = SmartTurn()
+        model(b"\0\0" * TALK_RATE)  # the first inference is slow (about a second): not in a user's pause
+        return model
     except FileNotFoundError:
         log.warning("Smart Turn model not installed; turns end on silence alone (make setup installs it)")
     except Exception as exc:  # a bad file or a broken onnxruntime: silence still works

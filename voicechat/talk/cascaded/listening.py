@@ -228,6 +228,7 @@ class Listener:
                 self._turn_model = None
                 self._host.emit(EngineError(TURN_MODEL_FAILED))
             return
+        log.debug("turn model: %.3f", done.result())
         if utterance.pause == asked and done.result() >= defaults.TURN_COMPLETE_THRESHOLD:
             utterance.finished = True
             self._decide(utterance)
