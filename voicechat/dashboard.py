@@ -121,7 +121,7 @@ def build_report(
         cost_by_day_kind=_sum_by(model_rows, lambda r: (r.day, r.kind)),
         cost_by_day_model=_sum_by(model_rows, lambda r: (r.day, r.model)),
         per_user=_per_user(user_rows, emails),
-        latency=_latency(model_rows),
+        latency=_latency(model_rows, store.turn_latency.daily(start=start, end=end, user_id=user_id)),
         providers=_providers(model_rows),
         refusals=store.refusals.daily(start=start, end=end, user_id=user_id),
     )
@@ -183,11 +183,15 @@ def _per_user(rows: list[DailyUsage], emails: Mapping[str, str]) -> list[UserUsa
     return sorted(users, key=lambda u: u.cost_usd, reverse=True)
 
 
-def _latency(rows: list[DailyUsage]) -> list[LatencyRow]:
+def _latency(rows: list[DailyUsage], turns: dict[tuple[str, str], dict[str, int]]) -> list[LatencyRow]:
+    """Each provider kind's latency per day, and Talk turns' end-of-turn wait and voice-to-voice."""
     merged: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         for bucket, count in row.latency_hist.items():
             merged[(row.day, LATENCY_METRIC[row.kind])][bucket] += count
+    for key, histogram in turns.items():
+        for bucket, count in histogram.items():
+            merged[key][bucket] += count
     return [
         LatencyRow(
             day=day,

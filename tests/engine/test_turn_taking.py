@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -90,6 +91,9 @@ def test_a_finished_question_ends_at_the_pause_and_its_drafted_reply_is_the_one_
     assert last_user_words(request) == QUESTION
     assert chat_usage(store, user) == ["ok"]
     assert snap.last_turn is not None and snap.last_turn.end_of_turn_ms is not None
+    today = datetime.now(UTC).date()  # the dashboard charts the wait
+    charted = store.turn_latency.daily(start=today, end=today, user_id=user.id)
+    assert sum(charted[(today.isoformat(), "End of turn (Talk)")].values()) == 1
 
 
 def test_a_pause_mid_clause_keeps_the_turn_and_the_draft_made_in_it_is_cancelled_billed_and_not_kept(

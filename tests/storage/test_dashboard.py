@@ -11,7 +11,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from voicechat.config import Settings
 from voicechat.dashboard import build_report, shutdown_warnings
 from voicechat.errors import NotAllowed
-from voicechat.models import UsageEvent, User
+from voicechat.models import TurnMetrics, UsageEvent, User
 from voicechat.providers.openai.client import make_client, reported_shutdown_dates
 from voicechat.storage.store import Store
 from voicechat.usage import histogram_percentile, latency_bucket
@@ -134,6 +134,35 @@ def test_conversations_started_are_counted(store: Store) -> None:
         ).headline.conversations
         == 0
     )
+
+
+def test_talk_turns_end_of_turn_wait_and_voice_to_voice_are_charted_per_day(store: Store) -> None:
+    quick, slow = (
+        store.users.get_or_create(email=f"{name}@example.com", name=name).id for name in ("quick", "slow")
+    )
+    day = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    for end_of_turn in (180, 220, 260):
+        store.turn_latency.record(
+            TurnMetrics(end_of_turn_ms=end_of_turn, voice_to_voice_ms=900), user_id=quick, at=day
+        )
+    store.turn_latency.record(TurnMetrics(end_of_turn_ms=1216, voice_to_voice_ms=None), user_id=slow, at=day)
+    store.turn_latency.record(TurnMetrics(stt_ms=300), user_id=slow, at=day)  # not a Talk turn: not counted
+
+    def rows(user_id: str | None) -> dict[str, tuple[float | None, int]]:
+        report = build_report(store, acting=admin(store), start=day.date(), end=day.date(), user_id=user_id)
+        return {r.metric: (r.p50_ms, r.samples) for r in report.latency if r.day == "2026-11-03"}
+
+    def percentile(samples: list[float]) -> float | None:
+        histogram: dict[str, int] = {}
+        for ms in samples:
+            histogram[latency_bucket(ms)] = histogram.get(latency_bucket(ms), 0) + 1
+        return histogram_percentile(histogram, 0.5)
+
+    assert rows(None) == {
+        "End of turn (Talk)": (percentile([180, 220, 260, 1216]), 4),
+        "Voice-to-voice (Talk)": (percentile([900, 900, 900]), 3),
+    }
+    assert rows(slow) == {"End of turn (Talk)": (percentile([1216]), 1)}
 
 
 def test_histogram_percentiles() -> None:

@@ -14,6 +14,7 @@ from voicechat.storage.database import Database
 from voicechat.storage.embedded import EmbeddedMongo
 from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
+from voicechat.storage.turn_latency import TurnLatencyRepository
 from voicechat.storage.usage_events import UsageRepository
 from voicechat.storage.users import UserRepository, migrate_users
 
@@ -30,6 +31,7 @@ class Store:
     context: ContextStore
     audio: AudioStore
     refusals: RefusalRepository
+    turn_latency: TurnLatencyRepository
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -66,6 +68,7 @@ class Store:
             context=ContextStore(conversations=conversations, cache=cache, size=context_size),
             audio=AudioStore(db),
             refusals=RefusalRepository(db),
+            turn_latency=TurnLatencyRepository(db),
             embedded=embedded,
         )
 

@@ -350,6 +350,7 @@ class TurnRecorder:
                 error = event.stored_error or (UNFINISHED if event.status == "failed" else None)
                 meta = MessageMeta(event.status, error=error, metrics=metrics, audio_id=clip)
                 self._add_reply(reply.key, heard, meta)
+            self._store.turn_latency.record(metrics, user_id=self._user.id)
         self._emit_soon(TurnStored(metrics, event.error))
 
     def _correct(self, key: str, text: str) -> None:
