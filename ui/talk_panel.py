@@ -173,7 +173,7 @@ def show(snap: TalkSnapshot) -> None:
     if snap.last_turn is not None:
         st.caption("Last turn (ms): " + _latencies(snap.last_turn.__dict__))
     if snap.vad:
-        st.caption(f"End of turn: {snap.vad}")
+        st.caption("End of turn: " + ("decided by the voice engine" if snap.vad == "provider" else snap.vad))
 
 
 def _latencies(values: dict[str, Any]) -> str:

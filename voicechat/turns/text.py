@@ -213,15 +213,6 @@ class TextTurn:
         self._options = options
         self._llm = llm
         self.reply: Message | None = None
-        self._stream: ChatStream | None = None
-        self._aborted = False
-
-    def abort(self) -> None:
-        """Stop the reply now, from any thread (a draft the user talked past): its connection is closed, so
-        a stream still waiting for its first token ends at once, interrupted, billed for what it generated."""
-        self._aborted = True
-        if self._stream is not None:
-            self._stream.close()
 
     def stream_reply(self) -> Generator[str, None, None]:
         """Yield the reply as it streams. Raises ProviderError after storing whatever arrived."""
@@ -241,19 +232,13 @@ class TextTurn:
         error: ProviderError | None = None
         stream: ChatStream | None = None
         try:
-            stream = self._stream = self._llm.stream_chat(request)
-            if self._aborted:
-                return
+            stream = self._llm.stream_chat(request)
             with stream:
                 for delta in stream:
                     parts.append(delta)
                     yield delta
-            status = "complete" if not self._aborted else "interrupted"
-        except Exception as exc:
-            if self._aborted:
-                return  # its connection was closed under it: interrupted, billed below
-            if not isinstance(exc, ProviderError):
-                raise
+            status = "complete"
+        except ProviderError as exc:
             status, error = "failed", exc
             raise
         finally:

@@ -48,12 +48,9 @@ class Draft:
     def cancel(self) -> None:
         """Stop generating (idempotent). The chat call ends (and bills what it generated) once the provider
         sends its next bytes: a blocking read cannot be interrupted, so ``finished`` waits for that."""
-        if self._cancelled:
-            return
-        self._cancelled = True
-        if self._ready.done() and not self._ready.cancelled() and self._ready.exception() is None:
-            self._ready.result().abort()
-        self._task.cancel()
+        if not self._cancelled:
+            self._cancelled = True
+            self._task.cancel()
 
     def on_finished(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the loop) once the chat call has ended."""

@@ -123,9 +123,9 @@ class Listener:
         """Cancel the drafts (waiting a little for their usage to be reported) and close the socket."""
         if self._current is not None:
             self._current.drop_draft()
-        for draft in list(self._drafts):
+        for draft in self._drafts:
             draft.cancel()
-            await draft.finished(timeout=DRAFT_CLOSE_TIMEOUT)
+        await asyncio.gather(*(draft.finished(timeout=DRAFT_CLOSE_TIMEOUT) for draft in list(self._drafts)))
         if self._live is not None:
             await self._live.close()
 
