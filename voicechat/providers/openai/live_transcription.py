@@ -30,6 +30,7 @@ from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
 log = logging.getLogger(__name__)
 MIN_COMMIT_SECONDS = 0.1  # the service refuses to commit less audio than this
+SEND_SECONDS = 0.1  # audio is sent in pieces of this length (one message per 20 ms frame costs CPU per call)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class LiveTranscriber:
         self._early: dict[str, str] = {}  # transcripts that came before their acknowledgement
         self._captions: dict[str, str] = {}  # item id -> words so far, this turn
         self._pending_samples = 0  # appended since the last commit
+        self._unsent = bytearray()  # appended audio not sent yet (sent in ~100 ms pieces, not per frame)
+        self._sent = False  # audio was sent since the last commit
         self.failed = False
 
     def start(self) -> None:
@@ -93,10 +96,18 @@ class LiveTranscriber:
         if self.failed or not pcm:
             return
         self._pending_samples += len(pcm) // 2
-        audio = resample(pcm, from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
-        self._outbox.put_nowait(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
-        )
+        self._unsent += pcm
+        if len(self._unsent) >= SEND_SECONDS * TALK_RATE * 2:
+            self._send_unsent()
+
+    def _send_unsent(self) -> None:
+        if self._unsent:
+            audio = resample(bytes(self._unsent), from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
+            self._unsent.clear()
+            self._sent = True
+            self._outbox.put_nowait(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
+            )
 
     def commit(self) -> asyncio.Future[str] | None:
         """End the stretch appended since the last commit; its transcript (or ProviderUnavailable) comes in
@@ -110,15 +121,18 @@ class LiveTranscriber:
         if self.failed:
             future.set_exception(ProviderUnavailable("The live transcription stopped."))
             return future
+        self._send_unsent()
+        self._sent = False
         self._unconfirmed.append(_Item(seconds, time.perf_counter(), future))
         self._outbox.put_nowait({"type": "input_audio_buffer.commit"})
         return future
 
     def clear(self) -> None:
         """Forget what was appended since the last commit (it was not speech)."""
-        if self._pending_samples and not self.failed:
+        if self._sent and not self.failed:
             self._outbox.put_nowait({"type": "input_audio_buffer.clear"})
-        self._pending_samples = 0
+        self._pending_samples, self._sent = 0, False
+        self._unsent.clear()
 
     async def close(self) -> None:
         """Close the socket (pending commits fail)."""
