@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from benchmarks.bench_env import bench_store
-from benchmarks.live_latency import NullOutput, feed_realtime, wait_for
+from benchmarks.live_latency import TimedOutput, feed_realtime, wait_for
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
 from voicechat.audio.vad import SileroVAD
@@ -110,7 +110,7 @@ def talk_figures(turns: int) -> dict[str, float]:
                 today=date(2026, 11, 24),
             )
             session = TalkSession(
-                store=store, settings=settings, setup=setup, output=NullOutput(), vad=SileroVAD()
+                store=store, settings=settings, setup=setup, output=TimedOutput(), vad=SileroVAD()
             )
             try:
                 feed_realtime(session, silence_pcm(0.3) + pcm + silence_pcm(1.5))
