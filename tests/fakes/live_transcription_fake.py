@@ -59,6 +59,7 @@ class FakeLiveTranscription:
         self.completed_delay = 0.15
         self.reject = False
         self.drop_at_commit: int | None = None  # close the socket at this commit (1-based), answering nothing
+        self.empty_at_commit: int | None = None  # refuse this commit as empty (the error the service sends)
         self.connections: list[TranscriptionSession] = []
         self._ids = itertools.count(1)
 
@@ -68,6 +69,7 @@ class FakeLiveTranscription:
         self.completed_delay = 0.15
         self.reject = False
         self.drop_at_commit = None
+        self.empty_at_commit = None
         self.connections.clear()
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -106,26 +108,43 @@ class FakeLiveTranscription:
                     record.clears += 1
                     item = _Buffer(item.id, item._text)
                     await self._send(websocket, "input_audio_buffer.cleared")
-                elif item.seconds < 0.1:
-                    error = {"type": "invalid_request_error", "code": "input_audio_buffer_commit_empty"}
-                    await self._send(websocket, "error", error=error)
                 else:
-                    record.commits += 1
-                    if record.commits == self.drop_at_commit:
-                        await websocket.close(code=1011)
+                    after = await self._commit(websocket, record, item, pending)
+                    if after is None:
                         return
-                    record.committed_texts.append(item.text)
-                    record.committed_seconds.append(item.seconds)
-                    await self._send(websocket, "input_audio_buffer.committed", item_id=item.id)
-                    task = asyncio.create_task(self._complete(websocket, item))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                    item = _Buffer(f"item_{next(self._ids)}", self._next_text())
+                    item = after
         except WebSocketDisconnect:
             return
         finally:
             for task in pending:
                 task.cancel()
+
+    async def _commit(
+        self,
+        websocket: WebSocket,
+        record: TranscriptionSession,
+        item: _Buffer,
+        pending: set[asyncio.Task[None]],
+    ) -> _Buffer | None:
+        """Answer ``input_audio_buffer.commit``: the next item's buffer, None once the socket is dropped."""
+        if item.seconds < 0.1 or record.commits + 1 == self.empty_at_commit:
+            if item.seconds >= 0.1:  # a scripted refusal: counted, and its audio dropped
+                record.commits += 1
+                item = _Buffer(f"item_{next(self._ids)}", self._next_text())
+            error = {"type": "invalid_request_error", "code": "input_audio_buffer_commit_empty"}
+            await self._send(websocket, "error", error=error)
+            return item
+        record.commits += 1
+        if record.commits == self.drop_at_commit:
+            await websocket.close(code=1011)
+            return None
+        record.committed_texts.append(item.text)
+        record.committed_seconds.append(item.seconds)
+        await self._send(websocket, "input_audio_buffer.committed", item_id=item.id)
+        task = asyncio.create_task(self._complete(websocket, item))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return _Buffer(f"item_{next(self._ids)}", self._next_text())
 
     def _next_text(self) -> str:
         return self.texts.popleft() if self.texts else self.default_text()

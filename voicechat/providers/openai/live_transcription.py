@@ -212,7 +212,11 @@ class LiveTranscriber:
             log.warning("live transcription: %s (%s)", kind, code)
             if kind == "error" and code != "input_audio_buffer_commit_empty":
                 raise ProviderUnavailable("The live transcription reported an error.")
-            if (item := self._items.pop(getattr(event, "item_id", ""), None)) is not None:  # type: ignore[arg-type]
+            if kind == "error" and self._unconfirmed:  # that commit had nothing in it: no words
+                refused = self._unconfirmed.popleft()
+                if not refused.text.done():
+                    refused.text.set_result("")
+            elif (item := self._items.pop(getattr(event, "item_id", ""), None)) is not None:  # type: ignore[arg-type]
                 item.text.set_exception(ProviderUnavailable("That part could not be transcribed."))
 
     @property
