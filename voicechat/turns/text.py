@@ -158,7 +158,7 @@ class ChatService:
         """A reply prepared for ``text`` before it is stored (Talk mode drafts it in the user's pause): its
         context is the conversation so far plus ``text``; nothing of it is stored, its usage goes to
         ``billing``. The caller stores the user's message (and the reply, if it is used) as for ``answer``."""
-        context = [m for m in self._store.context.load(conversation) if m.content.strip()]
+        context = self._store.context.load(conversation)
         unsaved = Message(
             id=DRAFT_ID,
             conversation_id=conversation.id,

@@ -190,8 +190,7 @@ class CascadedEngine(TalkEngine):
             log.error("talk turn failed: %s\n%s", type(exc).__name__, trace)
             self._host.emit(EngineError(SOMETHING_WRONG))
         finally:
-            if turn.reply is None or not turn.reply.drafted:
-                end.utterance.drop_draft()  # not used: cancelled (its usage is billed)
+            end.utterance.drop_draft()  # unused, or cut short: cancelled (a draft spoken to its end is done)
 
     async def _answer_turn(self, turn: _Turn, end: TurnEnd, end_of_turn_ms: float) -> None:
         host, spec = self._host, self._spec
@@ -217,14 +216,16 @@ class CascadedEngine(TalkEngine):
             return  # the user went on talking: their next turn is answered instead
         draft = end.utterance.draft
         chat = await draft.turn() if draft is not None and draft.matches(text) else None
-        stream = draft.stream() if chat is not None and draft is not None else None
-        if chat is None:
+        if draft is None or chat is None:
             end.utterance.drop_draft()
-            chat = await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon))
+            draft, chat = (
+                None,
+                await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon)),
+            )
         if turn.interrupted():
             return  # talked over while the context loaded: no chat call for it
-        reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply", drafted=stream is not None)
-        await reply.run(stream or iterate_in_thread(chat.stream_reply))
+        reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
+        await reply.run(draft.stream() if draft is not None else iterate_in_thread(chat.stream_reply))
         failed = chat.status == "failed"
         host.emit(
             ReplyDone(

@@ -180,9 +180,8 @@ class Listener:
             if segment is not None:
                 utterance.segments.append(segment)
                 segment.add_done_callback(lambda _: self._draft_on_segments(utterance))
-            self._draft(
-                utterance, self._live.caption
-            )  # the words so far; redrafted if the transcript differs
+            # The words so far; redrafted if the transcript says otherwise.
+            self._draft(utterance, self._live.caption)
         elif self._spec.transcribes_locally and (utterance.early is None or utterance.early[1].done()):
             early = asyncio.ensure_future(self._transcribe(audio))
             utterance.early = (utterance.pause, early)
@@ -191,8 +190,8 @@ class Listener:
 
     def _draft_on_segments(self, utterance: Utterance) -> None:
         self._decide(utterance)  # more words: a mid-phrase veto may be over
-        if all(s.done() and not s.cancelled() and s.exception() is None for s in utterance.segments):
-            self._draft(utterance, " ".join(s.result().strip() for s in utterance.segments))
+        if (heard := _transcribed(utterance.segments)) is not None:
+            self._draft(utterance, heard)
 
     def _draft_on_early(self, utterance: Utterance, done: asyncio.Future[Transcript]) -> None:
         latest = utterance.early is not None and utterance.early == (utterance.pause, done)
@@ -249,10 +248,8 @@ class Listener:
         """The words said before this pause: the live transcripts once they are all in (new captions may
         already be words said after it), else the captions so far; Whisper's background transcript here."""
         if self._live is not None:
-            segments = utterance.segments
-            if segments and all(s.done() and not s.cancelled() and s.exception() is None for s in segments):
-                return " ".join(s.result() for s in segments)
-            return self._live.caption
+            heard = _transcribed(utterance.segments) if utterance.segments else None
+            return heard if heard is not None else self._live.caption
         early = utterance.early
         if early is not None and early[0] == utterance.pause and early[1].done() and not early[1].cancelled():
             return early[1].result().text if early[1].exception() is None else ""
@@ -309,6 +306,13 @@ class Listener:
     def _caption(self, text: str) -> None:
         if self._current is not None and text:
             self._host.emit(UserTranscript(self._current.key, text, final=False))
+
+
+def _transcribed(segments: list[asyncio.Future[str]]) -> str | None:
+    """The words of live-transcribed stretches once every one has its transcript (None until then)."""
+    if all(s.done() and not s.cancelled() and s.exception() is None for s in segments):
+        return " ".join(s.result().strip() for s in segments)
+    return None
 
 
 def _since(started: float) -> float:

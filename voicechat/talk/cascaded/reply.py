@@ -38,12 +38,8 @@ class _Synthesis:
 class SpokenReply:
     """Streams one reply (``key``) into speech; ``run()`` once, ``cut()`` from the loop at any time."""
 
-    def __init__(
-        self, host: EngineHost, speaker: Speaker, key: str, *, greeting: bool = False, drafted: bool = False
-    ) -> None:
-        """``drafted``: its text comes from a draft made in the user's pause (``draft``)."""
+    def __init__(self, host: EngineHost, speaker: Speaker, key: str, *, greeting: bool = False) -> None:
         self._host, self._speaker, self.key, self._greeting = host, speaker, key, greeting
-        self.drafted = drafted
         self._tasks: list[asyncio.Task[None]] = []
         self.interrupted = False
         self.generated = ""
