@@ -108,6 +108,11 @@ class TalkSession:
             )
         )
         self._view.describe(vad=self._engine.vad_name)
+        log.info(
+            "talk session started engine=%s end_of_turn=%s",
+            self._view.snapshot().engine,
+            self._engine.vad_name,
+        )
         self._stall_timeout = stall_timeout
         self._lags: deque[float] = deque(maxlen=3000)  # ms from a frame's arrival to its processing done
         self._last_audio = clock()
