@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal, Protocol
@@ -58,7 +60,12 @@ def _silero_session() -> object:
 
 
 class SileroVAD:
-    """Silero VAD v6 (ONNX). Keeps its own recurrent state, so make one per audio stream."""
+    """Silero VAD v6 (ONNX). Keeps its own recurrent state, so make one per audio stream.
+
+    Many streams are scored in one inference with ``score_batch`` (the model takes a batch, with a state per
+    stream): the process's audio loop scores every call's new windows together, then each detector reads
+    its stream's scores in order (``__call__`` returns a score computed ahead, if there is one).
+    """
 
     name = "silero"
 
@@ -66,16 +73,48 @@ class SileroVAD:
         self._session = _silero_session()
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros((1, 64), dtype=np.float32)
-        self._rate = np.array(TALK_RATE, dtype=np.int64)
+        self._ahead: deque[float] = deque()
 
     def __call__(self, window: npt.NDArray[np.float32]) -> float:
         """See ``SpeechProbability``."""
-        x = np.concatenate([self._context, window.reshape(1, -1)], axis=1)
-        out, self._state = self._session.run(  # type: ignore[attr-defined]
-            None, {"input": x, "state": self._state, "sr": self._rate}
-        )
-        self._context = x[:, -64:]
-        return float(out[0][0])
+        if self._ahead:
+            return self._ahead.popleft()
+        return float(_run_silero(self._session, [self], window.reshape(1, -1))[0])
+
+    def score_ahead(self, scores: Iterable[float]) -> None:
+        """Scores of this stream's next windows, computed in a batch; ``__call__`` returns them in order."""
+        self._ahead.extend(scores)
+
+
+def _run_silero(session: object, streams: list[SileroVAD], windows: npt.NDArray[np.float32]) -> np.ndarray:
+    """One inference: window i of stream i; each stream's state and context move on."""
+    x = np.concatenate([np.concatenate([s._context for s in streams]), windows], axis=1)
+    state = np.concatenate([s._state for s in streams], axis=1)
+    out, state = session.run(  # type: ignore[attr-defined]
+        None, {"input": x, "state": state, "sr": np.array(TALK_RATE, dtype=np.int64)}
+    )
+    for index, stream in enumerate(streams):
+        stream._state = state[:, index : index + 1]
+        stream._context = x[index : index + 1, -64:]
+    return np.asarray(out).reshape(-1)
+
+
+def score_batch(requests: list[tuple[SileroVAD, npt.NDArray[np.float32]]]) -> None:
+    """Score each stream's windows ([n, WINDOW] floats, in order) with as few inferences as there are
+    windows in the longest request, and hand the scores to the streams (``score_ahead``)."""
+    requests = [(stream, windows) for stream, windows in requests if len(windows)]
+    scores: dict[int, list[float]] = {id(stream): [] for stream, _ in requests}
+    step = 0
+    while True:
+        row = [(stream, windows[step]) for stream, windows in requests if len(windows) > step]
+        if not row:
+            break
+        out = _run_silero(row[0][0]._session, [s for s, _ in row], np.stack([w for _, w in row]))
+        for (stream, _), score in zip(row, out, strict=True):
+            scores[id(stream)].append(float(score))
+        step += 1
+    for stream, _ in requests:
+        stream.score_ahead(scores[id(stream)])
 
 
 class WebRtcVAD:
@@ -182,6 +221,14 @@ class TurnDetector:
     def now(self) -> float:
         """Stream time in seconds of the audio scored so far."""
         return self._processed * WINDOW_SECONDS
+
+    def upcoming(self, pcm: bytes) -> npt.NDArray[np.float32]:
+        """The windows (as model input, [n, WINDOW]) that ``feed(pcm)`` will score next, without feeding."""
+        usable = (len(self._pending) + len(pcm) // 2) // WINDOW * WINDOW
+        if usable == 0:
+            return np.zeros((0, WINDOW), dtype=np.float32)
+        samples = np.concatenate([self._pending, np.frombuffer(pcm, dtype="<i2")])[:usable]
+        return samples.reshape(-1, WINDOW).astype(np.float32) / 32768.0
 
     def feed(self, pcm: bytes) -> list[TurnEvent]:
         """Score the new audio and return the events it caused, in order."""

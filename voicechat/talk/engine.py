@@ -16,7 +16,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from voicechat.audio.vad import SpeechProbability
+import numpy as np
+import numpy.typing as npt
+
+from voicechat.audio.vad import SileroVAD, SpeechProbability
 from voicechat.config import Settings
 from voicechat.models import User
 from voicechat.talk.events import TalkEvent
@@ -61,6 +64,11 @@ class TalkEngine(ABC):
     @abstractmethod
     def start(self) -> None:
         """Begin (connect, greet); called once, on the loop."""
+
+    def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
+        """The windows of ``pcm`` this engine's Silero detector will score in ``hear`` (scored ahead, in a
+        batch with the other calls' audio); None when it has no such detector."""
+        return None
 
     @abstractmethod
     def hear(self, pcm: bytes, arrived: float) -> None:

@@ -1,8 +1,9 @@
 """A call (Talk mode): the plumbing every engine shares, and where its events go.
 
 Threads: audio arrives from anywhere (aiortc's loop) through ``push_frame``/``push_pcm``, which only hand the
-frame to the session's event loop (``LoopThread``). The loop resamples it, writes it to the user-audio tape
-and passes it to the engine (``engine``), which decides the turns and reports events. Each event goes to the
+frame to the process's audio loop (``AudioLoop``), shared by every call of the process. The loop resamples
+it, writes it to the user-audio tape, scores it for speech together with the other calls' audio and passes it
+to the engine (``engine``), which decides the turns and reports events. Each event goes to the
 view (what the page shows) and to the recorder (what is stored); the recorder's writes run on the session's
 worker thread, in order; blocking provider calls run in the loop's executor. The page reads ``snapshot()``,
 an immutable copy.
@@ -20,14 +21,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import av
+import numpy as np
+import numpy.typing as npt
 
-from voicechat.audio.vad import SpeechProbability
+from voicechat.audio.vad import SileroVAD, SpeechProbability
 from voicechat.config import Settings
 from voicechat.storage.store import Store
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import TalkEvent
 from voicechat.talk.recorder import TurnRecorder
-from voicechat.talk.runtime.loop_thread import LoopThread
+from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
 from voicechat.talk.setup import TalkSetup
@@ -52,11 +55,13 @@ class TalkSession:
         vad: SpeechProbability | None = None,
         clock: Callable[[], float] = time.monotonic,
         stall_timeout: float | None = None,
+        audio_loop: AudioLoop | None = None,
     ) -> None:
         """``output_rate``: the output track's rate (the engine's own by default). ``stall_timeout``: stop
         by itself when no audio arrives for that long (a closed tab sends nothing, while an open call sends
         frames even in silence); None for callers that feed audio in bursts. ``clock``: monotonic seconds; a
-        clock with a ``speed`` attribute (its seconds per real second) lets tests play replies faster."""
+        clock with a ``speed`` attribute (its seconds per real second) lets tests play replies faster.
+        ``audio_loop``: the process's shared one by default."""
         spec = setup.engine
         self._clock = clock
         self._meter = PlaybackMeter(
@@ -74,7 +79,8 @@ class TalkSession:
         )
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TALK_RATE)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-store")
-        self._loop = LoopThread(name="talk-session")
+        self._audio = audio_loop or shared_audio_loop()
+        self._loop = self._audio.thread
         self._stop_lock = threading.Lock()
         self._stopping = False
         self._recorder = TurnRecorder(
@@ -123,16 +129,16 @@ class TalkSession:
     # Called from other threads ---------------------------------------------------------------------------
 
     def push_frame(self, frame: av.AudioFrame) -> None:
-        """A browser audio frame (any rate and layout); only queued, processed on the session's loop."""
-        self._loop.call(self._on_frame, frame, self._clock())
+        """A browser audio frame (any rate and layout); only queued, processed on the audio loop."""
+        self._audio.deliver(self, frame, self._clock())
 
     def push_pcm(self, pcm: bytes) -> None:
-        """16 kHz mono 16-bit PCM (tests, benchmarks); only queued, processed on the session's loop."""
-        self._loop.call(self._on_pcm, pcm, self._clock())
+        """16 kHz mono 16-bit PCM (tests, benchmarks); only queued, processed on the audio loop."""
+        self._audio.deliver(self, pcm, self._clock())
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Return once the session's loop has processed every frame pushed so far (frames are handled in
-        order, so a marker queued after them is reached after them): a barrier for tests and benchmarks.
+        """Return once the audio loop has processed every frame pushed so far (a drain of them is queued
+        on the loop before the marker, or is running and took them): a barrier for tests and benchmarks.
         Raises TimeoutError if the loop does not get there in ``timeout`` seconds."""
         reached = threading.Event()
         self._loop.call(reached.set)
@@ -163,7 +169,6 @@ class TalkSession:
             if self._loop.alive:
                 with contextlib.suppress(Exception):
                     self._loop.submit(asyncio.sleep(0)).result(timeout=5)  # ...and is shown now
-            self._loop.stop()
             self._view.stop()
         log.info(
             "talk session stopped engine=%s turns=%d", self._view.snapshot().engine, self.snapshot().turns
@@ -175,22 +180,34 @@ class TalkSession:
         self._view.apply(event)
         self._recorder.record(event)
 
-    def _on_frame(self, frame: av.AudioFrame, arrived: float) -> None:
-        pcm = b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(frame))
-        self._on_pcm(pcm, arrived)
+    def take(self, item: object, arrived: float) -> bytes | None:
+        """A frame (or 16 kHz PCM) as 16 kHz PCM, written to the tape; None once the call is stopping."""
+        if self._stopping:
+            return None
+        if isinstance(item, bytes):
+            pcm = item
+        else:
+            assert isinstance(item, av.AudioFrame)
+            pcm = b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(item))
+        self._last_audio = arrived
+        self._tape.write(pcm, arrived)
+        return pcm
+
+    def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
+        """The windows of ``pcm`` the engine's voice detector will score (the audio loop batches them)."""
+        return self._engine.vad_windows(pcm)
+
+    def hear(self, pcm: bytes, arrived: float) -> None:
+        """The engine hears a frame's audio (taken at ``arrived``)."""
+        if self._stopping:
+            return
+        self._engine.hear(pcm, arrived)
+        self._lags.append((self._clock() - arrived) * 1000)
 
     def _watch(self) -> None:
         assert self._stall_timeout is not None
         if self._clock() - self._last_audio > self._stall_timeout:
             log.info("talk session: no audio for %.0f s, stopping", self._stall_timeout)
             threading.Thread(target=self.stop, name="talk-stop", daemon=True).start()
-        else:
+        elif not self._stopping:
             self._loop.loop.call_later(1.0, self._watch)
-
-    def _on_pcm(self, pcm: bytes, arrived: float) -> None:
-        if self._stopping:
-            return
-        self._last_audio = arrived
-        self._tape.write(pcm, arrived)
-        self._engine.hear(pcm, arrived)
-        self._lags.append((self._clock() - arrived) * 1000)

@@ -14,8 +14,11 @@ import traceback
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from voicechat.audio.smart_turn import TurnCompletion
-from voicechat.audio.vad import VadParams
+from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.errors import ProviderError, VoicechatError
 from voicechat.models import TurnMetrics
 from voicechat.providers.base import LLM
@@ -126,6 +129,10 @@ class CascadedEngine(TalkEngine):
         if self._host.greeting:
             turn = self._turn = _Turn("greeting")
             turn.task = asyncio.ensure_future(self._greet(turn))
+
+    def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
+        """See ``TalkEngine.vad_windows``."""
+        return self._listener.vad_windows(pcm)
 
     def hear(self, pcm: bytes, arrived: float) -> None:
         """Give the audio to the listener (which calls back at speech and at the end of a turn)."""

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from voicechat import defaults
-from voicechat.audio.vad import TurnDetector, TurnEvent, load_vad
+from voicechat.audio.vad import SileroVAD, TurnDetector, TurnEvent, load_vad
 from voicechat.errors import ProviderError
 from voicechat.providers.base import Transcript
 from voicechat.providers.openai.live_transcription import LiveTranscriber
@@ -128,6 +131,11 @@ class Listener:
         await asyncio.gather(*(draft.finished(timeout=DRAFT_CLOSE_TIMEOUT) for draft in list(self._drafts)))
         if self._live is not None:
             await self._live.close()
+
+    def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
+        """The windows of ``pcm`` the detector will score, when its model can be batched."""
+        model = self._detector.model
+        return (model, self._detector.upcoming(pcm)) if isinstance(model, SileroVAD) else None
 
     def hear(self, pcm: bytes, arrived: float) -> None:
         """Run the detector on new audio; stream it while the user is in a turn."""

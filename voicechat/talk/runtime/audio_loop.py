@@ -1,0 +1,86 @@
+"""The process's audio loop: every call of the process on one event loop, their audio handled in batches.
+
+Audio callbacks (aiortc's thread, tests, benchmarks) only append a frame to the inbox; the first frame after a
+drain posts one drain to the loop. A drain takes everything that arrived meanwhile, from every call: each
+call's frames are resampled and taped, the windows every call's voice detector will score are scored in one
+Silero inference per round (``score_batch``), then each call's engine hears its audio. An idle machine
+drains each frame at once; a busy one drains many calls' frames with one wake-up and a few inferences, instead
+of one thread, one wake-up and one inference per call per window. Blocking provider calls run on the loop's
+executor, sized for every call's streams at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from voicechat.audio.vad import SileroVAD, score_batch
+from voicechat.talk.runtime.loop_thread import LoopThread
+
+# A call holds up to ~4 blocking streams (STT, chat, draft, speech); the threads start only when needed.
+EXECUTOR_THREADS = 256
+
+
+class Listening(Protocol):
+    """A call as the audio loop sees it (``TalkSession``)."""
+
+    def take(self, item: object, arrived: float) -> bytes | None:
+        """Resample and tape one frame (None: the call no longer listens)."""
+        ...
+
+    def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
+        """The windows of ``pcm`` its voice detector will score, to be scored in the batch."""
+        ...
+
+    def hear(self, pcm: bytes, arrived: float) -> None:
+        """Give the engine a frame's audio (its windows' scores are ready)."""
+        ...
+
+
+class AudioLoop:
+    """One event loop thread for every call of the process, and the inbox their audio comes through."""
+
+    def __init__(self, *, name: str = "talk-audio") -> None:
+        self.thread = LoopThread(name=name)
+        self.thread.loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="talk-io")
+        )
+        self._lock = threading.Lock()
+        self._inbox: list[tuple[Listening, object, float]] = []
+        self._posted = False
+
+    def deliver(self, call: Listening, item: object, arrived: float) -> None:
+        """Queue a frame (any thread); it is handled in the next drain, after every frame before it."""
+        with self._lock:
+            self._inbox.append((call, item, arrived))
+            post, self._posted = not self._posted, True
+        if post:
+            self.thread.call(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._inbox, self._posted = self._inbox, [], False
+        frames = [(call, pcm, arrived) for call, item, arrived in items if (pcm := call.take(item, arrived))]
+        audio: dict[Listening, list[bytes]] = {}
+        for call, pcm, _ in frames:
+            audio.setdefault(call, []).append(pcm)
+        score_batch([r for call, pieces in audio.items() if (r := call.vad_windows(b"".join(pieces)))])
+        for call, pcm, arrived in frames:  # frame by frame, as they came: turns start and end between frames
+            call.hear(pcm, arrived)
+
+
+_shared: list[AudioLoop] = []
+_shared_lock = threading.Lock()
+
+
+def shared_audio_loop(make: Callable[[], AudioLoop] = AudioLoop) -> AudioLoop:
+    """The process's audio loop, started on first use (and again if its thread ever died)."""
+    with _shared_lock:
+        if not _shared or not _shared[0].thread.alive:
+            _shared[:] = [make()]
+        return _shared[0]
