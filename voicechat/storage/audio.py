@@ -69,7 +69,7 @@ class AudioStore:
 
     def _live(self, owner: ObjectId, conversation: ObjectId) -> bool:
         query = {"_id": conversation, "owner_id": owner}
-        return self._db.run(lambda db: db.conversations.count_documents(query, limit=1)) > 0
+        return self._db.run(lambda db: db.conversations.find_one(query, {"_id": 1})) is not None
 
     def get(self, *, owner_id: str, audio_id: str) -> AudioClip:
         """The clip, if it exists and belongs to ``owner_id``."""

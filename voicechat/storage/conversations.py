@@ -311,7 +311,7 @@ class ConversationRepository:
 
     def _still_live(self, conversation_id: ObjectId) -> bool:
         query = {"_id": conversation_id, "owner_id": {"$ne": None}}
-        return self._db.run(lambda db: db.conversations.count_documents(query, limit=1)) > 0
+        return self._db.run(lambda db: db.conversations.find_one(query, {"_id": 1})) is not None
 
     def _update_owned(self, owner_id: str, conversation_id: str, update: Document) -> None:
         query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}

@@ -30,7 +30,7 @@ from voicechat.storage.store import Store
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import TalkEvent
 from voicechat.talk.recorder import TurnRecorder
-from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop
+from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop, yield_to_audio
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
 from voicechat.talk.setup import TalkSetup
@@ -78,7 +78,9 @@ class TalkSession:
             level=lambda: self._tape.level_dbfs,
         )
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TALK_RATE)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-store")
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="talk-store", initializer=yield_to_audio
+        )
         self._audio = audio_loop or shared_audio_loop()
         self._loop = self._audio.thread
         self._stop_lock = threading.Lock()

@@ -11,7 +11,6 @@ and later commit fails with ``ProviderUnavailable`` and the engine transcribes t
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -24,7 +23,7 @@ import openai
 
 from voicechat.audio.pcm import resample
 from voicechat.errors import ProviderUnavailable
-from voicechat.providers.sockets import abort_transport
+from voicechat.providers.sockets import abort_transport, audio_append, send_event
 from voicechat.usage import PriceTables, Usage, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
@@ -105,9 +104,7 @@ class LiveTranscriber:
             audio = resample(bytes(self._unsent), from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
             self._unsent.clear()
             self._sent = True
-            self._outbox.put_nowait(
-                {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
-            )
+            self._outbox.put_nowait(audio_append(audio))
 
     def commit(self) -> asyncio.Future[str] | None:
         """End the stretch appended since the last commit; its transcript (or ProviderUnavailable) comes in
@@ -186,7 +183,7 @@ class LiveTranscriber:
     async def _send(self, connection: Any) -> None:
         while True:
             message = await self._outbox.get()
-            await connection.send(message)
+            await send_event(connection, message)
 
     def _on_event(self, event: Any) -> None:
         kind = getattr(event, "type", "")

@@ -78,13 +78,15 @@ class AudioOutbox:
             self._samples -= len(self._chunks.popleft()) // 2
 
     async def get(self) -> bytes:
-        """The oldest waiting chunk (waits for one)."""
+        """All the audio waiting, oldest first (waits for some): what piled up while the socket was busy
+        goes as one message, so a loaded machine sends fewer, larger ones instead of falling behind."""
         while not self._chunks:
             self._arrived.clear()
             await self._arrived.wait()
-        chunk = self._chunks.popleft()
-        self._samples -= len(chunk) // 2
-        return chunk
+        audio = b"".join(self._chunks)
+        self._chunks.clear()
+        self._samples = 0
+        return audio
 
 
 @dataclass

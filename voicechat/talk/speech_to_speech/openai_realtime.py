@@ -23,7 +23,7 @@ import openai
 from voicechat.audio.pcm import resample
 from voicechat.models import UsageStatus
 from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
-from voicechat.providers.sockets import abort_transport
+from voicechat.providers.sockets import abort_transport, audio_append, send_event
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     EngineError,
@@ -125,7 +125,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         while True:
             pcm = await outbox.get()
             audio = resample(pcm, from_rate=TALK_RATE, to_rate=OPENAI_AUDIO_RATE)
-            await connection.input_audio_buffer.append(audio=base64.b64encode(audio).decode())
+            await send_event(connection, audio_append(audio))
 
     def _session(self) -> dict[str, Any]:
         spec = self._spec
