@@ -7,6 +7,9 @@ remote API would), and so does SecantusDB. Lag = a frame's arrival -> its VAD an
 session's loop. The last line is one JSON object with ``max_sessions``.
 With ``--engine openai-realtime`` each session streams its audio to the fake Realtime WebSocket instead
 (resampling, base64, one WebSocket message per frame, and the server's events on the same loop).
+Every session of the process runs on the one shared audio loop (``talk.runtime.audio_loop``). It also prints
+the process's resident memory idle (``rss_mb_idle``: imports, models, no call) and per session
+(``rss_mb_per_session``: the growth with the largest count measured, divided by it).
 Usage: python benchmarks/live_sessions.py [--seconds S] [--counts 5,10,20] [--engine cascaded|openai-realtime]
 """
 
@@ -37,6 +40,8 @@ from voicechat.talk.setup import talk_setup
 from voicechat.turns.text import TurnOptions
 
 LAG_TARGET_MS = 20.0
+RSS_IDLE: list[float] = [0.0]
+PER_SESSION: list[float] = []
 FRAME = 960  # 20 ms at 48 kHz
 
 
@@ -63,6 +68,14 @@ def frame_of(samples: np.ndarray) -> av.AudioFrame:
     frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
     frame.sample_rate = 48_000
     return frame
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def measure(
@@ -103,13 +116,21 @@ def measure(
     feeder.join()
     lags = [lag for session in sessions for lag in session.frame_lags_ms()[100:]]  # skip the first 2 s
     turns = sum(session.snapshot().turns for session in sessions)
+    grown = rss_mb() - RSS_IDLE[0]
     for session in sessions:
         session.stop()
     print(
         f"  {count:3d} sessions: lag p50 {statistics.median(lags):6.2f} ms, p95 {p95(lags):6.2f} ms, "
-        f"max {max(lags):7.1f} ms, {turns} turns answered"
+        f"max {max(lags):7.1f} ms, {turns} turns answered, {grown / count:.2f} MB per session"
     )
+    PER_SESSION.append(grown / count)
     return lags
+
+
+def warm_up(store: Store, settings: Settings, frames: list[np.ndarray], *, engine: str) -> None:
+    """One short call first, so the idle figure includes the models and libraries a call loads."""
+    measure(1, 3.0, store, settings, frames, engine=engine)
+    PER_SESSION.clear()
 
 
 def p95(samples: list[float]) -> float:
@@ -126,13 +147,19 @@ def main() -> None:
     best = 0
     with fake_provider_process() as base_url, bench_store("bench_sessions") as store:
         settings = bench_settings(base_url)
+        warm_up(store, settings, frames, engine=args.engine)
+        RSS_IDLE[0] = rss_mb()
         for count in (int(c) for c in args.counts.split(",")):
             if p95(measure(count, args.seconds, store, settings, frames, engine=args.engine)) < LAG_TARGET_MS:
                 best = count
             else:
                 break
     print(f"most sessions with frame lag p95 under {LAG_TARGET_MS:.0f} ms: {best}")
-    print(json.dumps({"engine": args.engine, "max_sessions": best}))
+    key = "max_sessions" if args.engine == "cascaded" else "max_sessions_realtime"
+    figures = {"engine": args.engine, key: best, "rss_mb_idle": round(RSS_IDLE[0], 1)}
+    figures["rss_mb_per_session"] = round(PER_SESSION[-1], 2) if PER_SESSION else None
+    print(f"resident memory: {RSS_IDLE[0]:.0f} MB idle")
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
