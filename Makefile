@@ -6,12 +6,18 @@ SMART_TURN_WHEEL := pipecat-ai==1.14.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8501
-APT_TEST_PACKAGES := redis-server chromium espeak-ng
+PROCESSES ?= 3
+APT_CLUSTER_PACKAGES := haproxy redis-server
+APT_TEST_PACKAGES := redis-server chromium espeak-ng haproxy coturn
 
-.PHONY: run test test-fast lint format bench screenshots setup setup-dev offline system-test-deps system-build-deps clean
+.PHONY: run cluster system-cluster-deps test test-fast lint format bench screenshots setup setup-dev offline system-test-deps system-build-deps clean
 
 run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
+
+# Several app processes behind HAProxy with sticky sessions, sharing MongoDB and Redis (README: Scaling out).
+cluster: setup system-cluster-deps
+	$(PY) scripts/cluster.py --processes $(PROCESSES) --host $(HOST) --port $(PORT)
 
 test: setup-dev offline system-test-deps lint
 	$(PY) -m pip check
@@ -95,12 +101,20 @@ system-build-deps:
 	@command -v g++ >/dev/null 2>&1 || { echo "Installing a C++ compiler (llama.cpp is built from source)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq build-essential; }
 
-system-test-deps:
-	@missing=""; for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs whichever of the listed Debian packages are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+system-test-deps:
+	$(call apt_install,$(APT_TEST_PACKAGES))
+
+system-cluster-deps:
+	$(call apt_install,$(APT_CLUSTER_PACKAGES))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
