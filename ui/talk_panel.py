@@ -95,7 +95,10 @@ def render(app: AppContext, state: ChatState) -> None:
     context = webrtc_streamer(
         key="talk",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration={"iceServers": _ice_servers(app, holder)},
+        rtc_configuration={
+            "iceServers": _ice_servers(app, holder),
+            "iceTransportPolicy": app.settings.ice_transport_policy,
+        },
         media_stream_constraints={
             "audio": {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True},
             "video": False,

@@ -57,6 +57,7 @@ class Settings:
     turn_urls: tuple[str, ...] = ()  # TURN servers whose credentials are minted per call from turn_secret
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = defaults.TURN_TTL_SECONDS
+    ice_transport_policy: str = "all"  # "relay": the browser sends media only through TURN (hides its address)
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
@@ -183,6 +184,10 @@ class Settings:
             turn_ttl_seconds=int(
                 reader.number("VOICECHAT_TURN_TTL_SECONDS", defaults.TURN_TTL_SECONDS, 60, 7 * 24 * 3600)
             ),
+            ice_transport_policy=_relay_needs_turn(
+                reader.choice("VOICECHAT_ICE_TRANSPORT_POLICY", ("all", "relay"), "all"),
+                reader.csv("VOICECHAT_TURN_URLS"),
+            ),
             max_audio_seconds=reader.number(
                 "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0
             ),
@@ -242,6 +247,12 @@ def _turn_urls(urls: tuple[str, ...], secret: str | None) -> tuple[str, ...]:
     if urls and not secret:
         raise SettingsError("VOICECHAT_TURN_URLS needs VOICECHAT_TURN_SECRET (the TURN server's auth secret)")
     return urls
+
+
+def _relay_needs_turn(policy: str, turn_urls: tuple[str, ...]) -> str:
+    if policy == "relay" and not turn_urls:
+        raise SettingsError("VOICECHAT_ICE_TRANSPORT_POLICY=relay needs TURN servers (VOICECHAT_TURN_URLS)")
+    return policy
 
 
 def _allowed_users(entries: tuple[str, ...]) -> frozenset[str]:

@@ -1,0 +1,104 @@
+"""Talk mode through TURN only: coturn on 127.0.0.1 with ``use-auth-secret``, the browser forced to relay
+candidates (``VOICECHAT_ICE_TRANSPORT_POLICY=relay``), credentials minted by the app per call from the
+shared secret. A turn is answered, its audio arrives, and the media path is the relay."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION
+from tests.fakes.elevenlabs_server import FakeElevenLabs
+from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from tests.fakes.servers import ServerUnavailable, StreamlitApp, in_ci
+from tests.fakes.turn_server import TurnServer
+
+pytestmark = pytest.mark.slow
+TURN_SECRET = "turn-shared-secret-51c9a"
+# The local and remote candidate types of the pair the browser's ICE agent selected.
+SELECTED_PAIR = """async () => {
+  for (const pc of window.__peers || []) {
+    const stats = await pc.getStats();
+    let pairId = null;
+    stats.forEach(s => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    if (!pairId) continue;
+    const pair = stats.get(pairId);
+    return [stats.get(pair.localCandidateId).candidateType, stats.get(pair.remoteCandidateId).candidateType];
+  }
+  return null;
+}"""
+
+
+@pytest.fixture
+def turn_server() -> Iterator[TurnServer]:
+    server = TurnServer(TURN_SECRET)
+    try:
+        server.start()
+    except ServerUnavailable as exc:
+        if in_ci():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def relay_app(
+    mongo_uri: str,
+    fake_openai: FakeOpenAI,
+    fake_elevenlabs: FakeElevenLabs,
+    turn_server: TurnServer,
+    tmp_path: Path,
+) -> Iterator[StreamlitApp]:
+    app = StreamlitApp(
+        {
+            "MONGODB_URI": mongo_uri,
+            "OPENAI_BASE_URL": fake_openai.base_url,
+            "OPENAI_API_KEY": "sk-e2e",
+            "VOICECHAT_DATA_DIR": str(tmp_path),
+            "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
+            "VOICECHAT_ICE_SERVERS": "[]",
+            "VOICECHAT_TURN_URLS": turn_server.url,
+            "VOICECHAT_TURN_SECRET": TURN_SECRET,
+            "VOICECHAT_ICE_TRANSPORT_POLICY": "relay",
+        }
+    ).start()
+    yield app
+    app.stop()
+
+
+def test_a_talk_turn_over_a_turn_relay_only(
+    relay_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, turn_server: TurnServer
+) -> None:
+    page = talking_page
+    fake_openai.transcript = QUESTION
+    fake_openai.script_chat(ChatScript(reply="Paris, relayed all the way."))
+    page.goto(relay_app.url)  # type: ignore[attr-defined]
+    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
+    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
+    call.get_by_role("button", name="Start talking").click()
+    try:
+        page.get_by_text("Paris, relayed all the way.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    except Exception:
+        print(relay_app.output()[-5000:], turn_server.log()[-3000:])
+        raise
+    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
+    energy = 0.0
+    for _ in range(50):
+        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
+        if energy > 0:
+            break
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    assert energy > 0  # the reply's audio came back through the relay
+    assert frame.evaluate(SELECTED_PAIR)[0] == "relay"
+    # The relay was allocated to a minted username (expiry:user id), never to a fixed one.
+    log = turn_server.log()
+    users = set(re.findall(r"username=<([^>]+)>", log))
+    assert "ALLOCATE processed, success" in log
+    assert users and all(re.fullmatch(r"\d{10}:[0-9a-f]{24}", user) for user in users), users
+    assert TURN_SECRET not in page.content()  # type: ignore[attr-defined]
