@@ -31,12 +31,12 @@ from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import TalkEvent
 from voicechat.talk.recorder import TurnRecorder
 from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop, yield_to_audio
+from voicechat.talk.runtime.intake import FrameIntake
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
 from voicechat.talk.setup import TalkSetup
 from voicechat.talk.view import TalkSnapshot, TalkView
 from voicechat.turns.text import ChatService
-from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class TalkSession:
             conversation_id=setup.conversation_id,
             level=lambda: self._tape.level_dbfs,
         )
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TALK_RATE)
+        self.intake = FrameIntake()  # the audio loop converts this call's frames with it
         self._worker = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="talk-store", initializer=yield_to_audio
         )
@@ -182,18 +182,13 @@ class TalkSession:
         self._view.apply(event)
         self._recorder.record(event)
 
-    def take(self, item: object, arrived: float) -> bytes | None:
-        """A frame (or 16 kHz PCM) as 16 kHz PCM, written to the tape; None once the call is stopping."""
+    def take(self, pcm: bytes, arrived: float) -> bool:
+        """A frame's 16 kHz PCM, written to the tape; False once the call is stopping."""
         if self._stopping:
-            return None
-        if isinstance(item, bytes):
-            pcm = item
-        else:
-            assert isinstance(item, av.AudioFrame)
-            pcm = b"".join(bytes(out.planes[0])[: out.samples * 2] for out in self._resampler.resample(item))
+            return False
         self._last_audio = arrived
         self._tape.write(pcm, arrived)
-        return pcm
+        return True
 
     def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
         """The windows of ``pcm`` the engine's voice detector will score (the audio loop batches them)."""

@@ -1,12 +1,12 @@
 """The process's audio loop: every call of the process on one event loop, their audio handled in batches.
 
-Audio callbacks (aiortc's thread, tests, benchmarks) only append a frame to the inbox; the first frame after a
-drain posts one drain to the loop. A drain takes everything that arrived meanwhile, from every call: each
-call's frames are resampled and taped, the windows every call's voice detector will score are scored in one
-Silero inference per round (``score_batch``), then each call's engine hears its audio. An idle machine
-drains each frame at once; a busy one drains many calls' frames with one wake-up and a few inferences, instead
-of one thread, one wake-up and one inference per call per window. Blocking provider calls run on the loop's
-executor, sized for every call's streams at once.
+Audio callbacks (aiortc's thread, tests, benchmarks) only append a frame to the inbox; the first frame after
+a drain posts one drain to the loop. A drain takes everything that arrived meanwhile, from every call: all
+the frames are resampled together (``intake``) and taped, the windows every call's voice detector will score
+are scored in one Silero inference per round (``score_batch``), then each call's engine hears its audio. An
+idle machine drains each frame at once; a busy one drains many calls' frames with one wake-up and a few
+inferences, instead of one thread, one wake-up and one inference per call per window. Blocking provider
+calls run on the loop's executor, sized for every call's streams at once.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from voicechat.audio.vad import SileroVAD, score_batch
+from voicechat.talk.runtime.intake import FrameIntake, to_talk_rate
 from voicechat.talk.runtime.loop_thread import LoopThread
 
 # A call holds up to ~4 blocking streams (STT, chat, draft, speech); the threads start only when needed.
@@ -35,8 +36,10 @@ SWITCH_INTERVAL = 0.001
 class Listening(Protocol):
     """A call as the audio loop sees it (``TalkSession``)."""
 
-    def take(self, item: object, arrived: float) -> bytes | None:
-        """Resample and tape one frame (None: the call no longer listens)."""
+    intake: FrameIntake  # its frames' conversion state
+
+    def take(self, pcm: bytes, arrived: float) -> bool:
+        """Tape a frame's 16 kHz audio (False: the call no longer listens)."""
         ...
 
     def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
@@ -78,7 +81,12 @@ class AudioLoop:
     def _drain(self) -> None:
         with self._lock:
             items, self._inbox, self._posted = self._inbox, [], False
-        frames = [(call, pcm, arrived) for call, item, arrived in items if (pcm := call.take(item, arrived))]
+        converted = to_talk_rate([(call.intake, item) for call, item, _ in items])
+        frames = [
+            (call, pcm, arrived)
+            for (call, _, arrived), pcm in zip(items, converted, strict=True)
+            if pcm and call.take(pcm, arrived)
+        ]
         audio: dict[Listening, list[bytes]] = {}
         for call, pcm, _ in frames:
             audio.setdefault(call, []).append(pcm)
