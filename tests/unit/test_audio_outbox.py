@@ -29,10 +29,10 @@ def test_with_a_connection_nothing_is_dropped_and_a_drop_trims_again() -> None:
     assert outbox.samples <= 16_000
 
 
-def test_the_sender_gets_the_oldest_waiting_chunk_first() -> None:
+def test_the_sender_gets_everything_waiting_at_once_oldest_first() -> None:
     outbox = AudioOutbox(keep_samples=16_000)
     outbox.put(b"\x01\x00" * 10)
     outbox.put(b"\x02\x00" * 10)
     outbox.open()
-    assert asyncio.run(outbox.get()) == b"\x01\x00" * 10
-    assert outbox.samples == 10
+    assert asyncio.run(outbox.get()) == b"\x01\x00" * 10 + b"\x02\x00" * 10
+    assert outbox.samples == 0

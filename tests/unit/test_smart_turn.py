@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,13 @@ def test_a_model_file_that_does_not_match_its_hash_is_refused(tmp_path: Path) ->
     forged.write_bytes(smart_turn_path().read_bytes()[:-1] + b"\0")
     with pytest.raises(RuntimeError, match="pinned hash"):
         SmartTurn(forged)
+
+
+def test_pauses_in_several_calls_at_once_share_one_inference_and_get_their_own_scores() -> None:
+    model = load_turn_model()
+    assert model is not None
+    finished, unfinished = spoken("What is the capital of France?"), spoken("I would like to know")
+    alone = (model(finished), model(unfinished))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(model, [finished, unfinished] * 3))
+    assert together == [pytest.approx(alone[0], abs=1e-4), pytest.approx(alone[1], abs=1e-4)] * 3
