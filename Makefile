@@ -8,7 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 PROCESSES ?= 3
 APT_CLUSTER_PACKAGES := haproxy redis-server
-APT_TEST_PACKAGES := redis-server chromium espeak-ng haproxy coturn
+# podman and friends: the container image and compose file are tested with podman (tests/deploy).
+APT_TEST_PACKAGES := redis-server chromium espeak-ng haproxy coturn \
+	podman buildah debootstrap fuse-overlayfs slirp4netns uidmap runc
 
 .PHONY: run cluster system-cluster-deps test test-fast lint format bench screenshots setup setup-dev offline system-test-deps system-build-deps clean
 
@@ -42,7 +44,7 @@ bench: setup-dev offline
 	$(PY) benchmarks/voice_turn.py
 	$(PY) benchmarks/live_latency.py
 	$(PY) benchmarks/live_sessions.py
-	$(PY) benchmarks/live_sessions.py --engine openai-realtime --counts 5,10,15,20
+	$(PY) benchmarks/live_sessions.py --engine openai-realtime
 	$(PY) benchmarks/offline.py
 
 screenshots: setup-dev system-test-deps

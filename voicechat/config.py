@@ -57,7 +57,9 @@ class Settings:
     turn_urls: tuple[str, ...] = ()  # TURN servers whose credentials are minted per call from turn_secret
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = defaults.TURN_TTL_SECONDS
-    ice_transport_policy: str = "all"  # "relay": the browser sends media only through TURN (hides its address)
+    ice_transport_policy: str = (
+        "all"  # "relay": the browser sends media only through TURN (hides its address)
+    )
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS

@@ -22,7 +22,7 @@ import pytest
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.e2e.test_browser_sign_in import CLIENT_SECRET, COOKIE_SECRET, sign_in
-from tests.fakes.oidc import OIDCProvider
+from tests.fakes.oidc import OIDCProvider, write_auth_secrets
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import RedisServer, free_port, in_ci
 
@@ -54,13 +54,12 @@ def cluster(
     browser_available()
     port = free_port()
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text(
-        "[auth]\n"
-        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-        f'cookie_secret = "{COOKIE_SECRET}"\n'
-        'client_id = "voicechat"\n'
-        f'client_secret = "{CLIENT_SECRET}"\n'
-        f'server_metadata_url = "{provider.metadata_url}"\n'
+    write_auth_secrets(
+        secrets,
+        app_url=f"http://127.0.0.1:{port}",
+        cookie_secret=COOKIE_SECRET,
+        client_secret=CLIENT_SECRET,
+        server_metadata_url=provider.metadata_url,
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)} | {
         "MONGODB_URI": mongo_uri,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.oidc import OIDCProvider
+from tests.fakes.oidc import OIDCProvider, write_auth_secrets
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 from voicechat.storage.database import Database
@@ -55,13 +55,12 @@ def signed_app(
         },
         secrets_file=secrets,
     )
-    secrets.write_text(
-        "[auth]\n"
-        f'redirect_uri = "{app.url}/oauth2callback"\n'
-        f'cookie_secret = "{COOKIE_SECRET}"\n'
-        'client_id = "voicechat"\n'
-        f'client_secret = "{CLIENT_SECRET}"\n'
-        f'server_metadata_url = "{provider.metadata_url}"\n'
+    write_auth_secrets(
+        secrets,
+        app_url=app.url,
+        cookie_secret=COOKIE_SECRET,
+        client_secret=CLIENT_SECRET,
+        server_metadata_url=provider.metadata_url,
     )
     app.start()
     yield app

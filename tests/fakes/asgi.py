@@ -20,10 +20,13 @@ def free_port() -> int:
 class AsgiServer:
     """Runs ``app`` with uvicorn until ``stop()``."""
 
-    def __init__(self, app: Starlette, *, name: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, app: Starlette, *, name: str, host: str = "127.0.0.1", port: int | None = None
+    ) -> None:
+        """``host``/``port``: 127.0.0.1 and a free port, except inside a container's own network."""
+        self.port = port or free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", access_log=False
+            app, host=host, port=self.port, log_level="warning", lifespan="off", access_log=False
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)

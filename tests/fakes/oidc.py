@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import werkzeug.serving
 
@@ -52,3 +53,18 @@ class OIDCProvider:
         self._server.shutdown()
         self._thread.join(5)
         self._server.server_close()
+
+
+def write_auth_secrets(
+    path: Path, *, app_url: str, cookie_secret: str, client_secret: str, server_metadata_url: str
+) -> Path:
+    """A secrets.toml whose ``[auth]`` signs in at ``server_metadata_url`` for the app at ``app_url``."""
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "{app_url}/oauth2callback"\n'
+        f'cookie_secret = "{cookie_secret}"\n'
+        'client_id = "voicechat"\n'
+        f'client_secret = "{client_secret}"\n'
+        f'server_metadata_url = "{server_metadata_url}"\n'
+    )
+    return path

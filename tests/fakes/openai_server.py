@@ -60,7 +60,8 @@ class RecordedRequest:
 class FakeOpenAI:
     """The fake server: start it once, script it per test, read ``requests`` afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        """``host``/``port``: where to serve (a container's network in the deployment test)."""
         self.requests: list[RecordedRequest] = []
         self._chat_scripts: deque[ChatScript] = deque()
         self.transcript = "hello from the fake transcriber"
@@ -84,6 +85,8 @@ class FakeOpenAI:
                 ]
             ),
             name="fake-openai",
+            host=host,
+            port=port,
         )
         self.port = self._server.port
 
@@ -299,7 +302,10 @@ def _sse(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
-if __name__ == "__main__":  # serve it by hand: python -m tests.fakes.openai_server
-    fake = FakeOpenAI().start()
+if __name__ == "__main__":  # serve it by hand: python -m tests.fakes.openai_server [host port]
+    import sys
+
+    fake = FakeOpenAI(host=sys.argv[1], port=int(sys.argv[2])) if len(sys.argv) == 3 else FakeOpenAI()
+    fake.start()
     print(f"OPENAI_BASE_URL={fake.base_url}", flush=True)
     threading.Event().wait()

@@ -87,3 +87,19 @@ def test_offline_switches_and_local_servers_are_validated() -> None:
         Settings.from_mapping({"VOICECHAT_LOCAL_ENGINES": "maybe"})
     with pytest.raises(SettingsError, match="this machine's servers only"):
         Settings.from_mapping({"VOICECHAT_LOCAL_SERVERS": "https://api.example.com/v1"})
+
+
+def test_relay_only_media_needs_turn_servers_to_relay_through() -> None:
+    with pytest.raises(SettingsError, match="VOICECHAT_TURN_URLS"):
+        Settings.from_mapping({"VOICECHAT_ICE_TRANSPORT_POLICY": "relay"})
+    with pytest.raises(SettingsError, match="one of: all, relay"):
+        Settings.from_mapping({"VOICECHAT_ICE_TRANSPORT_POLICY": "tcp"})
+    relayed = Settings.from_mapping(
+        {
+            "VOICECHAT_ICE_TRANSPORT_POLICY": "relay",
+            "VOICECHAT_TURN_URLS": "turn:turn.example.com:3478",
+            "VOICECHAT_TURN_SECRET": "s3cret",
+        }
+    )
+    assert relayed.ice_transport_policy == "relay"
+    assert Settings.from_mapping({}).ice_transport_policy == "all"
