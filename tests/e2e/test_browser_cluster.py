@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
+from pymongo import MongoClient
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.e2e.test_browser_sign_in import CLIENT_SECRET, COOKIE_SECRET, sign_in
@@ -83,12 +85,25 @@ def cluster(
             assert process.poll() is None, "the cluster script exited"
             assert time.monotonic() < deadline, "the cluster did not start"
             time.sleep(0.5)
-        yield json.loads(state_file.read_text())
+        yield json.loads(state_file.read_text()) | {"mongo_uri": mongo_uri}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         for log in sorted((data / "cluster").glob("app*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+
+
+def wait_until_stored(mongo_uri: str, conversation_id: str, count: int) -> None:
+    """Until the conversation has ``count`` messages in MongoDB."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    try:
+        query = {"conversation_id": ObjectId(conversation_id)}
+        deadline = time.monotonic() + 30
+        while (stored := client.get_default_database().messages.count_documents(query)) < count:
+            assert time.monotonic() < deadline, f"{stored} of {count} messages stored"
+            time.sleep(0.2)
+    finally:
+        client.close()
 
 
 def replica(page: Any, url: str) -> str:
@@ -153,7 +168,9 @@ def test_two_people_on_different_processes_survive_a_killed_process(
         wait_for_messages(alice, 4)
         assert replica(alice, url) == alice_home and replica(bob, url) == other
 
-        # The process serving Alice dies.
+        # The process serving Alice dies, between two of her turns (once the last reply is stored: a reply
+        # still streaming when its process dies keeps only the user's message, which is stored first).
+        wait_until_stored(cluster["mongo_uri"], alice.url.split("?c=")[1], 4)
         os.kill(cluster["replicas"][alice_home]["pid"], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while (now := replica_after_failover(alice, url)) in (alice_home, None):
