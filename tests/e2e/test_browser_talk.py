@@ -27,7 +27,11 @@ def test_talk_mode_over_webrtc(
 ) -> None:
     page, app = talking_page, served_app
     fake_openai.transcript = QUESTION
-    fake_openai.script_chat(ChatScript(reply="Paris is the capital of France. It is a lovely city."))
+    # Every chat request gets the reply: a draft made at a pause takes one too, and when the user goes on it
+    # is cancelled, so a one-shot script would leave the real reply to the fake's default echo.
+    fake_openai.script_chat(
+        ChatScript(reply="Paris is the capital of France. It is a lovely city.", repeat=True)
+    )
     page.goto(app.url)  # type: ignore[attr-defined]
     page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]

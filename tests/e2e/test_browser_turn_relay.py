@@ -77,7 +77,8 @@ def test_a_talk_turn_over_a_turn_relay_only(
 ) -> None:
     page = talking_page
     fake_openai.transcript = QUESTION
-    fake_openai.script_chat(ChatScript(reply="Paris, relayed all the way."))
+    # Every chat request gets the reply (a cancelled draft would take a one-shot script's answer with it).
+    fake_openai.script_chat(ChatScript(reply="Paris, relayed all the way.", repeat=True))
     page.goto(relay_app.url)  # type: ignore[attr-defined]
     page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]

@@ -12,9 +12,11 @@ calls run on the loop's executor, sized for every call's streams at once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -27,6 +29,7 @@ from voicechat.audio.vad import SileroVAD, score_batch
 from voicechat.talk.runtime.intake import FrameIntake, to_talk_rate
 from voicechat.talk.runtime.loop_thread import LoopThread
 
+log = logging.getLogger(__name__)
 # A call holds up to ~4 blocking streams (STT, chat, draft, speech); the threads start only when needed.
 EXECUTOR_THREADS = 256
 BACKGROUND_NICENESS = 10
@@ -81,7 +84,7 @@ class AudioLoop:
     def _drain(self) -> None:
         with self._lock:
             items, self._inbox, self._posted = self._inbox, [], False
-        converted = to_talk_rate([(call.intake, item) for call, item, _ in items])
+        converted = _converted([(call.intake, item) for call, item, _ in items])
         frames = [
             (call, pcm, arrived)
             for (call, _, arrived), pcm in zip(items, converted, strict=True)
@@ -90,9 +93,32 @@ class AudioLoop:
         audio: dict[Listening, list[bytes]] = {}
         for call, pcm, _ in frames:
             audio.setdefault(call, []).append(pcm)
-        score_batch([r for call, pieces in audio.items() if (r := call.vad_windows(b"".join(pieces)))])
+        try:
+            score_batch([r for call, pieces in audio.items() if (r := call.vad_windows(b"".join(pieces)))])
+        except Exception as exc:  # the detectors then score their windows one by one
+            log.warning("batched speech scoring failed: %s", type(exc).__name__)
         for call, pcm, arrived in frames:  # frame by frame, as they came: turns start and end between frames
-            call.hear(pcm, arrived)
+            try:
+                call.hear(pcm, arrived)
+            except Exception as exc:  # one call's failure must not take the other calls' audio with it
+                # Where it failed, not the exception's message: that could quote what the user said.
+                trace = "".join(traceback.format_tb(exc.__traceback__))
+                log.error("a call could not hear a frame: %s\n%s", type(exc).__name__, trace)
+
+
+def _converted(frames: list[tuple[FrameIntake, object]]) -> list[bytes]:
+    """``to_talk_rate``, and if one odd frame breaks the batch, each frame alone (that one as silence)."""
+    try:
+        return to_talk_rate(frames)
+    except Exception:
+        converted = []
+        for frame in frames:
+            try:
+                converted += to_talk_rate([frame])
+            except Exception as exc:
+                log.warning("an audio frame could not be converted: %s", type(exc).__name__)
+                converted.append(b"")
+        return converted
 
 
 def yield_to_audio() -> None:
