@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -89,9 +90,9 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_until(check: object, what: str, timeout: float) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise SystemExit(f"cluster: {what} did not start within {timeout:.0f} s")
         time.sleep(0.2)

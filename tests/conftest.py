@@ -13,17 +13,11 @@ import pytest
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, in_ci
+from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, unavailable
 from voicechat.config import Settings
 from voicechat.storage.cache import ContextCache, MemoryContextCache, RedisContextCache
 from voicechat.storage.database import Database
 from voicechat.storage.store import Store
-
-
-def _unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"required service unavailable in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +59,7 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServ
     try:
         server.start()
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
     yield server
     server.stop()
 
@@ -76,7 +70,7 @@ def redis_server() -> Iterator[RedisServer]:
     try:
         server.start()
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
     yield server
     server.stop()
 

@@ -76,16 +76,25 @@ def is_listed_admin(identity: Identity, settings: Settings) -> bool:
     return identity.email_verified and settings.is_admin(identity.email)
 
 
-def is_local_request(*, host: str | None, client_address: str | None, page_host: str | None) -> bool:
-    """Whether a request may use local single-user mode: the Host it was sent to, the address it came from
-    and the page's own host are all this machine (or not known, as in a test harness).
+def is_local_request(
+    *, host: str | None, client_address: str | None, page_host: str | None, forwarded_for: str | None = None
+) -> bool:
+    """Whether a request may use local single-user mode: the Host it was sent to, the address it came from,
+    every address a proxy says it forwarded for (``X-Forwarded-For``) and the page's own host are all this
+    machine (or not known, as in a test harness).
 
     The Host header is what defeats DNS rebinding: a page at ``attacker.example`` that resolves to
-    127.0.0.1 still sends ``Host: attacker.example``.
+    127.0.0.1 still sends ``Host: attacker.example``. Behind a proxy (``make cluster``) every request comes
+    from 127.0.0.1, and the proxy names the real client; a client forging the header only makes itself
+    less local.
     """
     if host and not is_loopback_host(_without_port(host)):
         return False
-    if client_address and not is_loopback_host(client_address):
+    forwarded = [address.strip() for address in (forwarded_for or "").split(",") if address.strip()]
+    if any(
+        not is_loopback_host(address)
+        for address in [*forwarded, *([client_address] if client_address else [])]
+    ):
         return False
     return not (page_host and not is_loopback_host(page_host))
 

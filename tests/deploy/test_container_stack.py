@@ -27,7 +27,7 @@ import pytest
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.fakes.oidc import write_auth_secrets
-from tests.fakes.servers import free_port, http_get, in_ci
+from tests.fakes.servers import free_port, http_get, unavailable
 
 # A fresh machine debootstraps the base and builds every image (about four minutes); later runs reuse layers.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -81,9 +81,7 @@ def podman_available() -> None:
         if info.returncode != 0:
             problem = f"podman cannot run here: {info.stderr.decode(errors='replace')[-500:]}"
     if problem:
-        if in_ci():
-            pytest.fail(problem)
-        pytest.skip(problem)
+        unavailable(problem)
 
 
 def debian_mirror() -> str:

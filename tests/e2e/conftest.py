@@ -12,8 +12,26 @@ from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_availab
 from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION, Microphone
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
+from tests.fakes.oidc import OIDCProvider
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
+
+# The people of the sign-in provider (``provider``): a subject and the claims its ID token carries.
+PEOPLE = {
+    "alice@example.com": {"email": "alice@example.com", "email_verified": True, "name": "Alice Worker"},
+    "bob@example.com": {"email": "bob@example.com", "email_verified": True, "name": "Bob Boss"},
+    # Claims the listed admin's address at a provider that never checked it.
+    "mallory-sub": {"email": "bob@example.com", "email_verified": False, "name": "Mallory"},
+    "eve@elsewhere.example": {"email": "eve@elsewhere.example", "email_verified": True, "name": "Eve"},
+}
+
+
+@pytest.fixture
+def provider() -> Iterator[OIDCProvider]:
+    """A local OpenID Connect provider knowing ``PEOPLE``, stopped afterwards."""
+    provider = OIDCProvider(PEOPLE).start()
+    yield provider
+    provider.stop()
 
 
 @pytest.fixture
@@ -29,16 +47,24 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def app_settings() -> dict[str, str]:
+    """More settings for ``served_app`` (none here; a test module overrides this fixture to add some)."""
+    return {}
+
+
+@pytest.fixture
 def served_app(
     mongo_uri: str,
     fake_openai: FakeOpenAI,
     fake_elevenlabs: FakeElevenLabs,
     tmp_path: Path,
+    app_settings: dict[str, str],
     request: pytest.FixtureRequest,
 ) -> Iterator[StreamlitApp]:
     """The app on a free 127.0.0.1 port; the speech route is fixed (the date switch has its own tests).
 
-    Parametrise it indirectly with a dict to add settings."""
+    Parametrise it indirectly with a dict to add settings, or give the test module an ``app_settings``
+    fixture of its own (settings that depend on other fixtures)."""
     app = StreamlitApp(
         {
             "MONGODB_URI": mongo_uri,
@@ -51,6 +77,7 @@ def served_app(
             "ELEVENLABS_API_KEY": ELEVENLABS_KEY,
             "ELEVENLABS_AGENT_ID": "agent_e2e",
             **getattr(request, "param", {}),
+            **app_settings,
         }
     ).start()
     yield app

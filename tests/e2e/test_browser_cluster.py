@@ -26,22 +26,11 @@ from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_availab
 from tests.e2e.test_browser_sign_in import CLIENT_SECRET, COOKIE_SECRET, sign_in
 from tests.fakes.oidc import OIDCProvider, write_auth_secrets
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.servers import RedisServer, free_port, in_ci
+from tests.fakes.servers import RedisServer, free_port, unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 ROOT = Path(__file__).parents[2]
-PEOPLE = {
-    "alice@example.com": {"email": "alice@example.com", "email_verified": True, "name": "Alice"},
-    "bob@example.com": {"email": "bob@example.com", "email_verified": True, "name": "Bob"},
-}
 TEXT_LIMIT = 3  # turns per hour: Alice uses two before the failover, one after, and the fourth is refused
-
-
-@pytest.fixture
-def provider() -> Iterator[OIDCProvider]:
-    provider = OIDCProvider(PEOPLE).start()
-    yield provider
-    provider.stop()
 
 
 @pytest.fixture
@@ -50,9 +39,7 @@ def cluster(
 ) -> Iterator[dict[str, Any]]:
     """``scripts/cluster.py`` (what ``make cluster`` runs) with three processes; its state file's content."""
     if shutil.which("haproxy") is None:
-        if in_ci():
-            pytest.fail("haproxy is not installed (apt-get install haproxy)")
-        pytest.skip("haproxy is not installed")
+        unavailable("haproxy is not installed (apt-get install haproxy)")
     browser_available()
     port = free_port()
     secrets = tmp_path / "secrets.toml"

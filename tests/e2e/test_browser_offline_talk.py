@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, Microphone
+from tests.e2e.webrtc import Microphone, reply_audio_energy
 from tests.fakes.audio_samples import wav_bytes
 from tests.fakes.servers import StreamlitApp
 from voicechat.models import Message
@@ -72,13 +72,8 @@ def test_offline_talk_mode_over_webrtc(
     page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
     call.get_by_role("button", name="Start talking").click()
-    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
-    energy = 0.0
-    for _ in range(300):  # up to 60 s: the first turn also waits for the recogniser to hear a whole question
-        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
-        if energy > 0:
-            break
-        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    # Up to 60 s: the first turn also waits for the recogniser to hear a whole question.
+    energy = reply_audio_energy(page, polls=300)
     assert energy > 0, offline_app.output()[-3000:]  # the local voice's reply reached the browser
     # Chromium loops the microphone file, and the call may start in the middle of the question (its first
     # utterance can be a fragment): wait for a whole question heard and a reply spoken and stored as heard.

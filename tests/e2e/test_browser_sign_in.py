@@ -22,20 +22,6 @@ from voicechat.storage.database import Database
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 CLIENT_SECRET = "oidc-client-secret-9d1c"
 COOKIE_SECRET = "cookie-secret-4be7f0a2c1d9e8b7a6f5"
-PEOPLE = {
-    "alice@example.com": {"email": "alice@example.com", "email_verified": True, "name": "Alice Worker"},
-    "bob@example.com": {"email": "bob@example.com", "email_verified": True, "name": "Bob Boss"},
-    # Claims the listed admin's address at a provider that never checked it.
-    "mallory-sub": {"email": "bob@example.com", "email_verified": False, "name": "Mallory"},
-    "eve@elsewhere.example": {"email": "eve@elsewhere.example", "email_verified": True, "name": "Eve"},
-}
-
-
-@pytest.fixture
-def provider() -> Iterator[OIDCProvider]:
-    provider = OIDCProvider(PEOPLE).start()
-    yield provider
-    provider.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.e2e.test_browser_offline_talk import local_voice_wav
-from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION, Microphone
+from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy
 from tests.fakes.audio_samples import silence_pcm, wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -38,13 +38,7 @@ def test_talk_mode_over_webrtc(
     call.get_by_role("button", name="Start talking").click()
     page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
-    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
-    energy = 0.0
-    for _ in range(50):
-        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
-        if energy > 0:
-            break
-        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    energy = reply_audio_energy(page)
     assert energy > 0  # the reply's audio arrived in the browser
     db = Database.connect(mongo_uri)
     store = Store.over(db, cache=MemoryContextCache(), context_size=10)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION, Microphone
+from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -61,13 +61,7 @@ def test_talk_mode_with_a_speech_to_speech_engine(
     call.get_by_role("button", name="Start talking").click()
     page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
-    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
-    energy = 0.0
-    for _ in range(50):
-        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
-        if energy > 0:
-            break
-        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    energy = reply_audio_energy(page)
     assert energy > 0  # the engine's reply audio arrived in the browser
     for _ in range(50):  # the reply is stored once it has played
         messages = _with_store(mongo_uri)

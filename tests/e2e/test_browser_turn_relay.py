@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.webrtc import INBOUND_AUDIO_ENERGY, QUESTION
-from tests.fakes.elevenlabs_server import FakeElevenLabs
+from tests.e2e.webrtc import QUESTION, reply_audio_energy
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
-from tests.fakes.servers import ServerUnavailable, StreamlitApp, in_ci
+from tests.fakes.servers import ServerUnavailable, StreamlitApp, unavailable
 from tests.fakes.turn_server import TurnServer
 
 pytestmark = pytest.mark.slow
@@ -40,62 +38,40 @@ def turn_server() -> Iterator[TurnServer]:
     try:
         server.start()
     except ServerUnavailable as exc:
-        if in_ci():
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     yield server
     server.stop()
 
 
 @pytest.fixture
-def relay_app(
-    mongo_uri: str,
-    fake_openai: FakeOpenAI,
-    fake_elevenlabs: FakeElevenLabs,
-    turn_server: TurnServer,
-    tmp_path: Path,
-) -> Iterator[StreamlitApp]:
-    app = StreamlitApp(
-        {
-            "MONGODB_URI": mongo_uri,
-            "OPENAI_BASE_URL": fake_openai.base_url,
-            "OPENAI_API_KEY": "sk-e2e",
-            "VOICECHAT_DATA_DIR": str(tmp_path),
-            "VOICECHAT_SPEECH_ROUTE": "speech-endpoint",
-            "VOICECHAT_ICE_SERVERS": "[]",
-            "VOICECHAT_TURN_URLS": turn_server.url,
-            "VOICECHAT_TURN_SECRET": TURN_SECRET,
-            "VOICECHAT_ICE_TRANSPORT_POLICY": "relay",
-        }
-    ).start()
-    yield app
-    app.stop()
+def app_settings(turn_server: TurnServer) -> dict[str, str]:
+    """``served_app`` with TURN on the local coturn, and browsers kept on it."""
+    return {
+        "VOICECHAT_TURN_URLS": turn_server.url,
+        "VOICECHAT_TURN_SECRET": TURN_SECRET,
+        "VOICECHAT_ICE_TRANSPORT_POLICY": "relay",
+    }
 
 
 def test_a_talk_turn_over_a_turn_relay_only(
-    relay_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, turn_server: TurnServer
+    served_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, turn_server: TurnServer
 ) -> None:
     page = talking_page
     fake_openai.transcript = QUESTION
     # Every chat request gets the reply (a cancelled draft would take a one-shot script's answer with it).
     fake_openai.script_chat(ChatScript(reply="Paris, relayed all the way.", repeat=True))
-    page.goto(relay_app.url)  # type: ignore[attr-defined]
+    page.goto(served_app.url)  # type: ignore[attr-defined]
     page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
     call.get_by_role("button", name="Start talking").click()
     try:
         page.get_by_text("Paris, relayed all the way.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     except Exception:
-        print(relay_app.output()[-5000:], turn_server.log()[-3000:])
+        print(served_app.output()[-5000:], turn_server.log()[-3000:])
         raise
-    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
-    energy = 0.0
-    for _ in range(50):
-        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
-        if energy > 0:
-            break
-        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    energy = reply_audio_energy(page)
     assert energy > 0  # the reply's audio came back through the relay
+    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
     assert frame.evaluate(SELECTED_PAIR)[0] == "relay"
     # The relay was allocated to a minted username (expiry:user id), never to a fixed one.
     log = turn_server.log()

@@ -34,6 +34,19 @@ INBOUND_AUDIO_ENERGY = """async () => {
 }"""
 
 
+def reply_audio_energy(page: object, *, polls: int = 50) -> float:
+    """The audio energy the call's component frame has received, polled every 200 ms until it is above 0
+    (or ``polls`` times): 0 means no reply audio reached the browser."""
+    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
+    energy = 0.0
+    for _ in range(polls):
+        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
+        if energy > 0:
+            break
+        page.wait_for_timeout(200)  # type: ignore[attr-defined]
+    return energy
+
+
 @dataclass(frozen=True)
 class Microphone:
     """What the fake microphone plays, in a loop: ``speak(text, pad_seconds=pause)`` gives the WAV."""

@@ -12,8 +12,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 import pymongo
+import pytest
 import redis
 
 
@@ -137,6 +139,13 @@ def _wait(check: object, name: str, process: subprocess.Popen[bytes], timeout: f
 def in_ci() -> bool:
     """CI=true: a missing service is a failure, never a skip."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A service a test needs is missing: fail under CI=true, skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
 
 
 class StreamlitApp:

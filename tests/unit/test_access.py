@@ -76,6 +76,24 @@ def test_local_mode_answers_this_machine_only(
     assert is_local_request(host=host, client_address=address, page_host=page) is local
 
 
+@pytest.mark.parametrize(
+    ("forwarded", "local"),
+    [
+        ("127.0.0.1", True),  # make cluster's proxy, for a browser on this machine
+        ("10.1.2.3", False),  # the proxy forwarded for another machine
+        ("127.0.0.1, 10.1.2.3", False),  # any hop that is not this machine
+        ("", True),
+    ],
+)
+def test_behind_a_proxy_the_client_it_names_must_be_this_machine(forwarded: str, local: bool) -> None:
+    assert (
+        is_local_request(
+            host="127.0.0.1:8501", client_address="127.0.0.1", page_host=None, forwarded_for=forwarded
+        )
+        is local
+    )
+
+
 def test_local_servers_must_really_be_on_this_machine() -> None:
     ok = Settings.from_mapping({"VOICECHAT_LOCAL_SERVERS": "http://127.0.0.1:11434,http://localhost:1234"})
     assert len(ok.local_servers) == 2

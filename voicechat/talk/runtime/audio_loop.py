@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -132,9 +131,9 @@ _shared: list[AudioLoop] = []
 _shared_lock = threading.Lock()
 
 
-def shared_audio_loop(make: Callable[[], AudioLoop] = AudioLoop) -> AudioLoop:
+def shared_audio_loop() -> AudioLoop:
     """The process's audio loop, started on first use (and again if its thread ever died)."""
     with _shared_lock:
         if not _shared or not _shared[0].thread.alive:
-            _shared[:] = [make()]
+            _shared[:] = [AudioLoop()]
         return _shared[0]
