@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from voicechat import defaults
 from voicechat.settings_reader import SettingsError, SettingsReader
+from voicechat.tools.mcp_config import McpServerConfig, read_mcp_servers
 from voicechat.usage import PriceTables
 
 __all__ = ["Settings", "SettingsError", "is_loopback_host", "is_loopback_url"]
@@ -60,6 +61,8 @@ class Settings:
     ice_transport_policy: str = (
         "all"  # "relay": the browser sends media only through TURN (hides its address)
     )
+    mcp_servers: tuple[McpServerConfig, ...] = field(default=(), repr=False)  # tools from MCP servers
+    tools_enabled: bool = True  # built-in and MCP tools offered to the models (VOICECHAT_TOOLS=off: none)
     temperature: float | None = None  # None: the model's own default
     system_prompt: str = defaults.DEFAULT_SYSTEM_PROMPT
     max_message_chars: int = defaults.MAX_MESSAGE_CHARS
@@ -193,6 +196,8 @@ class Settings:
             max_audio_seconds=reader.number(
                 "VOICECHAT_MAX_AUDIO_SECONDS", defaults.DEFAULT_MAX_AUDIO_SECONDS, 1.0, 3600.0
             ),
+            mcp_servers=read_mcp_servers(values),
+            tools_enabled=reader.switch("VOICECHAT_TOOLS", default=True),
             temperature=reader.optional_number("VOICECHAT_TEMPERATURE", 0.0, 2.0),
             system_prompt=reader.text("VOICECHAT_SYSTEM_PROMPT") or defaults.DEFAULT_SYSTEM_PROMPT,
             max_message_chars=int(

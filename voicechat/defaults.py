@@ -187,3 +187,18 @@ LOCAL_SERVERS = (
     ("llama.cpp server", "http://127.0.0.1:8080/v1"),
     ("vLLM", "http://127.0.0.1:8000/v1"),
 )
+
+
+# Tools ------------------------------------------------------------------------------------------------
+MEMORY_FACTS = 50  # facts remembered per user (the oldest go first)
+MEMORY_FACT_CHARS = 200
+TOOL_TIMEOUT_SECONDS = 10.0  # one tool call, after which the model is told it timed out
+TOOL_RESULT_CHARS = 4_000  # what the model sees of one result (tool output is untrusted and capped)
+TOOL_SUMMARY_CHARS = 300  # what is stored and shown of one result
+TOOL_ARGUMENTS_CHARS = 1_000  # what is stored and shown of one call's arguments
+TOOL_ROUNDS = 4  # model -> tools -> model rounds in one reply, at most
+TOOL_CONFIRM_SECONDS = 600  # how long a held confirm-first call waits for the user's yes
+MCP_RETRY_SECONDS = 30.0  # an unreachable MCP server is tried again after this long
+MCP_CONNECT_SECONDS = 10.0
+TOOL_FILLER = "Let me check."  # said in a call while a tool runs
+TOOL_FILLER_AFTER_SECONDS = 0.3  # a tool that answers sooner needs no filler

@@ -9,7 +9,10 @@ from typing import Generic, Literal, TypeVar
 Role = Literal["user", "assistant"]
 UserRole = Literal["user", "admin"]
 MessageStatus = Literal["complete", "interrupted", "failed", "pending"]
-UsageKind = Literal["chat", "stt", "tts", "realtime"]
+UsageKind = Literal["chat", "stt", "tts", "realtime", "tool"]
+# How a tool call ended: ran, failed (the model saw the error), ran out of time, was held for the user's
+# confirmation (not run), was declined, or its server was unreachable.
+ToolStatus = Literal["ok", "error", "timeout", "awaiting_confirmation", "declined", "unavailable"]
 # How long the assistant lets a pause run: the turn model decides early, up to a longest silence (defaults);
 # "exact" ends every turn after the user's own silence setting, with no turn model.
 Patience = Literal["quick", "balanced", "patient", "exact"]
@@ -87,6 +90,18 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True)
+class ToolStep:
+    """One tool call made while answering: stored on the reply, shown under it, found by search."""
+
+    name: str  # as the model called it ("current_time", "tickets__open_ticket")
+    arguments: str  # the JSON the model sent, capped
+    result: str  # a summary of what the tool returned (or why it did not run), capped
+    status: ToolStatus
+    duration_ms: float = 0.0
+    source: str = "built-in"  # "built-in" or the MCP server's name
+
+
+@dataclass(frozen=True)
 class Message:
     """One message of a conversation."""
 
@@ -103,6 +118,7 @@ class Message:
     model: str | None = None
     error: str | None = None
     metrics: TurnMetrics = field(default_factory=TurnMetrics)
+    tool_steps: tuple[ToolStep, ...] = ()
 
 
 @dataclass(frozen=True)

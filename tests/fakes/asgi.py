@@ -21,12 +21,24 @@ class AsgiServer:
     """Runs ``app`` with uvicorn until ``stop()``."""
 
     def __init__(
-        self, app: Starlette, *, name: str, host: str = "127.0.0.1", port: int | None = None
+        self,
+        app: Starlette,
+        *,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        lifespan: bool = False,
     ) -> None:
-        """``host``/``port``: 127.0.0.1 and a free port, except inside a container's own network."""
+        """``host``/``port``: 127.0.0.1 and a free port, except inside a container's own network;
+        ``lifespan``: run the app's start-up and shut-down (an MCP server's session manager needs them)."""
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", lifespan="off", access_log=False
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on" if lifespan else "off",
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)

@@ -42,6 +42,9 @@ class ChatScript:
     token_delay: float = 0.0
     asked: str | None = None  # only for a request whose last user message is exactly this (else in order)
     repeat: bool = False  # stays queued: answers every such request
+    # Calls these tools (name, arguments) instead of answering; the request that carries their results is
+    # answered with what the tools returned ("From the tool: ...") after the same first-token delay.
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 DEFAULT_MODELS = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
@@ -64,6 +67,10 @@ class FakeOpenAI:
         """``host``/``port``: where to serve (a container's network in the deployment test)."""
         self.requests: list[RecordedRequest] = []
         self._chat_scripts: deque[ChatScript] = deque()
+        self._tool_round_delay = 0.0
+        self.keep_calling_tools = (
+            False  # answer every tool result with another call (while tools are offered)
+        )
         self.transcript = "hello from the fake transcriber"
         self.models = list(DEFAULT_MODELS)
         self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models
@@ -102,6 +109,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         """Forget scripts and recorded requests."""
         self._chat_scripts.clear()
+        self.keep_calling_tools = False
         self.speech_status = None
         self.transcription_status = None
         self.transcription_delay = 0.0
@@ -129,6 +137,7 @@ class FakeOpenAI:
     def reset_chat(self) -> None:
         """Forget chat scripts and recorded requests, keeping the latencies (between benchmark trials)."""
         self._chat_scripts.clear()
+        self.keep_calling_tools = False
         self.requests.clear()
         self.live_transcription.texts.clear()
 
@@ -159,7 +168,16 @@ class FakeOpenAI:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(RecordedRequest(request.url.path, body, dict(request.headers)))
-        script = self._next_script(body["messages"])
+        if body["messages"][-1].get("role") == "tool" and self.keep_calling_tools and body.get("tools"):
+            first_tool = body["tools"][0]["function"]["name"]
+            script = ChatScript(tool_calls=((first_tool, {}),), first_token_delay=self._tool_round_delay)
+        elif body["messages"][-1].get("role") == "tool":
+            script = ChatScript(reply=_from_tools(body["messages"]), first_token_delay=self._tool_round_delay)
+        else:
+            script = self._next_script(body["messages"])
+        if script.tool_calls and body.get("stream"):
+            self._tool_round_delay = script.first_token_delay
+            return StreamingResponse(self._stream_calls(body, script), media_type="text/event-stream")
         if script.status is not None:
             headers = {"retry-after": str(script.retry_after)} if script.retry_after is not None else {}
             return JSONResponse(
@@ -203,6 +221,25 @@ class FakeOpenAI:
                 "completion_tokens": len(tokens),
                 "total_tokens": prompt_tokens + len(tokens),
             }
+            yield _sse({**_chunk(model, {}), "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"
+
+    async def _stream_calls(self, body: dict[str, Any], script: ChatScript) -> AsyncIterator[bytes]:
+        """Tool calls as the API streams them: each call's id and name, then its arguments in two pieces."""
+        model = body["model"]
+        await asyncio.sleep(script.first_token_delay)
+        yield _sse(_chunk(model, {"role": "assistant", "content": None}))
+        for index, (name, arguments) in enumerate(script.tool_calls):
+            text = json.dumps(arguments)
+            head = {"index": index, "id": f"call_{index}_{name}", "type": "function"}
+            yield _sse(_chunk(model, {"tool_calls": [{**head, "function": {"name": name, "arguments": ""}}]}))
+            for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                yield _sse(
+                    _chunk(model, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                )
+        yield _sse(_chunk(model, {}, finish_reason="tool_calls"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 10, "completion_tokens": 5 * len(script.tool_calls), "total_tokens": 0}
             yield _sse({**_chunk(model, {}), "choices": [], "usage": usage})
         yield b"data: [DONE]\n\n"
 
@@ -259,6 +296,19 @@ class FakeOpenAI:
 
 def _last_user_words(messages: list[dict[str, Any]]) -> str:
     return str(next((m for m in reversed(messages) if m.get("role") == "user"), {}).get("content", ""))
+
+
+def _from_tools(messages: list[dict[str, Any]]) -> str:
+    """A reply that uses the tools' results: each result's data, in order."""
+    results = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        try:
+            results.append(str(json.loads(message["content"]).get("data")))
+        except (ValueError, AttributeError):
+            results.append(str(message["content"]))
+    return "From the tool: " + " | ".join(reversed(results))
 
 
 def _echo(messages: list[dict[str, Any]]) -> str:

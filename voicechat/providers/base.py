@@ -14,27 +14,50 @@ from typing import Literal, TypeVar
 
 from voicechat.errors import ProviderError, ProviderUnavailable
 
-ChatRole = Literal["system", "user", "assistant"]
+ChatRole = Literal["system", "user", "assistant", "tool"]
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked to call: the call's id, the tool's name and its arguments (JSON text)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function offered to the model: its name, what it does, and its parameters' JSON schema."""
+
+    name: str
+    description: str
+    parameters: str  # JSON text (kept as text so requests stay hashable and immutable)
+
+
+@dataclass(frozen=True)
 class ChatMessage:
-    """One message as sent to a chat model."""
+    """One message as sent to a chat model: ``tool_calls`` on an assistant message that called tools,
+    ``tool_call_id`` on the ``tool`` message carrying one call's result."""
 
     role: ChatRole
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ChatRequest:
     """A chat completion request; ``temperature`` None leaves the model's own default, and
-    ``max_output_tokens`` caps what one reply may cost (None: the provider's own limit)."""
+    ``max_output_tokens`` caps what one reply may cost (None: the provider's own limit). ``tools``: the
+    functions the model may call (none: it only talks)."""
 
     messages: tuple[ChatMessage, ...]
     model: str
     temperature: float | None = None
     max_output_tokens: int | None = None
+    tools: tuple[FunctionSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,18 +69,31 @@ class TokenUsage:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: the call at ``index`` gets its id and name first, then its
+    arguments in pieces."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class ChatChunk:
-    """A piece of a streamed completion: text, or the final usage report."""
+    """A piece of a streamed completion: text, tool-call pieces, or the final usage report."""
 
     text: str = ""
     usage: TokenUsage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 class ChatStream:
     """Text deltas of a streamed reply. Use as a context manager so the connection is always released.
 
-    After iteration ``usage``, ``first_token_ms`` and ``total_ms`` describe the call; provider failures
-    (also mid-stream) surface as ``ProviderError`` subclasses.
+    After iteration ``usage``, ``first_token_ms`` and ``total_ms`` describe the call and ``tool_calls`` holds
+    the functions the model asked to call (assembled from their streamed pieces); provider failures (also
+    mid-stream) surface as ``ProviderError`` subclasses.
     """
 
     def __init__(
@@ -75,12 +111,23 @@ class ChatStream:
         self.usage: TokenUsage | None = None
         self.first_token_ms: float | None = None
         self.total_ms: float | None = None
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The complete tool calls the model made (after iteration), in order."""
+        return tuple(ToolCall(id=c[0], name=c[1], arguments=c[2]) for _, c in sorted(self._calls.items()))
 
     def __iter__(self) -> Iterator[str]:
         try:
             for chunk in _translating(self._chunks, self._translate):
                 if chunk.usage is not None:
                     self.usage = chunk.usage
+                for piece in chunk.tool_calls:
+                    call = self._calls.setdefault(piece.index, ["", "", ""])
+                    call[0] = piece.id or call[0]
+                    call[1] = piece.name or call[1]
+                    call[2] += piece.arguments
                 if chunk.text:
                     if self.first_token_ms is None:
                         self.first_token_ms = _elapsed_ms(self._started)

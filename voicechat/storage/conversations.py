@@ -24,10 +24,11 @@ from voicechat.models import (
     MessageStatus,
     Page,
     Role,
+    ToolStep,
     TurnMetrics,
 )
 from voicechat.storage.database import Database, Document, parse_id
-from voicechat.storage.search import terms_of
+from voicechat.storage.search import searchable, terms_of
 from voicechat.storage.usage_events import record_conversation_started
 
 # A stored message is far below MongoDB's 16 MB document limit; anything near it is refused up front.
@@ -110,6 +111,12 @@ class ConversationRepository:
             lambda db: list(db.conversations.find(query).sort([("updated_at", -1), ("_id", -1)]).limit(limit))
         )
 
+    def titles(self, *, owner_id: str, ids: set[str]) -> dict[str, str]:
+        """The titles of those of ``ids`` that ``owner_id`` owns."""
+        query: Document = {"_id": {"$in": [parse_id(i) for i in ids]}, "owner_id": parse_id(owner_id)}
+        docs = self._db.run(lambda db: list(db.conversations.find(query, {"title": 1})))
+        return {str(d["_id"]): d["title"] for d in docs}
+
     def rename(self, *, owner_id: str, conversation_id: str, title: str) -> None:
         """Set a new title (already validated by the caller)."""
         self._update_owned(owner_id, conversation_id, {"$set": {"title": title}})
@@ -183,6 +190,7 @@ class ConversationRepository:
         model: str | None = None,
         error: str | None = None,
         metrics: TurnMetrics | None = None,
+        tool_steps: tuple[ToolStep, ...] = (),
     ) -> Message:
         """Append a message (ownership checked) and update the conversation's counters."""
         if len(content) > MAX_STORED_CONTENT_CHARS:
@@ -195,7 +203,7 @@ class ConversationRepository:
             "owner_id": conversation["owner_id"],
             "role": role,
             "content": content,
-            "terms": terms_of(content),
+            "terms": terms_of(searchable(content, tool_steps)),
             "created_at": now,
             "status": status,
             "is_voice": is_voice,
@@ -205,6 +213,8 @@ class ConversationRepository:
             "error": error,
             "metrics": {k: v for k, v in asdict(metrics or TurnMetrics()).items() if v is not None},
         }
+        if tool_steps:
+            doc["tool_steps"] = [asdict(step) for step in tool_steps]
         self._db.run(lambda db: db.messages.insert_one(doc))
         if not self._still_live(conversation["_id"]):  # deleted meanwhile: take the message back out
             self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
@@ -229,6 +239,7 @@ class ConversationRepository:
         error: str | None = None,
         interrupted: bool | None = None,
         metrics: TurnMetrics | None = None,
+        tool_steps: tuple[ToolStep, ...] | None = None,
     ) -> Message:
         """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
         ended, more timings (merged with those already stored). Ownership checked; returns the message."""
@@ -236,7 +247,12 @@ class ConversationRepository:
         if content is not None:
             if len(content) > MAX_STORED_CONTENT_CHARS:
                 raise InvalidInput("That message is too large to store.")
-            changes |= {"content": content, "terms": terms_of(content)}
+            changes |= {"content": content}
+        if tool_steps is not None:
+            changes["tool_steps"] = [asdict(step) for step in tool_steps]
+        query = {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}
+        if content is not None or tool_steps is not None:
+            changes["terms"] = self._terms_after(query, content, tool_steps)
         if status is not None:
             changes["status"] = status
         if audio_id is not None:
@@ -248,7 +264,6 @@ class ConversationRepository:
         for name, value in asdict(metrics or TurnMetrics()).items():
             if value is not None:
                 changes[f"metrics.{name}"] = value
-        query = {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}
         doc = self._db.run(
             lambda db: (
                 db.messages.find_one_and_update(
@@ -261,6 +276,18 @@ class ConversationRepository:
         if doc is None:
             raise NotFound("That message was not found.")
         return _to_message(doc)
+
+    def _terms_after(
+        self, query: Document, content: str | None, steps: tuple[ToolStep, ...] | None
+    ) -> list[str]:
+        """A message's search terms once ``content`` or ``steps`` change (the terms cover both)."""
+        if content is None or steps is None:
+            doc = self._db.run(lambda db: db.messages.find_one(query, {"content": 1, "tool_steps": 1}))
+            if doc is None:
+                raise NotFound("That message was not found.")
+            content = doc["content"] if content is None else content
+            steps = _to_message_steps(doc) if steps is None else steps
+        return terms_of(searchable(content, steps))
 
     def messages_page(
         self,
@@ -371,4 +398,12 @@ def _to_message(doc: Document) -> Message:
         model=doc.get("model"),
         error=doc.get("error"),
         metrics=TurnMetrics(**{k: v for k, v in metrics.items() if k in TurnMetrics.__dataclass_fields__}),
+        tool_steps=_to_message_steps(doc),
+    )
+
+
+def _to_message_steps(doc: Document) -> tuple[ToolStep, ...]:
+    return tuple(
+        ToolStep(**{k: v for k, v in step.items() if k in ToolStep.__dataclass_fields__})
+        for step in doc.get("tool_steps") or ()
     )

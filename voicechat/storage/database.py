@@ -35,6 +35,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         # Portable full-text search: normalised terms per message, queried by equality (see search.py).
         ([("owner_id", ASCENDING), ("terms", ASCENDING)], {}),
     ],
+    # A confirm-first call waits for the user's yes this long at most (checked on use as well).
+    "held_tool_calls": [([("held_at", ASCENDING)], {"expireAfterSeconds": defaults.TOOL_CONFIRM_SECONDS})],
     "usage_events": [
         ([("created_at", ASCENDING)], {}),
         ([("user_id", ASCENDING), ("created_at", ASCENDING)], {}),

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from bson import ObjectId
 
 from voicechat import defaults
-from voicechat.models import SearchHit
+from voicechat.models import SearchHit, ToolStep
 from voicechat.storage.database import Database, Document, parse_id
 
 _WORD = re.compile(r"\w+")
@@ -34,6 +34,12 @@ def terms_of(text: str, *, limit: int = MAX_TERMS_PER_MESSAGE) -> list[str]:
             if len(seen) >= limit:
                 break
     return list(seen)
+
+
+def searchable(content: str | None, tool_steps: tuple[ToolStep, ...] | None) -> str:
+    """The text a message is found by: its words and its tool calls (name, arguments, result)."""
+    steps = " ".join(f"{s.name.replace('_', ' ')} {s.arguments} {s.result}" for s in tool_steps or ())
+    return f"{content or ''} {steps}"
 
 
 class MessageSearch:

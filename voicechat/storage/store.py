@@ -14,6 +14,7 @@ from voicechat.storage.database import Database
 from voicechat.storage.embedded import EmbeddedMongo
 from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
+from voicechat.storage.tool_state import ToolStateRepository
 from voicechat.storage.turn_latency import TurnLatencyRepository
 from voicechat.storage.usage_events import UsageRepository
 from voicechat.storage.users import UserRepository, migrate_users
@@ -32,6 +33,7 @@ class Store:
     audio: AudioStore
     refusals: RefusalRepository
     turn_latency: TurnLatencyRepository
+    tools: ToolStateRepository
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -69,6 +71,7 @@ class Store:
             audio=AudioStore(db),
             refusals=RefusalRepository(db),
             turn_latency=TurnLatencyRepository(db),
+            tools=ToolStateRepository(db),
             embedded=embedded,
         )
 

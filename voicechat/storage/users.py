@@ -15,6 +15,7 @@ from typing import Literal, get_args
 from pymongo import ReturnDocument
 from pymongo.database import Database as PymongoDatabase
 
+from voicechat import defaults
 from voicechat.errors import InvalidInput, NotAllowed, NotFound
 from voicechat.models import User, UserRole, VoicePreferences
 from voicechat.storage.database import Database, Document, parse_id
@@ -177,6 +178,33 @@ class UserRepository:
         self._db.run(
             lambda db: db.users.update_one({"_id": oid}, {"$set": {"preferences": asdict(preferences)}})
         )
+
+    def memory(self, user_id: str) -> list[str]:
+        """The facts the assistant remembers about the user, oldest first."""
+        oid = parse_id(user_id)
+        doc = self._db.run(lambda db: db.users.find_one({"_id": oid}, {"memory": 1})) or {}
+        return [str(fact) for fact in doc.get("memory") or ()]
+
+    def remember(self, user_id: str, fact: str) -> list[str]:
+        """Add a fact (trimmed, capped; a repeat is kept once); the oldest go past the limit. Returns them."""
+        fact = " ".join(fact.split())[: defaults.MEMORY_FACT_CHARS]
+        facts = [f for f in self.memory(user_id) if f.casefold() != fact.casefold()]
+        return self.set_memory(user_id, [*facts, fact][-defaults.MEMORY_FACTS :])
+
+    def forget(self, user_id: str, about: str) -> int:
+        """Remove every fact containing ``about`` (case aside); how many went."""
+        facts = self.memory(user_id)
+        kept = [f for f in facts if about.casefold() not in f.casefold()]
+        self.set_memory(user_id, kept)
+        return len(facts) - len(kept)
+
+    def set_memory(self, user_id: str, facts: list[str]) -> list[str]:
+        """Replace the remembered facts (the preferences page edits them); blank ones are dropped."""
+        cleaned = [" ".join(f.split())[: defaults.MEMORY_FACT_CHARS] for f in facts if f.strip()]
+        cleaned = cleaned[-defaults.MEMORY_FACTS :]
+        oid = parse_id(user_id)
+        self._db.run(lambda db: db.users.update_one({"_id": oid}, {"$set": {"memory": cleaned}}))
+        return cleaned
 
 
 def _user_oid(user_id: str) -> object:

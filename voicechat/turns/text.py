@@ -7,28 +7,34 @@ The user's message is stored before any provider is called, and the reply is sto
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from voicechat import defaults
 from voicechat.config import Settings
-from voicechat.errors import InvalidInput, ProviderError, ProviderRateLimited
+from voicechat.errors import InvalidInput, ProviderError
 from voicechat.models import (
     ContextMessage,
     Conversation,
     Message,
     MessageStatus,
+    ToolStep,
     TurnMetrics,
-    UsageStatus,
     User,
 )
-from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, TokenUsage
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
 from voicechat.providers.chat_factory import offered_chat_models
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
-from voicechat.tokens import estimate_chat_usage, warm_up
+from voicechat.tokens import warm_up
+from voicechat.tools.catalog import toolbox_for
+from voicechat.tools.runner import tool_usage
+from voicechat.turns.chat_usage import chat_usage
+from voicechat.turns.tool_rounds import AheadGate, ToolRounds, ToolWatch
 from voicechat.turns.writer import MessageMeta, TurnWriter
-from voicechat.usage import Usage, chat_cost
+from voicechat.usage import Usage
 from voicechat.validation import clean_message_text, clean_system_prompt
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,7 @@ class TurnOptions:
 
     model: str
     system_prompt: str
+    timezone: str | None = None  # the browser's, for the time tool
 
 
 class ChatService:
@@ -52,7 +59,14 @@ class ChatService:
         warm_up()  # the tokeniser that prices replies cut short
 
     def begin_text_turn(
-        self, *, user: User, conversation_id: str | None, text: object, options: TurnOptions, llm: LLM
+        self,
+        *,
+        user: User,
+        conversation_id: str | None,
+        text: object,
+        options: TurnOptions,
+        llm: LLM,
+        watch: ToolWatch | None = None,
     ) -> TextTurn:
         """Validate and store the user's message; return the turn whose reply the page streams.
 
@@ -67,7 +81,13 @@ class ChatService:
             owner_id=user.id, conversation_id=conversation.id, role="user", content=content
         )
         return self.reply_to(
-            user=user, conversation=conversation, message=message, context=context, options=options, llm=llm
+            user=user,
+            conversation=conversation,
+            message=message,
+            context=context,
+            options=options,
+            llm=llm,
+            watch=watch,
         )
 
     def open_conversation(
@@ -92,7 +112,7 @@ class ChatService:
                     model=options.model,
                     system_prompt=system_prompt,
                 )
-        return conversation, TurnOptions(model=options.model, system_prompt=system_prompt)
+        return conversation, replace(options, system_prompt=system_prompt)
 
     def reply_to(
         self,
@@ -104,9 +124,10 @@ class ChatService:
         options: TurnOptions,
         llm: LLM,
         handover: Callable[[Usage], None] | None = None,
+        watch: ToolWatch | None = None,
     ) -> TextTurn:
         """The turn answering ``message`` (already stored), given the context loaded before it was added;
-        ``handover`` as for ``TextTurn``."""
+        ``handover`` as for ``TextTurn``, ``watch`` hears about its tools."""
         context = self._store.context.extend(conversation.id, context, _context_of(message))
         return TextTurn(
             store=self._store,
@@ -118,7 +139,29 @@ class ChatService:
             options=options,
             llm=llm,
             handover=handover,
+            tools=self._tools(user, conversation.id, options, message.content, watch=watch),
         )
+
+    def _tools(
+        self,
+        user: User,
+        conversation_id: str,
+        options: TurnOptions,
+        said: str,
+        *,
+        watch: ToolWatch | None,
+        gate: AheadGate | None = None,
+    ) -> ToolRounds | None:
+        box = toolbox_for(
+            self._settings,
+            self._store,
+            user=user,
+            conversation_id=conversation_id,
+            model=options.model,
+            timezone=options.timezone,
+            user_said=said,
+        )
+        return None if box is None else ToolRounds(box, watch or ToolWatch(), gate)
 
     def answer(
         self,
@@ -128,6 +171,7 @@ class ChatService:
         options: TurnOptions,
         llm: LLM,
         billing: Callable[[Usage], None],
+        watch: ToolWatch | None = None,
     ) -> TextTurn:
         """The turn answering ``message``, stored with everything before it, for a caller that stores the
         reply itself (a Talk turn keeps what was heard) and bills through ``billing``."""
@@ -143,6 +187,7 @@ class ChatService:
             options=options,
             llm=llm,
             handover=billing,
+            watch=watch,
         )
 
     def draft(
@@ -154,6 +199,8 @@ class ChatService:
         options: TurnOptions,
         llm: LLM,
         billing: Callable[[Usage], None],
+        watch: ToolWatch | None = None,
+        gate: AheadGate | None = None,
     ) -> TextTurn:
         """A reply prepared for ``text`` before it is stored (Talk mode drafts it in the user's pause): its
         context is the conversation so far plus ``text``; nothing of it is stored, its usage goes to
@@ -178,6 +225,7 @@ class ChatService:
             options=options,
             llm=llm,
             handover=billing,
+            tools=self._tools(user, conversation.id, options, text, watch=watch, gate=gate or AheadGate()),
         )
 
 
@@ -196,9 +244,10 @@ class TextTurn:
         options: TurnOptions,
         llm: LLM,
         handover: Callable[[Usage], None] | None = None,
+        tools: ToolRounds | None = None,
     ) -> None:
         """``handover``: the caller stores the reply itself (a Talk turn keeps what was heard) and takes the
-        chat call's usage through it; by default the turn stores both."""
+        chat call's usage through it; by default the turn stores both. ``tools``: what the model may call."""
         self._store = store
         self._writer = TurnWriter(store, user)
         self._handover = handover
@@ -212,87 +261,126 @@ class TextTurn:
         self._context = context
         self._options = options
         self._llm = llm
+        self.tools = tools
         self.reply: Message | None = None
 
     def stream_reply(self) -> Generator[str, None, None]:
-        """Yield the reply as it streams. Raises ProviderError after storing whatever arrived."""
-        request = ChatRequest(
-            messages=(
-                ChatMessage(role="system", content=self._options.system_prompt),
-                # A reply cut off before a word was heard is stored empty; as context it teaches the model to
-                # say nothing (a small local model then answers every question with silence).
-                *(ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()),
-            ),
-            model=self._options.model,
-            temperature=self._settings.temperature,
-            max_output_tokens=self._settings.max_output_tokens,
-        )
+        """Yield the reply as it streams (through any tool rounds). Raises ProviderError after storing
+        whatever arrived."""
+        messages = [self._system_message(), *self._history()]
         parts: list[str] = []
         status: MessageStatus = "interrupted"  # if the page abandons the generator
         error: ProviderError | None = None
-        stream: ChatStream | None = None
+        started = time.perf_counter()
+        first_token_ms: float | None = None
         try:
-            stream = self._llm.stream_chat(request)
-            with stream:
-                for delta in stream:
-                    parts.append(delta)
-                    yield delta
+            for round_number in range(defaults.TOOL_ROUNDS + 1):
+                tools = self.tools is not None and round_number < defaults.TOOL_ROUNDS
+                request = self._request(messages, with_tools=tools)
+                stream: ChatStream | None = None
+                said: list[str] = []
+                ended = False
+                try:
+                    stream = self._llm.stream_chat(request)
+                    with stream:
+                        for delta in stream:
+                            first_token_ms = first_token_ms or _elapsed_ms(started)
+                            said.append(delta)
+                            parts.append(delta)
+                            yield delta
+                    ended = True
+                except ProviderError as exc:
+                    status, error = "failed", exc
+                    raise
+                finally:
+                    ended_as: MessageStatus = "failed" if error else "complete" if ended else "interrupted"
+                    self._bill_round(stream, request, "".join(said), status=ended_as, error=error)
+                calls = stream.tool_calls if tools else ()
+                if not calls or self.tools is None:
+                    break
+                for item in self.tools.run(calls, "".join(said)):
+                    if isinstance(item, str):
+                        parts.append(item)
+                        yield item
+                    else:
+                        messages.append(item)
+                if messages[-1].role != "tool":
+                    return  # a drafted reply dropped while its calls waited for the turn
             status = "complete"
-        except ProviderError as exc:
-            status, error = "failed", exc
-            raise
         finally:
-            self._finish("".join(parts), status=status, error=error, stream=stream, request=request)
+            self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=_elapsed_ms(started))
+            self._finish("".join(parts).strip() if self.tools else "".join(parts), status=status, error=error)
 
-    def _finish(
+    @property
+    def tool_steps(self) -> tuple[ToolStep, ...]:
+        """The tool calls made so far for this reply."""
+        return tuple(self.tools.steps) if self.tools is not None else ()
+
+    def _system_message(self) -> ChatMessage:
+        prompt = self._options.system_prompt
+        if self.tools is not None:
+            prompt += self.tools.system_note(self._store.users.memory(self._user.id))
+        return ChatMessage(role="system", content=prompt)
+
+    def _history(self) -> list[ChatMessage]:
+        # A reply cut off before a word was heard is stored empty; as context it teaches the model to say
+        # nothing (a small local model then answers every question with silence).
+        return [ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()]
+
+    def _request(self, messages: list[ChatMessage], *, with_tools: bool) -> ChatRequest:
+        return ChatRequest(
+            messages=tuple(messages),
+            model=self._options.model,
+            temperature=self._settings.temperature,
+            max_output_tokens=self._settings.max_output_tokens,
+            tools=self.tools.box.specs if with_tools and self.tools is not None else (),
+        )
+
+    def _bill_round(
         self,
+        stream: ChatStream | None,
+        request: ChatRequest,
         text: str,
         *,
         status: MessageStatus,
         error: ProviderError | None,
-        stream: ChatStream | None,
-        request: ChatRequest,
     ) -> None:
-        usage, estimated = billed_usage(stream, request, text)
-        model = self._options.model
-        # Usage first: whatever happens to the reply below, what the provider billed is on record.
+        """Bill one chat call of the turn (a reply with tools makes several); an abandoned stream is billed
+        as interrupted, with what it produced."""
         self._bill(
-            Usage(
-                kind="chat",
-                provider=self._llm.provider,
-                model=model,
-                status=_usage_status(status, error),
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=chat_cost(
-                    model=model,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    prices=self._settings.chat_price_table,
-                ),
-                latency_ms=stream.first_token_ms if stream else None,
-                estimated=estimated,
+            chat_usage(
+                self._llm.provider,
+                stream,
+                request,
+                text,
+                status=status,
+                error=error,
+                prices=self._settings.chat_price_table,
             )
         )
-        self.metrics = TurnMetrics(
-            first_token_ms=stream.first_token_ms if stream else None,
-            total_ms=stream.total_ms if stream else None,
-        )
+
+    def _finish(self, text: str, *, status: MessageStatus, error: ProviderError | None) -> None:
+        for step in self.tool_steps:
+            self._bill(tool_usage(step))
         self.status, self.error = status, error
         conversation_id = self.conversation.id
         if self._handover is None and (text or status == "complete"):
             error_mark = type(error).__name__ if error else None
-            meta = MessageMeta(status=status, model=model, error=error_mark, metrics=self.metrics)
+            meta = MessageMeta(
+                status=status,
+                model=self._options.model,
+                error=error_mark,
+                metrics=self.metrics,
+                tool_steps=self.tool_steps,
+            )
             self.reply = self._writer.reply(conversation_id, text, meta)
             if status != "failed":
                 self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
         log.info(
-            "turn finished conversation=%s status=%s tokens=%d/%d estimated=%s first_token_ms=%s",
+            "turn finished conversation=%s status=%s tools=%d first_token_ms=%s",
             conversation_id,
             status,
-            usage.input_tokens,
-            usage.output_tokens,
-            estimated,
+            len(self.tool_steps),
             self.metrics.first_token_ms,
         )
 
@@ -303,24 +391,9 @@ class TextTurn:
             self._writer.bill(usage, self.conversation.id)
 
 
-def billed_usage(stream: ChatStream | None, request: ChatRequest, text: str) -> tuple[TokenUsage, bool]:
-    """What a chat call was billed, and whether we counted it: the provider's report when it came; our own
-    count when the stream ended before its report (a reply cut short is billed too); nothing for a request
-    that never started."""
-    if stream is None:
-        return TokenUsage(input_tokens=0, output_tokens=0), False
-    if stream.usage is not None:
-        return stream.usage, False
-    return estimate_chat_usage(request.messages, text, model=request.model), True
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _context_of(message: Message) -> ContextMessage:
     return ContextMessage(id=message.id, role=message.role, content=message.content)
-
-
-def _usage_status(status: MessageStatus, error: ProviderError | None) -> UsageStatus:
-    if isinstance(error, ProviderRateLimited):
-        return "rate_limited"
-    if status == "complete":
-        return "ok"
-    return "interrupted" if status == "interrupted" else "error"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from voicechat.audio.encode import encode_for_storage
-from voicechat.models import Message, MessageStatus, Role, TurnMetrics, User
+from voicechat.models import Message, MessageStatus, Role, ToolStep, TurnMetrics, User
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.store import Store
 from voicechat.usage import Usage
@@ -29,6 +29,7 @@ class MessageMeta:
     error: str | None = None
     metrics: TurnMetrics | None = None
     audio_id: str | None = None
+    tool_steps: tuple[ToolStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class TurnWriter:
             model=meta.model,
             error=meta.error,
             metrics=meta.metrics,
+            tool_steps=meta.tool_steps,
         )
 
     def settle_reply(
@@ -128,8 +130,10 @@ class TurnWriter:
         status: MessageStatus | None,
         metrics: TurnMetrics,
         audio_id: str | None,
+        tool_steps: tuple[ToolStep, ...] = (),
     ) -> Message:
-        """A stored reply as it ended: what was heard of it (when cut short), how it ended, its audio."""
+        """A stored reply as it ended: what was heard of it (when cut short), how it ended, its audio, the
+        tools it called."""
         settled = self._store.conversations.update_message(
             owner_id=self._user.id,
             message_id=message.id,
@@ -138,6 +142,7 @@ class TurnWriter:
             interrupted=True if status == "interrupted" else None,
             audio_id=audio_id,
             metrics=metrics,
+            tool_steps=tool_steps or None,
         )
         self._store.context.forget(message.conversation_id)
         return settled

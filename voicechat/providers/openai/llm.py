@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Any, cast
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 from voicechat.errors import ProviderError
-from voicechat.providers.base import LLM, ChatChunk, ChatRequest, TokenUsage
+from voicechat.providers.base import (
+    LLM,
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    FunctionSpec,
+    TokenUsage,
+    ToolCallDelta,
+)
 from voicechat.providers.openai.client import translate_openai_error
 
 
@@ -21,12 +31,11 @@ class OpenAIChat(LLM):
         self._client = client
 
     def _open_stream(self, request: ChatRequest) -> tuple[Iterator[ChatChunk], Callable[[], None]]:
-        messages: list[ChatCompletionMessageParam] = [
-            cast(ChatCompletionMessageParam, {"role": m.role, "content": m.content}) for m in request.messages
-        ]
+        messages = [_wire_message(m) for m in request.messages]
         stream = self._client.chat.completions.create(
             model=request.model,
             messages=messages,
+            tools=[_wire_tool(t) for t in request.tools] if request.tools else openai.omit,
             stream=True,
             stream_options={"include_usage": True},
             # None leaves the model's default (some reasoning models refuse any other temperature).
@@ -46,11 +55,41 @@ class OpenAIChat(LLM):
                         )
                     )
                 for choice in chunk.choices:
-                    if choice.delta is not None and choice.delta.content:
+                    if choice.delta.content:
                         yield ChatChunk(text=choice.delta.content)
+                    if choice.delta.tool_calls:
+                        yield ChatChunk(tool_calls=tuple(_call_piece(c) for c in choice.delta.tool_calls))
 
         return chunks(), stream.close
 
     def translate_error(self, exc: Exception) -> ProviderError | None:
         """See ``LLM.translate_error``."""
         return translate_openai_error(exc) or super().translate_error(exc)
+
+
+def _wire_message(message: ChatMessage) -> ChatCompletionMessageParam:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+        wire["content"] = message.content or None
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return cast(ChatCompletionMessageParam, wire)
+
+
+def _wire_tool(spec: FunctionSpec) -> ChatCompletionToolParam:
+    function = {"name": spec.name, "description": spec.description, "parameters": json.loads(spec.parameters)}
+    return cast(ChatCompletionToolParam, {"type": "function", "function": function})
+
+
+def _call_piece(piece: ChoiceDeltaToolCall) -> ToolCallDelta:
+    function = piece.function
+    return ToolCallDelta(
+        index=piece.index,
+        id=piece.id,
+        name=function.name if function is not None else None,
+        arguments=(function.arguments or "") if function is not None else "",
+    )

@@ -1,0 +1,91 @@
+"""A real MCP server built with the ``mcp`` SDK: an incident board (read-only listing, a ticket opener that
+changes things, a slow tool and a failing one). Served over streamable HTTP in a thread (``McpBoard``), or
+over stdio as a subprocess: ``python -m tests.fakes.mcp_server``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.fakes.asgi import AsgiServer
+
+INCIDENTS = ("INC-7 checkout latency above 2 s", "INC-9 login errors in eu-west")
+
+
+def board() -> tuple[MCPServer, list[str]]:
+    """The server, and the tickets it has opened (shared with the test that serves it in-thread)."""
+    server: MCPServer = MCPServer("incident-board")
+    opened: list[str] = []
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def list_incidents() -> str:
+        """The open incidents on the board."""
+        return "\n".join(INCIDENTS)
+
+    @server.tool()
+    def open_ticket(title: str) -> str:
+        """Open a ticket with the given title."""
+        opened.append(title)
+        return f"Opened TCK-{len(opened)}: {title}"
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def slow_report(seconds: float) -> str:
+        """A report that takes a while."""
+        time.sleep(seconds)
+        return "report ready"
+
+    @server.tool()
+    def broken() -> str:
+        """Always fails."""
+        raise RuntimeError("the board is on fire")
+
+    return server, opened
+
+
+class _NeedsToken:
+    """Refuses requests without the expected bearer token (the admin's header from secrets)."""
+
+    def __init__(self, app: ASGIApp, token: str, seen: list[dict[str, str]]) -> None:
+        self._app, self._token, self._seen = app, token, seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self._seen.append(headers)
+            if headers.get("authorization") != f"Bearer {self._token}":
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"no"})
+                return
+        await self._app(scope, receive, send)
+
+
+class McpBoard:
+    """The board over streamable HTTP on 127.0.0.1 (``url``), requiring ``token``."""
+
+    def __init__(self, token: str = "board-token") -> None:
+        self.server, self.opened = board()
+        self.headers_seen: list[dict[str, str]] = []
+        app: Any = _NeedsToken(self.server.streamable_http_app(), token, self.headers_seen)
+        self._http = AsgiServer(app, name="fake-mcp", lifespan=True)
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint."""
+        return f"http://127.0.0.1:{self._http.port}/mcp"
+
+    def start(self) -> McpBoard:
+        """Serve in a thread until ``stop``."""
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._http.stop()
+
+
+if __name__ == "__main__":
+    board()[0].run("stdio")

@@ -1,0 +1,83 @@
+"""What the deployment allows of each tool (switched on or off, confirm first), and calls held for a user's
+confirmation. Both are shared by every process (MongoDB), so a switch or a yes counts wherever it lands."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from voicechat import defaults
+from voicechat.storage.database import Database, Document, parse_id
+
+SWITCHES_FRESH_SECONDS = 5.0  # a process re-reads the switches at most this often
+
+
+@dataclass(frozen=True)
+class ToolSwitch:
+    """An admin's choice for one tool (absent: the tool's default)."""
+
+    enabled: bool
+    confirm_first: bool
+
+
+@dataclass(frozen=True)
+class HeldCall:
+    """A confirm-first call waiting for the user's yes."""
+
+    name: str
+    arguments: str
+    held_at: datetime
+
+
+class ToolStateRepository:
+    """Deployment-wide tool switches (read often, cached briefly) and held calls per conversation."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._switches: dict[str, ToolSwitch] = {}
+        self._read_at = -SWITCHES_FRESH_SECONDS
+
+    def switches(self) -> dict[str, ToolSwitch]:
+        """Every tool an admin has set, by name (at most a few seconds old)."""
+        with self._lock:
+            if time.monotonic() - self._read_at < SWITCHES_FRESH_SECONDS:
+                return dict(self._switches)
+        docs = self._db.run(lambda db: list(db.tool_settings.find()))
+        switches = {
+            str(d["_id"]): ToolSwitch(bool(d.get("enabled", True)), bool(d.get("confirm_first")))
+            for d in docs
+        }
+        with self._lock:
+            self._switches, self._read_at = switches, time.monotonic()
+        return dict(switches)
+
+    def set_switch(self, name: str, switch: ToolSwitch, *, by: str) -> None:
+        """Store an admin's choice for ``name`` (the caller checks the admin role)."""
+        change: Document = {
+            "enabled": switch.enabled,
+            "confirm_first": switch.confirm_first,
+            "updated_by": by,
+            "updated_at": datetime.now(UTC),
+        }
+        self._db.run(lambda db: db.tool_settings.update_one({"_id": name}, {"$set": change}, upsert=True))
+        with self._lock:
+            self._read_at = -SWITCHES_FRESH_SECONDS
+
+    def hold(self, conversation_id: str, name: str, arguments: str) -> None:
+        """Keep a confirm-first call until the user answers (one per conversation: the newest)."""
+        doc: Document = {"name": name, "arguments": arguments, "held_at": datetime.now(UTC)}
+        oid = parse_id(conversation_id)
+        self._db.run(lambda db: db.held_tool_calls.update_one({"_id": oid}, {"$set": doc}, upsert=True))
+
+    def take(self, conversation_id: str) -> HeldCall | None:
+        """The call held in this conversation (removed), if it is still fresh."""
+        oid = parse_id(conversation_id)
+        doc = self._db.run(lambda db: db.held_tool_calls.find_one_and_delete({"_id": oid}))
+        if doc is None:
+            return None
+        held = HeldCall(doc["name"], doc["arguments"], doc["held_at"])
+        fresh = datetime.now(UTC) - held.held_at < timedelta(seconds=defaults.TOOL_CONFIRM_SECONDS)
+        return held if fresh else None

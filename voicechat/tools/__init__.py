@@ -1,0 +1,1 @@
+"""Tools the assistant may call: built-ins, MCP servers' tools, and the runner every engine shares."""

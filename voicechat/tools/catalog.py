@@ -1,0 +1,108 @@
+"""Which tools a turn may call: the built-ins and the MCP servers' tools, as the admin switched them, for
+models that can call tools (the offline model cannot: tools are off there, and the chat says so)."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import dataclass
+
+from voicechat.config import Settings
+from voicechat.models import User
+from voicechat.providers.chat_factory import is_local
+from voicechat.storage.store import Store
+from voicechat.storage.tool_state import ToolSwitch
+from voicechat.tools.builtin import built_in_tools
+from voicechat.tools.mcp import McpHub, McpTool
+from voicechat.tools.mcp_config import McpServerConfig
+from voicechat.tools.runner import ToolBox
+from voicechat.tools.spec import BUILT_IN, Tool, ToolContext
+
+_hubs: dict[tuple[McpServerConfig, ...], McpHub] = {}
+_hubs_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ToolEntry:
+    """A tool as the admin page lists it: what it is and how the deployment treats it."""
+
+    name: str
+    description: str
+    source: str
+    read_only: bool
+    enabled: bool
+    confirm_first: bool
+
+
+def shared_hub(settings: Settings) -> McpHub | None:
+    """The process's sessions with the configured MCP servers (None: none configured)."""
+    if not settings.mcp_servers:
+        return None
+    with _hubs_lock:
+        hub = _hubs.get(settings.mcp_servers)
+        if hub is None:
+            hub = _hubs[settings.mcp_servers] = McpHub(settings.mcp_servers)
+            atexit.register(hub.close)
+        return hub
+
+
+def tools_off_reason(settings: Settings, model: str) -> str | None:
+    """Why a conversation on ``model`` has no tools (None: it has them)."""
+    if not settings.tools_enabled:
+        return "Tools are switched off on this deployment."
+    if is_local(model):
+        return "The offline model cannot call tools, so tools are off for it."
+    return None
+
+
+def catalog(settings: Settings, store: Store) -> list[ToolEntry]:
+    """Every tool this deployment knows, with the admin's switches (or their defaults) applied."""
+    switches = store.tools.switches()
+    return [_entry(tool, switches.get(tool.name)) for tool in _all_tools(settings)]
+
+
+def toolbox_for(
+    settings: Settings,
+    store: Store,
+    *,
+    user: User,
+    conversation_id: str,
+    model: str,
+    timezone: str | None = None,
+    user_said: str = "",
+) -> ToolBox | None:
+    """The tools a turn in ``conversation_id`` may call (None: no tools for this model or deployment)."""
+    if tools_off_reason(settings, model) is not None:
+        return None
+    switches = store.tools.switches()
+    entries = [(tool, _entry(tool, switches.get(tool.name))) for tool in _all_tools(settings)]
+    offered = tuple(tool for tool, entry in entries if entry.enabled)
+    if not offered:
+        return None
+    context = ToolContext(
+        user=user, conversation_id=conversation_id, store=store, timezone=timezone, user_said=user_said
+    )
+    confirm = frozenset(entry.name for _, entry in entries if entry.enabled and entry.confirm_first)
+    return ToolBox(tools=offered, context=context, confirm_first=confirm)
+
+
+def _all_tools(settings: Settings) -> list[Tool]:
+    tools = built_in_tools()
+    hub = shared_hub(settings)
+    if hub is not None:
+        tools.extend(McpTool(hub, info) for info in hub.tools())
+    return tools
+
+
+def _entry(tool: Tool, switch: ToolSwitch | None) -> ToolEntry:
+    # Defaults: built-ins on and run at once; a server's tool on, but confirmed first unless it only reads.
+    default = ToolSwitch(enabled=True, confirm_first=tool.source != BUILT_IN and not tool.read_only)
+    chosen = switch or default
+    return ToolEntry(
+        name=tool.name,
+        description=tool.spec.description,
+        source=tool.source,
+        read_only=tool.read_only,
+        enabled=chosen.enabled,
+        confirm_first=chosen.confirm_first,
+    )

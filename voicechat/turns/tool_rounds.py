@@ -1,0 +1,92 @@
+"""The tool side of a chat turn: what the model is told, how a round's calls run, and the rounds' record.
+
+A reply is a few rounds: the model streams text and may ask for tools; the tools run (all of a round's calls
+together), their results go back as ``tool`` messages, and the model continues, up to ``TOOL_ROUNDS``. A
+drafted reply (Talk mode, in the user's pause) runs only calls that change nothing; any other call waits
+until the turn is confirmed (``AheadGate``) or the draft is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from voicechat import defaults
+from voicechat.models import ToolStep
+from voicechat.providers.base import ChatMessage, ToolCall
+from voicechat.tools.runner import DATA_NOTE, ToolBox
+from voicechat.tools.spec import ToolOutcome
+
+_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tool-round")
+
+
+class AheadGate:
+    """Lets a drafted reply's side-effecting calls run once its turn is confirmed, or stops them."""
+
+    def __init__(self) -> None:
+        self._go, self._stop = threading.Event(), threading.Event()
+
+    def go(self) -> None:
+        """The turn is confirmed: the draft is the reply."""
+        self._go.set()
+
+    def stop(self) -> None:
+        """The draft was dropped."""
+        self._stop.set()
+
+    def wait(self) -> bool:
+        """Block until confirmed (True) or dropped (False)."""
+        while not self._go.wait(0.05):
+            if self._stop.is_set():
+                return False
+        return True
+
+
+@dataclass
+class ToolWatch:
+    """Who hears about a turn's tools as they run (the chat page's status, a call's view and filler)."""
+
+    started: Callable[[ToolCall], None] = lambda call: None
+    finished: Callable[[ToolStep], None] = lambda step: None
+    filler: str | None = None  # said when a round's tools take longer than ``TOOL_FILLER_AFTER_SECONDS``
+
+
+@dataclass
+class ToolRounds:
+    """The tools of one turn and what they did so far."""
+
+    box: ToolBox
+    watch: ToolWatch = field(default_factory=ToolWatch)
+    gate: AheadGate | None = None
+    steps: list[ToolStep] = field(default_factory=list)
+    filled: bool = False  # the filler was said (once per reply)
+
+    def system_note(self, memory: list[str]) -> str:
+        """What the system prompt adds: the data rule, and what the user asked to be remembered."""
+        note = f"\n\n{DATA_NOTE}"
+        if memory:
+            facts = "\n".join(f"- {fact}" for fact in memory)
+            note += f"\n\nWhat the user asked you to remember about them (they can see and edit it):\n{facts}"
+        return note
+
+    def run(self, calls: tuple[ToolCall, ...], said: str) -> Iterator[str | ChatMessage]:
+        """Run a round's calls (the model's text of the round: ``said``); yields the filler (text to say) if
+        they take a while, then the messages that continue the conversation. Stops (yielding nothing more)
+        when a drafted reply is dropped before its side-effecting calls could run."""
+        if self.gate is not None and not all(self.box.safe_ahead(c) for c in calls) and not self.gate.wait():
+            return
+        for call in calls:
+            self.watch.started(call)
+        futures = [_CALLS.submit(self.box.run, call) for call in calls]
+        done, _ = wait(futures, timeout=defaults.TOOL_FILLER_AFTER_SECONDS)
+        if len(done) < len(futures) and self.watch.filler and not self.filled:
+            self.filled = True
+            yield f" {self.watch.filler} "
+        outcomes: list[ToolOutcome] = [f.result() for f in futures]
+        yield ChatMessage(role="assistant", content=said, tool_calls=calls)
+        for outcome in outcomes:
+            self.steps.append(outcome.step)
+            self.watch.finished(outcome.step)
+            yield ChatMessage(role="tool", content=outcome.content, tool_call_id=outcome.call_id)
