@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from ui import context, people_admin
+from ui import context, people_admin, tools_admin
 from ui.usage_charts import model_warnings, render_report
 from voicechat.dashboard import build_report, days_back
 
@@ -49,3 +49,4 @@ else:
     st.caption("No request was refused in this range.")
 
 people_admin.render(app)
+tools_admin.render(app)

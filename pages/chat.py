@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ui import audio_replay, chat_sidebar, context, local_servers, offline_models, talk_panel
+from ui import audio_replay, chat_sidebar, context, local_servers, offline_models, talk_panel, tool_steps
 from ui.state import ChatState, chat_state, conversation_id, open_conversation, session_settings
 from ui.turn_runner import run_text_turn, run_voice_turn
 from voicechat import defaults
@@ -14,6 +14,7 @@ from voicechat.errors import NotFound
 from voicechat.models import Message
 from voicechat.providers.chat_factory import is_local
 from voicechat.rendering import escape_markdown, without_remote_images
+from voicechat.tools.catalog import tools_off_reason
 
 app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
@@ -65,9 +66,19 @@ def show_message(message: Message, state: ChatState) -> None:
             )
         elif message.status != "complete":
             st.caption("⚠️ reply interrupted" if message.interrupted else "⚠️ reply incomplete")
+        if message.tool_steps:
+            tool_steps.show_steps(message.tool_steps)
+
+
+def answered_confirmation(messages: list[Message]) -> str | None:
+    """The user's answer to the last reply's held tool call, if they just clicked one."""
+    if not messages or messages[-1].role != "assistant":
+        return None
+    return tool_steps.confirm_buttons(messages[-1].id, messages[-1].tool_steps)
 
 
 current = conversation_id()
+confirmation: str | None = None
 if current is not None:
     try:
         conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
@@ -86,6 +97,7 @@ if current is not None:
             st.rerun()
         for message in history.items:
             show_message(message, state)
+        confirmation = answered_confirmation(history.items)
 
 if state.notice is not None:
     kind, text = state.notice
@@ -105,7 +117,9 @@ else:
         disabled=not key_available,
     )
 # No max_chars on the widget: it would cut a pasted text silently; the turn refuses it with a message instead.
-prompt = st.chat_input("Message the assistant", disabled=not key_available)
+prompt = st.chat_input("Message the assistant", disabled=not key_available) or confirmation
+if (off := tools_off_reason(app.settings, state.model)) is not None and app.settings.tools_enabled:
+    st.caption(f":material/build: {off}")
 if prompt is not None:
     run_text_turn(app, state, current, prompt)
 elif recording is not None and recording.file_id != state.handled_recording:

@@ -7,7 +7,7 @@ from datetime import date
 
 import streamlit as st
 
-from ui import context
+from ui import context, memory_editor
 from ui.state import adopt_preferences
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, Refused, VoicechatError
@@ -174,3 +174,5 @@ if submitted or preview:
                 st.error(f"The voice preview is not available right now. {exc.user_message}")
             else:
                 st.audio(clip, format="audio/wav", autoplay=True)
+
+memory_editor.render(app)

@@ -10,6 +10,7 @@ from datetime import date
 
 import streamlit as st
 
+from ui import tool_steps
 from ui.context import AppContext, admit
 from ui.state import ChatState, open_conversation
 from voicechat.errors import ProviderError, VoicechatError
@@ -17,6 +18,7 @@ from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.rendering import stream_without_remote_images, without_remote_images
+from voicechat.tools.runner import held_steps
 from voicechat.turns.push_to_talk import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 
@@ -27,7 +29,12 @@ def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt
     try:
         admit(app, "text")
         turn = service.begin_text_turn(
-            user=app.user, conversation_id=current, text=prompt, options=_options(state), llm=_llm(app, state)
+            user=app.user,
+            conversation_id=current,
+            text=prompt,
+            options=_options(state),
+            llm=_llm(app, state),
+            watch=tool_steps.live_watch(),
         )
     except VoicechatError as exc:
         st.error(exc.user_message)
@@ -82,6 +89,10 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
             state.notice = ("error", exc.user_message)
             st.error(exc.user_message)
             return False
+        if turn.tool_steps:
+            tool_steps.show_steps(turn.tool_steps)
+            if turn.reply is not None and held_steps(turn.tool_steps):
+                st.rerun()  # the confirm buttons are drawn with the stored reply
         if not speak or turn.reply is None:
             return False
         try:
@@ -104,7 +115,15 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
 
 
 def _options(state: ChatState) -> TurnOptions:
-    return TurnOptions(model=state.model, system_prompt=state.system_prompt)
+    return TurnOptions(model=state.model, system_prompt=state.system_prompt, timezone=browser_timezone())
+
+
+def browser_timezone() -> str | None:
+    """The browser's time zone (for the time tool), when it told us."""
+    try:
+        return st.context.timezone
+    except Exception:  # an older browser or a test run without one
+        return None
 
 
 def _llm(app: AppContext, state: ChatState) -> LLM:

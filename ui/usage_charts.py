@@ -65,6 +65,12 @@ def render_report(report: UsageReport) -> None:
         st.caption("No successful calls with a measured latency in this period.")
     st.subheader("Providers")
     st.dataframe(pd.DataFrame([p.__dict__ for p in report.providers]), hide_index=True)
+    st.subheader("Tools")
+    if report.tools:
+        st.caption("Calls the assistant made to tools, how many failed, and how long they took (ms).")
+        st.dataframe(pd.DataFrame([t.__dict__ for t in report.tools]), hide_index=True)
+    else:
+        st.caption("No tool was called in this range.")
 
 
 def model_warnings(settings: Settings, today: date) -> None:

@@ -20,6 +20,7 @@ LATENCY_METRIC: Mapping[UsageKind, str] = {
     "stt": "Speech-to-text",
     "tts": "TTS first byte",
     "realtime": "Voice-to-voice (realtime)",
+    "tool": "Tool call",
 }
 
 
@@ -77,6 +78,18 @@ class ProviderHealth:
 
 
 @dataclass(frozen=True)
+class ToolUsage:
+    """Calls, failures and time of one tool over the range."""
+
+    tool: str
+    source: str
+    calls: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
 class UsageReport:
     """Everything the dashboard shows for a date range (and optionally one user)."""
 
@@ -89,6 +102,7 @@ class UsageReport:
     latency: list[LatencyRow]
     providers: list[ProviderHealth]
     refusals: list[RefusalCount]
+    tools: list[ToolUsage]
 
 
 def build_report(
@@ -124,6 +138,7 @@ def build_report(
         latency=_latency(model_rows, store.turn_latency.daily(start=start, end=end, user_id=user_id)),
         providers=_providers(model_rows),
         refusals=store.refusals.daily(start=start, end=end, user_id=user_id),
+        tools=_tools(model_rows),
     )
 
 
@@ -214,4 +229,28 @@ def _providers(rows: list[DailyUsage]) -> list[ProviderHealth]:
     return [
         ProviderHealth(provider=p, calls=t[0], errors=t[1], rate_limited=t[2])
         for p, t in sorted(totals.items())
+    ]
+
+
+def _tools(rows: list[DailyUsage]) -> list[ToolUsage]:
+    calls: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    times: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        if row.kind != "tool":
+            continue
+        key = (row.model, row.provider)
+        calls[key][0] += row.events
+        calls[key][1] += row.errors
+        for bucket, count in row.latency_hist.items():
+            times[key][bucket] += count
+    return [
+        ToolUsage(
+            tool=tool,
+            source=source,
+            calls=counts[0],
+            failures=counts[1],
+            p50_ms=histogram_percentile(times[(tool, source)], 0.5),
+            p95_ms=histogram_percentile(times[(tool, source)], 0.95),
+        )
+        for (tool, source), counts in sorted(calls.items(), key=lambda item: -item[1][0])
     ]

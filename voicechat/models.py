@@ -148,6 +148,7 @@ class UsageEvent:
     latency_ms: float | None = None
     created_at: datetime | None = None
     turn: bool = False  # a speech-to-speech reply to the user (every chat event is a turn already)
+    follow_up: bool = False  # a chat call after a tool round, in the same turn (not counted as a turn)
     estimated: bool = False  # tokens counted by us: the provider never reported them (a reply cut short)
 
 

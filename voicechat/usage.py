@@ -43,6 +43,7 @@ class Usage:
     latency_ms: float | None = None
     turn: bool = False  # a speech-to-speech reply to the user (every chat event is a turn already)
     estimated: bool = False  # tokens counted by us: the provider never reported them
+    follow_up: bool = False  # a chat call after a tool round: the same turn, not another one
 
     def event(self, *, user_id: str, conversation_id: str | None) -> UsageEvent:
         """The usage event to store for ``user_id``."""
@@ -61,6 +62,7 @@ class Usage:
             latency_ms=self.latency_ms,
             turn=self.turn,
             estimated=self.estimated,
+            follow_up=self.follow_up,
         )
 
 

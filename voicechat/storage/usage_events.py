@@ -95,7 +95,8 @@ def _add(total: Document, doc: Document) -> None:
     total["events"] = total.get("events", 0) + 1
     if doc.get("estimated"):
         total["estimated_cost_usd"] = total.get("estimated_cost_usd", 0) + doc["cost_usd"]
-    total["turns"] = total.get("turns", 0) + (doc["kind"] == "chat" or bool(doc.get("turn")))
+    chat_turn = doc["kind"] == "chat" and not doc.get("follow_up")
+    total["turns"] = total.get("turns", 0) + (chat_turn or bool(doc.get("turn")))
     total["errors"] = total.get("errors", 0) + (doc["status"] == "error")
     total["rate_limited"] = total.get("rate_limited", 0) + (doc["status"] == "rate_limited")
     if doc["latency_ms"] is not None and doc["status"] == "ok":
@@ -140,6 +141,7 @@ def _to_event(doc: Document) -> UsageEvent:
         latency_ms=doc.get("latency_ms"),
         created_at=doc["created_at"],
         turn=bool(doc.get("turn", False)),
+        follow_up=bool(doc.get("follow_up", False)),
         estimated=bool(doc.get("estimated", False)),
     )
 

@@ -18,8 +18,10 @@ def chat_usage(
     status: MessageStatus,
     error: ProviderError | None,
     prices: dict[str, tuple[float, float]],
+    follow_up: bool = False,
 ) -> Usage:
-    """The usage event of one chat call that produced ``text`` and ended as ``status``."""
+    """The usage event of one chat call that produced ``text`` and ended as ``status`` (``follow_up``: a
+    call after a tool round, in the same turn)."""
     usage, estimated = billed_usage(stream, request, text)
     return Usage(
         kind="chat",
@@ -36,6 +38,7 @@ def chat_usage(
         ),
         latency_ms=stream.first_token_ms if stream else None,
         estimated=estimated,
+        follow_up=follow_up,
     )
 
 

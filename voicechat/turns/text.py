@@ -294,7 +294,14 @@ class TextTurn:
                     raise
                 finally:
                     ended_as: MessageStatus = "failed" if error else "complete" if ended else "interrupted"
-                    self._bill_round(stream, request, "".join(said), status=ended_as, error=error)
+                    self._bill_round(
+                        stream,
+                        request,
+                        "".join(said),
+                        status=ended_as,
+                        error=error,
+                        follow_up=round_number > 0,
+                    )
                 calls = stream.tool_calls if tools else ()
                 if not calls or self.tools is None:
                     break
@@ -344,6 +351,7 @@ class TextTurn:
         *,
         status: MessageStatus,
         error: ProviderError | None,
+        follow_up: bool,
     ) -> None:
         """Bill one chat call of the turn (a reply with tools makes several); an abandoned stream is billed
         as interrupted, with what it produced."""
@@ -356,6 +364,7 @@ class TextTurn:
                 status=status,
                 error=error,
                 prices=self._settings.chat_price_table,
+                follow_up=follow_up,
             )
         )
 
