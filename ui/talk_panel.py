@@ -24,6 +24,8 @@ from streamlit_webrtc import (
 
 from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
+from ui.tool_steps import label
+from ui.turn_runner import browser_timezone
 from voicechat.errors import VoicechatError
 from voicechat.rendering import without_remote_images
 from voicechat.talk.session import TalkSession
@@ -78,7 +80,9 @@ def render(app: AppContext, state: ChatState) -> None:
             app.settings,
             user=app.user,
             preferences=state.preferences,
-            options=TurnOptions(model=state.model, system_prompt=state.system_prompt),
+            options=TurnOptions(
+                model=state.model, system_prompt=state.system_prompt, timezone=browser_timezone()
+            ),
             today=date.today(),
             openai_api_key=state.api_key,
             conversation_id=conversation_id(),
@@ -166,6 +170,8 @@ def show(snap: TalkSnapshot) -> None:
     cols[0].markdown(f"**{STATE_LABELS[snap.state]}**")
     level = 0.0 if snap.level_dbfs == float("-inf") else min(1.0, max(0.0, (snap.level_dbfs + 60) / 60))
     cols[1].progress(level, text="Microphone level")
+    if snap.tool:
+        st.caption(f":material/build: Using {label(snap.tool)}…")
     if snap.error:
         st.warning(snap.error)
     for line in snap.transcript[-8:]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voicechat.models import TurnMetrics
+from voicechat.models import ToolStep, TurnMetrics
 from voicechat.usage import Usage
 
 ReplyStatus = Literal["complete", "interrupted", "failed"]
@@ -131,10 +131,13 @@ class UsageMeasured:
 
 @dataclass(frozen=True)
 class ToolActivity:
-    """A tool the assistant called (reserved for tools; shown, not stored)."""
+    """A tool the assistant called while preparing reply ``key``: shown as it runs; once it ended
+    (``step``), stored with the reply and billed."""
 
+    key: str
     name: str
     state: ToolState
+    step: ToolStep | None = None
 
 
 # The engine and the session -------------------------------------------------------------------------------

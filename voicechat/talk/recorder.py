@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from voicechat.errors import VoicechatError
-from voicechat.models import ContextMessage, Message, MessageStatus, TurnMetrics, User
+from voicechat.models import ContextMessage, Message, MessageStatus, ToolStep, TurnMetrics, User
 from voicechat.providers.base import LLM
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
@@ -35,12 +35,14 @@ from voicechat.talk.events import (
     ReplyTextDelta,
     ReplyTextDone,
     TalkEvent,
+    ToolActivity,
     TurnStored,
     UsageMeasured,
     UserSpeechStopped,
     UserTranscript,
 )
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
+from voicechat.turns.tool_rounds import AheadGate, ToolWatch
 from voicechat.turns.writer import VOICE_TITLE, MessageMeta, TurnWriter
 from voicechat.usage import Usage
 from voicechat.voices import TALK_RATE
@@ -75,6 +77,7 @@ class _Reply:
     barge_in_ms: float | None = None
     corrected: str | None = None
     stored_early: bool = False
+    tool_steps: list[ToolStep] = field(default_factory=list)
 
 
 def heard(
@@ -162,6 +165,8 @@ class TurnRecorder:
             self._corrected(event)
         elif isinstance(event, UsageMeasured):
             self._job(self._bill, event.usage)
+        elif isinstance(event, ToolActivity) and event.step and (reply := self._replies.get(event.key)):
+            reply.tool_steps.append(event.step)
 
     def _text_done(self, event: ReplyTextDone) -> None:
         """The whole text is known while it may still play: store it now (kept if the call dies), settle
@@ -172,7 +177,7 @@ class TurnRecorder:
         reply.text = event.text
         if not reply.greeting and event.text:
             reply.stored_early = True
-            self._job(self._add_reply, reply.key, event.text, MessageMeta())
+            self._job(self._add_reply, reply.key, event.text, MessageMeta(tool_steps=tuple(reply.tool_steps)))
 
     def _done(self, event: ReplyDone) -> None:
         reply = self._replies.pop(event.key, None)
@@ -242,15 +247,20 @@ class TurnRecorder:
         """The user's message for utterance ``key`` (stored before its recording is attached)."""
         return self._user_messages[key]
 
-    def answer(self, key: str, llm: LLM, billing: Callable[[Usage], None]) -> Future[TextTurn]:
+    def answer(
+        self, key: str, llm: LLM, billing: Callable[[Usage], None], watch: ToolWatch | None = None
+    ) -> Future[TextTurn]:
         """The chat turn answering utterance ``key`` (whose transcript is stored); the caller reports its
-        reply through events, which this recorder stores."""
-        return self._job(self._answer, key, llm, billing)
+        reply (and its tools, to ``watch``) through events, which this recorder stores."""
+        return self._job(self._answer, key, llm, billing, watch)
 
-    def draft(self, text: str, llm: LLM, billing: Callable[[Usage], None]) -> Future[TextTurn]:
+    def draft(
+        self, text: str, llm: LLM, billing: Callable[[Usage], None], watch: ToolWatch, gate: AheadGate
+    ) -> Future[TextTurn]:
         """A chat turn answering ``text`` that is not stored yet (a reply drafted in the user's pause); if it
-        is used, the utterance is stored as usual first and the reply reported through events."""
-        return self._job(self._draft, text, llm, billing)
+        is used, the utterance is stored as usual first and the reply reported through events. Its tools
+        that change things wait for ``gate``."""
+        return self._job(self._draft, text, llm, billing, watch, gate)
 
     def history(self) -> Future[list[ContextMessage]]:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
@@ -296,16 +306,21 @@ class TurnRecorder:
             message, text, error=error, metrics=TurnMetrics(stt_ms=stt_ms), retitle=retitle
         )
 
-    def _answer(self, key: str, llm: LLM, billing: Callable[[Usage], None]) -> TextTurn:
+    def _answer(
+        self, key: str, llm: LLM, billing: Callable[[Usage], None], watch: ToolWatch | None
+    ) -> TextTurn:
         return self._chat.answer(
             user=self._user,
             message=self._messages[key],
             options=self._options,
             llm=llm,
             billing=billing,
+            watch=watch,
         )
 
-    def _draft(self, text: str, llm: LLM, billing: Callable[[Usage], None]) -> TextTurn:
+    def _draft(
+        self, text: str, llm: LLM, billing: Callable[[Usage], None], watch: ToolWatch, gate: AheadGate
+    ) -> TextTurn:
         conversation_id = self._conversation(text)
         conversation = self._store.conversations.get(owner_id=self._user.id, conversation_id=conversation_id)
         return self._chat.draft(
@@ -315,6 +330,8 @@ class TurnRecorder:
             options=self._options,
             llm=llm,
             billing=billing,
+            watch=watch,
+            gate=gate,
         )
 
     def _history(self) -> list[ContextMessage]:
@@ -344,11 +361,19 @@ class TurnRecorder:
             if stored is not None:
                 cut = event.status == "interrupted" or reply.corrected is not None
                 self._writer.settle_reply(
-                    stored, heard=heard if cut else None, status=event.status, metrics=metrics, audio_id=clip
+                    stored,
+                    heard=heard if cut else None,
+                    status=event.status,
+                    metrics=metrics,
+                    audio_id=clip,
+                    tool_steps=tuple(reply.tool_steps),
                 )
             else:
                 error = event.stored_error or (UNFINISHED if event.status == "failed" else None)
-                meta = MessageMeta(event.status, error=error, metrics=metrics, audio_id=clip)
+                steps = tuple(reply.tool_steps)
+                meta = MessageMeta(
+                    event.status, error=error, metrics=metrics, audio_id=clip, tool_steps=steps
+                )
                 self._add_reply(reply.key, heard, meta)
             self._store.turn_latency.record(metrics, user_id=self._user.id)
         self._emit_soon(TurnStored(metrics, event.error))

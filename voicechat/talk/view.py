@@ -44,6 +44,7 @@ class TalkSnapshot:
     vad: str
     engine: str = "cascaded"
     connected: bool = True  # the engine's provider connection is up (speech-to-speech engines may lose it)
+    tool: str | None = None  # the tool the assistant is using right now
 
 
 class TalkView:
@@ -120,6 +121,7 @@ class TalkView:
             self._speaking = None
             self._set(state="listening")
         elif isinstance(event, events.ReplyHeard):
+            self._set(tool=None)
             self._heard(event)
         elif isinstance(event, events.ReplyCorrected):
             self._rewrite(event.key, "assistant", event.text, interrupted=self._interrupted(event.key))
@@ -133,6 +135,8 @@ class TalkView:
             self._set(connected=event.connected)
         elif isinstance(event, events.ConversationOpened):
             self._set(conversation_id=event.conversation_id)
+        elif isinstance(event, events.ToolActivity):
+            self._set(tool=event.name if event.state == "started" else None)
 
     def _error(self, event: events.EngineError) -> None:
         if event.message is not None:

@@ -83,7 +83,8 @@ class ToolRounds:
         done, _ = wait(futures, timeout=defaults.TOOL_FILLER_AFTER_SECONDS)
         if len(done) < len(futures) and self.watch.filler and not self.filled:
             self.filled = True
-            yield f" {self.watch.filler} "
+            # Line breaks end the sentences around it: it is spoken at once, apart from what came before.
+            yield f"\n{self.watch.filler}\n" if said else f"{self.watch.filler}\n"
         outcomes: list[ToolOutcome] = [f.result() for f in futures]
         yield ChatMessage(role="assistant", content=said, tool_calls=calls)
         for outcome in outcomes:

@@ -16,9 +16,11 @@ from collections.abc import AsyncGenerator, Callable
 
 from voicechat.errors import ProviderError
 from voicechat.providers.base import LLM
+from voicechat.talk.cascaded.tool_events import DraftWatch
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.runtime.threads import iterate_in_thread
 from voicechat.turns.text import TextTurn
+from voicechat.turns.tool_rounds import AheadGate
 from voicechat.usage import Usage
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,12 @@ def same_words(a: str, b: str) -> bool:
 class Draft:
     """The chat reply to ``text``, generated ahead and buffered. ``cancel`` at any time (idempotent)."""
 
-    def __init__(self, host: EngineHost, llm: LLM, text: str, bill: Callable[[Usage], None]) -> None:
+    def __init__(
+        self, host: EngineHost, llm: LLM, text: str, bill: Callable[[Usage], None], watch: DraftWatch
+    ) -> None:
         self.text = text
+        self._watch = watch  # tools it calls are shown (and stored) only once it is the reply
+        self._gate = AheadGate()  # its calls that change things wait until then
         self._ready: asyncio.Future[TextTurn] = asyncio.get_running_loop().create_future()
         self._host, self._llm, self._bill = host, llm, bill
         self._batches: asyncio.Queue[list[str] | ProviderError | None] = asyncio.Queue()
@@ -50,6 +56,7 @@ class Draft:
         sends its next bytes: a blocking read cannot be interrupted, so ``finished`` waits for that."""
         if not self._cancelled:
             self._cancelled = True
+            self._gate.stop()
             self._task.cancel()
 
     def on_finished(self, callback: Callable[[], None]) -> None:
@@ -68,8 +75,11 @@ class Draft:
             return None
         return self._ready.result()
 
-    async def stream(self) -> AsyncGenerator[list[str], None]:
-        """The reply's text as it streams (what came so far at once); closing it cancels the draft."""
+    async def stream(self, key: str) -> AsyncGenerator[list[str], None]:
+        """The draft as reply ``key``: its text as it streams (what came so far at once); closing it cancels
+        the draft."""
+        self._watch.adopt(key)
+        self._gate.go()
         try:
             while (batch := await self._batches.get()) is not None:
                 if isinstance(batch, ProviderError):
@@ -80,7 +90,9 @@ class Draft:
 
     async def _generate(self) -> None:
         try:
-            chat = await asyncio.wrap_future(self._host.recorder.draft(self.text, self._llm, self._bill))
+            chat = await asyncio.wrap_future(
+                self._host.recorder.draft(self.text, self._llm, self._bill, self._watch.watch, self._gate)
+            )
             self._ready.set_result(chat)
             text = iterate_in_thread(chat.stream_reply)
             async with contextlib.aclosing(text):

@@ -26,6 +26,7 @@ from voicechat.providers.openai.live_transcription import LiveTranscriptionSpec
 from voicechat.providers.speech_factory import Recogniser, Speaker
 from voicechat.talk.cascaded.listening import Listener, TurnEnd
 from voicechat.talk.cascaded.reply import SpokenReply
+from voicechat.talk.cascaded.tool_events import reply_watch
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     EngineError,
@@ -227,12 +228,18 @@ class CascadedEngine(TalkEngine):
             end.utterance.drop_draft()
             draft, chat = (
                 None,
-                await asyncio.wrap_future(host.recorder.answer(turn.key, spec.llm, self._bill_soon)),
+                await asyncio.wrap_future(
+                    host.recorder.answer(
+                        turn.key, spec.llm, self._bill_soon, reply_watch(host, f"{turn.key}-reply")
+                    )
+                ),
             )
         if turn.interrupted():
             return  # talked over while the context loaded: no chat call for it
         reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
-        await reply.run(draft.stream() if draft is not None else iterate_in_thread(chat.stream_reply))
+        await reply.run(
+            draft.stream(reply.key) if draft is not None else iterate_in_thread(chat.stream_reply)
+        )
         failed = chat.status == "failed"
         host.emit(
             ReplyDone(

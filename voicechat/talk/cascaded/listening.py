@@ -31,6 +31,7 @@ from voicechat.providers.base import Transcript
 from voicechat.providers.openai.live_transcription import LiveTranscriber
 from voicechat.sentences import ends_mid_phrase
 from voicechat.talk.cascaded.draft import Draft
+from voicechat.talk.cascaded.tool_events import DraftWatch
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import EngineError, UsageMeasured, UserTranscript
 from voicechat.turns.speech import transcribe
@@ -215,7 +216,8 @@ class Listener:
         if utterance.draft is not None and utterance.draft.matches(text):
             return
         utterance.drop_draft()
-        draft = utterance.draft = Draft(self._host, self._spec.llm, text, self._bill_soon)
+        draft = Draft(self._host, self._spec.llm, text, self._bill_soon, DraftWatch(self._host))
+        utterance.draft = draft
         self._drafts.add(draft)
         draft.on_finished(lambda: self._drafts.discard(draft))
 

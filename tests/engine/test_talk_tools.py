@@ -1,0 +1,121 @@
+"""Tools in a hands-free call (cascaded engine): the spoken question triggers a call, the spoken reply uses
+its result, the step is stored with the reply; a slow tool gets a spoken filler; a confirm-first tool runs
+after a spoken yes. Real VAD and turn-taking, fake providers over HTTP, a real MCP server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from tests.engine.conftest import TalkSessions
+from tests.engine.live_helpers import feed, pcm16k, stored, wait_for
+from tests.fakes.audio_samples import silence_pcm
+from tests.fakes.mcp_server import McpBoard
+from tests.fakes.openai_server import ChatScript, FakeOpenAI
+from voicechat import defaults
+from voicechat.audio.vad import SileroVAD
+from voicechat.config import Settings
+from voicechat.models import User, VoicePreferences
+from voicechat.storage.store import Store
+
+AFTER = defaults.PATIENCE_PAUSES_MS["balanced"][1] / 1000 + 0.2
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[McpBoard]:
+    served = McpBoard(token="call-token").start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def user(store: Store) -> User:
+    return store.users.get_or_create(email="caller@example.com", name="Caller")
+
+
+@pytest.fixture
+def call_settings(settings: Settings, board: McpBoard) -> Settings:
+    servers = json.dumps(
+        [{"name": "board", "url": board.url, "headers": {"Authorization": "Bearer call-token"}}]
+    )
+    return replace(
+        settings, mcp_servers=Settings.from_mapping({"VOICECHAT_MCP_SERVERS": servers}).mcp_servers
+    )
+
+
+def ask(
+    talk_sessions: TalkSessions,
+    settings: Settings,
+    user: User,
+    words: str,
+    conversation_id: str | None = None,
+):  # type: ignore[no-untyped-def]
+    session, output = talk_sessions.start(
+        settings,
+        user,
+        VoicePreferences(),
+        output_rate=24_000,
+        vad=SileroVAD(),
+        conversation_id=conversation_id,
+    )
+    feed(session, silence_pcm(0.3) + pcm16k(words) + silence_pcm(AFTER))
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening", timeout=30)
+    session.stop()
+    return snap, output
+
+
+def test_a_spoken_question_calls_a_tool_and_the_spoken_reply_uses_it(
+    talk_sessions: TalkSessions, call_settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.transcript = "What is on the incident board?"
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),), repeat=True))
+    snap, output = ask(talk_sessions, call_settings, user, "What is on the incident board?")
+
+    _, answer = stored(store, user, snap.conversation_id)
+    assert answer.content.startswith("From the tool: INC-7 checkout latency")
+    assert [(s.name, s.status, s.source) for s in answer.tool_steps] == [
+        ("board__list_incidents", "ok", "board")
+    ]
+    spoken = [r.body["input"] for r in fake_openai.requests if r.path == "/v1/audio/speech"]
+    assert any("INC-7" in text for text in spoken) and sum(len(p) for p in output.pushed) > 0
+    assert not any(defaults.TOOL_FILLER in text for text in spoken)  # an instant tool needs no filler
+    kinds = [e.kind for e in store.usage.events_for(user_id=user.id)]
+    assert kinds.count("tool") >= 1
+
+
+def test_a_slow_tool_gets_a_spoken_filler(
+    talk_sessions: TalkSessions, call_settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.transcript = "Run the weekly report."
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__slow_report", {"seconds": 1.0}),), repeat=True))
+    snap, _ = ask(talk_sessions, call_settings, user, "Run the weekly report.")
+
+    _, answer = stored(store, user, snap.conversation_id)
+    assert answer.content.startswith(defaults.TOOL_FILLER) and "report ready" in answer.content
+    spoken = [r.body["input"] for r in fake_openai.requests if r.path == "/v1/audio/speech"]
+    assert spoken[0] == defaults.TOOL_FILLER  # said while the tool ran, before the answer
+
+
+def test_a_confirm_first_tool_runs_after_a_spoken_yes(
+    talk_sessions: TalkSessions,
+    call_settings: Settings,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    board: McpBoard,
+) -> None:
+    opened = len(board.opened)
+    call = ChatScript(tool_calls=(("board__open_ticket", {"title": "Pager storm"}),), repeat=True)
+    fake_openai.transcript = "Open a ticket about the pager storm."
+    fake_openai.script_chat(call)
+    snap, _ = ask(talk_sessions, call_settings, user, "Open a ticket about the pager storm.")
+    _, held = stored(store, user, snap.conversation_id)
+    assert held.tool_steps[0].status == "awaiting_confirmation" and len(board.opened) == opened
+
+    fake_openai.transcript = "Yes, please do."
+    snap, _ = ask(talk_sessions, call_settings, user, "Yes, please do.", snap.conversation_id)
+    *_, done = stored(store, user, snap.conversation_id)
+    assert done.tool_steps[0].status == "ok" and board.opened[opened:] == ["Pager storm"]
