@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from starlette.websockets import WebSocket
 from tests.fakes.energy_turns import EnergyTurns
 
 if TYPE_CHECKING:
-    from tests.fakes.realtime_fake import FakeRealtime, RealtimeSession
+    from tests.fakes.realtime_fake import Failure, FakeRealtime, RealtimeSession
 
 RATE = 24_000
 PREFIX_PADDING_MS = 300
@@ -36,6 +37,7 @@ class RealtimeConversation:
         self._turns: EnergyTurns | None = None
         self._item: str | None = None
         self._count = 0
+        self.tool_outputs: list[dict[str, Any]] = []  # function_call_output items waiting for response.create
 
     def _detector(self) -> EnergyTurns:
         if self._turns is None:
@@ -86,6 +88,96 @@ class RealtimeConversation:
             await send(websocket, "error", error=error)
             await self._transcribed(websocket, user_item, transcript)
             return True
+        if fake.tool_calls:
+            await self._call_tools(websocket, fake.tool_calls.pop(0), user_item, transcript)
+            return True
+        return await self._speak(
+            websocket, reply, heard_ms, failure, user_item=user_item, transcript=transcript
+        )
+
+    async def answer_tool_outputs(self, websocket: WebSocket) -> bool:
+        """A ``response.create`` after the client sent its ``function_call_output`` items: a spoken reply that
+        uses them ("From the tool: ...")."""
+        outputs, self.tool_outputs = self.tool_outputs, []
+        data = []
+        for output in outputs:
+            try:
+                data.append(str(json.loads(output["output"]).get("data")))
+            except (ValueError, AttributeError):
+                data.append(str(output["output"]))
+        return await self._speak(websocket, "From the tool: " + " | ".join(data), 0, None)
+
+    async def _call_tools(
+        self, websocket: WebSocket, calls: list[tuple[str, dict[str, Any]]], user_item: str, transcript: str
+    ) -> None:
+        """A response that only calls functions, as the GA API streams it."""
+        send = self._send
+        response_id = self._next_id("resp")
+        await send(
+            websocket,
+            "response.created",
+            response={
+                "id": response_id,
+                "object": "realtime.response",
+                "status": "in_progress",
+                "output": [],
+            },
+        )
+        await self._transcribed(websocket, user_item, transcript)
+        items = []
+        for index, (name, arguments) in enumerate(calls):
+            item_id, call_id = self._next_id("item_call"), self._next_id("call")
+            text = json.dumps(arguments)
+            item = {
+                "id": item_id,
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call_id,
+                "name": name,
+                "arguments": "",
+            }
+            await send(
+                websocket,
+                "response.output_item.added",
+                response_id=response_id,
+                output_index=index,
+                item=item,
+            )
+            where = {
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": index,
+                "call_id": call_id,
+            }
+            await send(websocket, "response.function_call_arguments.delta", delta=text, **where)
+            await send(websocket, "response.function_call_arguments.done", arguments=text, name=name, **where)
+            done = {**item, "status": "completed", "arguments": text}
+            await send(
+                websocket, "response.output_item.done", response_id=response_id, output_index=index, item=done
+            )
+            items.append(done)
+        usage = {"input_tokens": 50, "output_tokens": 10 * len(calls), "total_tokens": 0}
+        response = {
+            "id": response_id,
+            "object": "realtime.response",
+            "status": "completed",
+            "output": items,
+            "usage": usage,
+        }
+        await send(websocket, "response.done", response=response)
+
+    async def _speak(
+        self,
+        websocket: WebSocket,
+        reply: str,
+        heard_ms: int,
+        failure: Failure | None,
+        *,
+        user_item: str | None = None,
+        transcript: str = "",
+    ) -> bool:
+        """A spoken reply: its audio and transcript, then ``response.done`` with usage."""
+        send = self._send
         response_id, item_id = self._next_id("resp"), self._next_id("item_assistant")
         await send(
             websocket,
@@ -101,7 +193,8 @@ class RealtimeConversation:
         await send(
             websocket, "response.output_item.added", response_id=response_id, output_index=0, item=item
         )
-        await self._transcribed(websocket, user_item, transcript)
+        if user_item is not None:
+            await self._transcribed(websocket, user_item, transcript)
         where = {"response_id": response_id, "item_id": item_id, "output_index": 0, "content_index": 0}
         words = reply.split(" ")
         samples = int(max(0.3, 0.06 * len(reply)) * RATE)

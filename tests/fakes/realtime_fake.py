@@ -60,6 +60,7 @@ class FakeRealtime:
         self.replies: list[str] = []
         self.conversation_failures: list[Failure | None] = []
         self.reject_connections = 0  # refuse this many handshakes, then accept
+        self.tool_calls: list[list[tuple[str, dict[str, Any]]]] = []  # a turn answered by calling these
 
     def reset(self) -> None:
         """Forget scripts and recorded sessions."""
@@ -70,6 +71,7 @@ class FakeRealtime:
         self.replies.clear()
         self.conversation_failures.clear()
         self.reject_connections = 0
+        self.tool_calls.clear()
 
     async def serve(self, websocket: WebSocket) -> None:
         """Handle one WebSocket connection."""
@@ -93,6 +95,8 @@ class FakeRealtime:
                         return
                 elif kind == "conversation.item.create":
                     session.items_created.append(event["item"])
+                    if event["item"].get("type") == "function_call_output":
+                        conversation.tool_outputs.append(event["item"])
                 elif kind == "conversation.item.truncate":
                     session.truncations.append(event)
                     fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
@@ -100,6 +104,9 @@ class FakeRealtime:
                 elif event.get("type") == "session.update":
                     session.session_updates.append(event["session"])
                     await self._send(websocket, "session.updated", session=event["session"])
+                elif event.get("type") == "response.create" and conversation.tool_outputs:
+                    session.responses.append(event.get("response", {}))
+                    await conversation.answer_tool_outputs(websocket)
                 elif event.get("type") == "response.create":
                     session.responses.append(event.get("response", {}))
                     if not await self._respond(websocket, event.get("response", {}), len(session.responses)):

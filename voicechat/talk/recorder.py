@@ -41,6 +41,7 @@ from voicechat.talk.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from voicechat.tools.runner import ToolBox
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 from voicechat.turns.tool_rounds import AheadGate, ToolWatch
 from voicechat.turns.writer import VOICE_TITLE, MessageMeta, TurnWriter
@@ -262,6 +263,12 @@ class TurnRecorder:
         that change things wait for ``gate``."""
         return self._job(self._draft, text, llm, billing, watch, gate)
 
+    def toolbox(self, said: str, *, open_conversation: bool) -> Future[tuple[ToolBox | None, str]]:
+        """The tools a speech-to-speech model may call, for a turn in which the user said ``said``, and the
+        instructions that go with them. With ``open_conversation`` (a call to run) the conversation is
+        opened first; without (the session's set-up) only the tools' descriptions are needed."""
+        return self._job(self._toolbox, said, open_conversation)
+
     def history(self) -> Future[list[ContextMessage]]:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
         return self._job(self._history)
@@ -333,6 +340,13 @@ class TurnRecorder:
             watch=watch,
             gate=gate,
         )
+
+    def _toolbox(self, said: str, open_conversation: bool) -> tuple[ToolBox | None, str]:
+        conversation_id = self._conversation(None) if open_conversation else self._conversation_id or ""
+        box = self._chat.toolbox(
+            user=self._user, conversation_id=conversation_id, options=self._options, said=said
+        )
+        return box, self._chat.tool_instructions(self._user) if box is not None else ""
 
     def _history(self) -> list[ContextMessage]:
         if self._conversation_id is None:

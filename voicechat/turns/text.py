@@ -30,9 +30,9 @@ from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
 from voicechat.tokens import warm_up
 from voicechat.tools.catalog import toolbox_for
-from voicechat.tools.runner import tool_usage
+from voicechat.tools.runner import ToolBox, tool_usage
 from voicechat.turns.chat_usage import chat_usage
-from voicechat.turns.tool_rounds import AheadGate, ToolRounds, ToolWatch
+from voicechat.turns.tool_rounds import AheadGate, ToolRounds, ToolWatch, system_note
 from voicechat.turns.writer import MessageMeta, TurnWriter
 from voicechat.usage import Usage
 from voicechat.validation import clean_message_text, clean_system_prompt
@@ -142,6 +142,22 @@ class ChatService:
             tools=self._tools(user, conversation.id, options, message.content, watch=watch),
         )
 
+    def toolbox(self, *, user: User, conversation_id: str, options: TurnOptions, said: str) -> ToolBox | None:
+        """The tools a speech-to-speech engine offers its model, and runs when it calls them (None: none)."""
+        return toolbox_for(
+            self._settings,
+            self._store,
+            user=user,
+            conversation_id=conversation_id,
+            model=options.model,
+            timezone=options.timezone,
+            user_said=said,
+        )
+
+    def tool_instructions(self, user: User) -> str:
+        """What a model that calls tools is told besides its persona (the data rule, remembered facts)."""
+        return system_note(self._store.users.memory(user.id))
+
     def _tools(
         self,
         user: User,
@@ -152,15 +168,7 @@ class ChatService:
         watch: ToolWatch | None,
         gate: AheadGate | None = None,
     ) -> ToolRounds | None:
-        box = toolbox_for(
-            self._settings,
-            self._store,
-            user=user,
-            conversation_id=conversation_id,
-            model=options.model,
-            timezone=options.timezone,
-            user_said=said,
-        )
+        box = self.toolbox(user=user, conversation_id=conversation_id, options=options, said=said)
         return None if box is None else ToolRounds(box, watch or ToolWatch(), gate)
 
     def answer(

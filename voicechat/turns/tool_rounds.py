@@ -22,6 +22,15 @@ from voicechat.tools.spec import ToolOutcome
 _CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tool-round")
 
 
+def system_note(memory: list[str]) -> str:
+    """What a prompt adds when tools are offered: the data rule, and what the user asked to be remembered."""
+    note = f"\n\n{DATA_NOTE}"
+    if memory:
+        facts = "\n".join(f"- {fact}" for fact in memory)
+        note += f"\n\nWhat the user asked you to remember about them (they can see and edit it):\n{facts}"
+    return note
+
+
 class AheadGate:
     """Lets a drafted reply's side-effecting calls run once its turn is confirmed, or stops them."""
 
@@ -65,11 +74,7 @@ class ToolRounds:
 
     def system_note(self, memory: list[str]) -> str:
         """What the system prompt adds: the data rule, and what the user asked to be remembered."""
-        note = f"\n\n{DATA_NOTE}"
-        if memory:
-            facts = "\n".join(f"- {fact}" for fact in memory)
-            note += f"\n\nWhat the user asked you to remember about them (they can see and edit it):\n{facts}"
-        return note
+        return system_note(memory)
 
     def run(self, calls: tuple[ToolCall, ...], said: str) -> Iterator[str | ChatMessage]:
         """Run a round's calls (the model's text of the round: ``said``); yields the filler (text to say) if

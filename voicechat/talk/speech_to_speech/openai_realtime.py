@@ -22,6 +22,7 @@ import openai
 
 from voicechat.audio.pcm import resample
 from voicechat.models import UsageStatus
+from voicechat.providers.base import ToolCall
 from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
 from voicechat.providers.sockets import abort_transport, audio_append, send_event
 from voicechat.talk.engine import EngineHost, TalkEngine
@@ -37,12 +38,18 @@ from voicechat.talk.speech_to_speech.connected import (
     FAILED_REPLY,
     AudioOutbox,
     ConnectedEngine,
+    Speaking,
 )
+from voicechat.talk.speech_to_speech.tool_calls import EngineTools, content_of, realtime_tools
 from voicechat.usage import Usage, chat_cost, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
 log = logging.getLogger(__name__)
 PRE_ROLL_SAMPLES = ms_to_samples(300)
+# OpenAI's advice for voice agents: a short preamble before a tool call, so the caller is not left in silence.
+PREAMBLE = (
+    "Before you call a tool, say one short phrase such as 'Let me check.' so the caller knows you are on it."
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,13 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._ended_at: float | None = None  # when the user's last turn ended
         self._pending: dict[str, float] = {}  # utterances awaiting their transcript -> seconds of audio
         self._greeting_pending = bool(host.greeting)
+        self._tools = EngineTools(host)
+        self._calls: dict[str, list[ToolCall]] = {}  # response id -> the functions it called
+        self._continues: dict[str, str] = {}  # a response after tool results -> the reply it continues
+        self._awaiting_tools: Speaking | None = (
+            None  # a reply whose calls run; the next response continues it
+        )
+        self._user_said = ""  # the user's last transcript (a confirm-first call runs on their yes)
 
     async def _converse(self) -> None:
         spec = self._spec
@@ -95,6 +109,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
             abort_transport(getattr(entered, "_connection", None))
 
     async def _talk(self, connection: Any) -> None:
+        await self._tools.prepare()
         await connection.session.update(session=cast(Any, self._session()))
         history = await asyncio.wrap_future(self._host.recorder.history())
         for message in history:
@@ -129,15 +144,20 @@ class OpenAIRealtimeEngine(ConnectedEngine):
 
     def _session(self) -> dict[str, Any]:
         spec = self._spec
-        return session_config(
+        config = session_config(
             model=spec.model,
-            instructions=self._host.options.system_prompt,
+            instructions=self._host.options.system_prompt + self._tools.instructions,
             voice=spec.voice,
             speed=spec.speed,
             transcription_model=spec.transcription_model,
             language=spec.language,
             detection=spec.detection,
         )
+        if self._tools.specs:
+            config["instructions"] += f"\n\n{PREAMBLE}"
+            config["tools"] = realtime_tools(self._tools.specs)
+            config["tool_choice"] = "auto"
+        return config
 
     # Server events (on the loop) -------------------------------------------------------------------------
 
@@ -172,7 +192,8 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._pending[event.item_id] = len(pcm) / 2 / TALK_RATE
 
     def _transcribed(self, event: Any) -> None:
-        self._fill_in(event.item_id, (event.transcript or "").strip(), None)
+        self._user_said = (event.transcript or "").strip()
+        self._fill_in(event.item_id, self._user_said, None)
 
     def _not_transcribed(self, event: Any) -> None:
         self._fill_in(event.item_id, None, "The voice engine could not transcribe this.")
@@ -195,6 +216,10 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._host.emit(UsageMeasured(usage))
 
     def _response_created(self, event: Any) -> None:
+        carried, self._awaiting_tools = self._awaiting_tools, None
+        if carried is not None and not carried.finished and self._reply is carried:
+            self._continues[event.response.id] = carried.key  # the answer after its tools: the same reply
+            return
         greeting, self._greeting_pending = self._greeting_pending, False
         self._begin_reply(event.response.id, greeting=greeting, ended_at=None if greeting else self._ended_at)
 
@@ -202,25 +227,56 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         if self._reply is not None and getattr(event.item, "type", None) == "message":
             self._reply.item_id = event.item.id
 
+    def _output_item_done(self, event: Any) -> None:
+        item = event.item
+        if getattr(item, "type", None) == "function_call":
+            call = ToolCall(id=item.call_id, name=item.name, arguments=item.arguments or "{}")
+            self._calls.setdefault(event.response_id, []).append(call)
+
+    def _owns(self, reply: Speaking, response_id: str) -> bool:
+        """Whether ``response_id`` is (a continuation of) ``reply``."""
+        return reply.key == self._continues.get(response_id, response_id)
+
+    async def _answer_calls(self, reply: Speaking, calls: list[ToolCall]) -> None:
+        """Run the calls, send their outputs, and ask for the answer that uses them."""
+        results = await self._tools.run(reply.key, calls, self._user_said)
+        connection = self._connection
+        if connection is None:
+            self._awaiting_tools = None
+            self._finish(reply)
+            return
+        for call, result in zip(calls, results, strict=True):
+            item = {"type": "function_call_output", "call_id": call.id, "output": content_of(result)}
+            await connection.conversation.item.create(item=cast(Any, item))
+        if reply.finished:  # talked over meanwhile: the user's next turn is answered instead
+            self._awaiting_tools = None
+            return
+        await connection.response.create()
+
     def _audio(self, event: Any) -> None:
         reply = self._reply
-        if reply is None or reply.finished or reply.key != event.response_id:
+        if reply is None or reply.finished or not self._owns(reply, event.response_id):
             return  # audio of a reply already cut off
         self._play(reply, base64.b64decode(event.delta))
 
     def _transcript_delta(self, event: Any) -> None:
         reply = self._reply
-        if reply is not None and not reply.finished and reply.key == event.response_id:
+        if reply is not None and not reply.finished and self._owns(reply, event.response_id):
             self._host.emit(ReplyTextDelta(reply.key, event.delta))
 
     def _transcript_done(self, event: Any) -> None:
         reply = self._reply
-        if reply is not None and not reply.finished and reply.key == event.response_id and event.transcript:
-            reply.text = event.transcript  # kept when the reply ends (after it has played)
+        if (
+            reply is not None
+            and not reply.finished
+            and self._owns(reply, event.response_id)
+            and event.transcript
+        ):
+            reply.text = " ".join(filter(None, (reply.text, event.transcript)))  # kept when it ends
 
     def _response_done(self, event: Any) -> None:
         response = event.response
-        reply = self._reply if self._reply is not None and self._reply.key == response.id else None
+        reply = self._reply if self._reply is not None and self._owns(self._reply, response.id) else None
         failed = response.status == "failed"
         usage = response.usage
         inputs, outputs = (usage.input_tokens or 0, usage.output_tokens or 0) if usage else (0, 0)
@@ -242,12 +298,16 @@ class OpenAIRealtimeEngine(ConnectedEngine):
             output_tokens=outputs,
             audio_seconds=reply.pushed / OPENAI_AUDIO_RATE if reply else 0.0,
             latency_ms=reply.voice_to_voice_ms() if reply else None,
-            turn=reply is not None and not reply.greeting,
+            turn=reply is not None and not reply.greeting and response.id not in self._continues,
         )
         self._host.emit(UsageMeasured(billed))
         if failed:
             log.warning("realtime response failed")
-        if reply is not None and not reply.finished:
+        calls = self._calls.pop(response.id, [])
+        if reply is not None and not reply.finished and calls and not failed:
+            self._awaiting_tools = reply  # the reply goes on once the tools answered
+            self._spawn(self._answer_calls(reply, calls))
+        elif reply is not None and not reply.finished:
             reply.failed = failed
             self._finish_when_played(reply)
 
@@ -266,6 +326,7 @@ _HANDLERS: dict[str, Callable[[OpenAIRealtimeEngine, Any], None]] = {
     "conversation.item.input_audio_transcription.failed": OpenAIRealtimeEngine._not_transcribed,
     "response.created": OpenAIRealtimeEngine._response_created,
     "response.output_item.added": OpenAIRealtimeEngine._output_item,
+    "response.output_item.done": OpenAIRealtimeEngine._output_item_done,
     "response.output_audio.delta": OpenAIRealtimeEngine._audio,
     "response.output_audio_transcript.delta": OpenAIRealtimeEngine._transcript_delta,
     "response.output_audio_transcript.done": OpenAIRealtimeEngine._transcript_done,
