@@ -7,6 +7,7 @@ the fake agent, like the real one, judges interruptions by the wall clock."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +24,7 @@ from voicechat.models import User, VoicePreferences
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
 from voicechat.talk.speech_to_speech.connected import LOST
+from voicechat.tools.runner import DATA_NOTE
 
 LONG_REPLY = " ".join(f"This is sentence number {n} of a long spoken answer." for n in range(1, 13))
 Factory = Callable[..., tuple[TalkSession, RecordingOutput]]
@@ -87,7 +89,8 @@ def test_a_turn_with_overrides_signed_url_ping_storage_and_usage(
     assert connection.initiation == {
         "type": "conversation_initiation_client_data",
         "conversation_config_override": {
-            "agent": {"prompt": {"prompt": "Be brief."}, "language": "fr"},
+            # The persona, then (tools being on) the rule that tool results are data.
+            "agent": {"prompt": {"prompt": f"Be brief.\n\n{DATA_NOTE}"}, "language": "fr"},
             "tts": {"voice_id": "voice_el_1"},
         },
         "dynamic_variables": {"user_name": "Alex"},
@@ -212,3 +215,28 @@ def test_the_greeting_is_the_agents_first_message_and_not_stored(
     snap = wait_for(session, lambda s: s.state == "listening" and s.transcript[0].text == "Hello Alex!")
     assert snap.conversation_id is None and snap.turns == 0
     assert not store.conversations.list_page(owner_id=user.id).items
+
+
+def test_a_client_tool_call_is_run_here_and_answered(
+    session_factory: Factory, store: Store, user: User, fake_elevenlabs: FakeElevenLabs, question: bytes
+) -> None:
+    store.users.remember(user.id, "My desk is on the third floor")
+    fake_elevenlabs.agent.transcripts = ["Search for the zebra plan"]
+    fake_elevenlabs.agent.tool_calls = [("current_time", {}), ("no_such_tool", {})]
+    session, _ = session_factory()
+    connected(session, fake_elevenlabs)
+    assert "- My desk is on the third floor" in str(fake_elevenlabs.agent.connections[0].initiation)
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
+
+    [result] = fake_elevenlabs.agent.tool_results
+    assert result["is_error"] is False and json.loads(result["result"])["status"] == "ok"
+    _, answer = stored(store, user, snap.conversation_id)
+    assert answer.content.startswith("From the tool: ") and [s.name for s in answer.tool_steps] == [
+        "current_time"
+    ]
+
+    # A tool the agent declares but this deployment does not provide is answered as an error.
+    feed(session, question)
+    wait_for(session, lambda s: s.turns == 2 and s.state == "listening")
+    assert fake_elevenlabs.agent.tool_results[-1]["is_error"] is True

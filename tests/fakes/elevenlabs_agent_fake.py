@@ -52,6 +52,8 @@ class FakeAgent:
         self.transcripts: list[str] = []
         self.replies: list[str] = []
         self.failures: list[AgentFailure | None] = []
+        self.tool_calls: list[tuple[str, dict[str, Any]]] = []  # a turn answered by calling this client tool
+        self.tool_results: list[dict[str, Any]] = []  # the client_tool_result messages received
         self.reject_connections = 0
         self.signed_urls = 0
         self._ids = itertools.count(1)
@@ -62,6 +64,8 @@ class FakeAgent:
         self.transcripts.clear()
         self.replies.clear()
         self.failures.clear()
+        self.tool_calls.clear()
+        self.tool_results.clear()
         self.reject_connections = self.signed_urls = 0
 
     async def signed_url(self, request: Request) -> Response:
@@ -147,10 +151,26 @@ class _Conversation:
                 transcript = fake.transcripts.pop(0) if fake.transcripts else f"({mark.ms} ms of speech)"
                 await self.send("user_transcript", user_transcription_event={"user_transcript": transcript})
                 reply = fake.replies.pop(0) if fake.replies else f"You said: {transcript}"
+                if fake.tool_calls:
+                    reply = await self.call_tool(*fake.tool_calls.pop(0))
                 failure = fake.failures.pop(0) if fake.failures else None
                 if not await self.say(reply, failure=failure):
                     return False
         return True
+
+    async def call_tool(self, name: str, parameters: dict[str, Any]) -> str:
+        """Ask the client to run one of its tools; the reply says what it answered."""
+        call_id = f"toolu_{next(self.fake._ids)}"
+        call = {"tool_name": name, "tool_call_id": call_id, "parameters": parameters}
+        await self.send("client_tool_call", client_tool_call=call)
+        while True:
+            message = await self.websocket.receive_json()
+            if "user_audio_chunk" in message:
+                self.connection.audio_bytes += len(base64.b64decode(message["user_audio_chunk"]))
+            elif message.get("type") == "client_tool_result":
+                assert message["tool_call_id"] == call_id, message
+                self.fake.tool_results.append(message)
+                return f"From the tool: {message['result']}"
 
     async def say(self, text: str, *, failure: AgentFailure | None) -> bool:
         await self.send("agent_response", agent_response_event={"agent_response": text})

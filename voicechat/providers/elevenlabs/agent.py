@@ -3,9 +3,10 @@
 Checked against the Agents WebSocket reference on 2026-11-24:
 
 - sent: ``conversation_initiation_client_data`` (prompt, first message, language and voice overrides, the
-  ``user_name`` dynamic variable), ``user_audio_chunk``, ``pong``;
+  ``user_name`` dynamic variable), ``user_audio_chunk``, ``pong``, ``client_tool_result``;
 - received: ``conversation_initiation_metadata`` (audio formats), ``user_transcript``, ``agent_response``,
-  ``agent_response_correction``, ``audio``, ``interruption``, ``ping``; others are ignored.
+  ``agent_response_correction``, ``audio``, ``interruption``, ``ping``, ``client_tool_call`` (a client tool
+  the agent declares: run here when it is one of ours); others are ignored.
 
 With an API key the connection uses a signed URL (private agents); without one it connects to a public agent
 by id.
@@ -65,6 +66,13 @@ def audio_rate(audio_format: str | None) -> int:
 def user_audio(pcm: bytes) -> str:
     """A ``user_audio_chunk`` message."""
     return json.dumps({"user_audio_chunk": base64.b64encode(pcm).decode()})
+
+
+def client_tool_result(tool_call_id: str, result: str, *, is_error: bool) -> str:
+    """The answer to a ``client_tool_call``."""
+    return json.dumps(
+        {"type": "client_tool_result", "tool_call_id": tool_call_id, "result": result, "is_error": is_error}
+    )
 
 
 def pong(event_id: object) -> str:

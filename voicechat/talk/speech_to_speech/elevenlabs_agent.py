@@ -23,7 +23,15 @@ from websockets.asyncio.client import connect
 from voicechat.audio.pcm import resample
 from voicechat.config import Settings
 from voicechat.models import UsageStatus, VoicePreferences
-from voicechat.providers.elevenlabs.agent import agent_url, audio_rate, initiation, pong, user_audio
+from voicechat.providers.base import ToolCall
+from voicechat.providers.elevenlabs.agent import (
+    agent_url,
+    audio_rate,
+    client_tool_result,
+    initiation,
+    pong,
+    user_audio,
+)
 from voicechat.providers.sockets import abort_transport
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
@@ -38,6 +46,7 @@ from voicechat.talk.speech_to_speech.connected import (
     ConnectedEngine,
     Speaking,
 )
+from voicechat.talk.speech_to_speech.tool_calls import EngineTools, content_of
 from voicechat.usage import Usage
 from voicechat.voices import OPENAI_VOICES, TALK_RATE
 
@@ -99,12 +108,15 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         self._billed_since = time.monotonic()
         self._keys = itertools.count(1)
         self._greeted = False
+        self._tools = EngineTools(host)
+        self._user_text = ""  # the user's last words (a confirm-first tool runs on their yes)
 
     async def _converse(self) -> None:
         spec, host = self._spec, self._host
         history = await asyncio.wrap_future(host.recorder.history())
+        await self._tools.prepare()
         first = initiation(
-            prompt=host.options.system_prompt,
+            prompt=host.options.system_prompt + self._tools.instructions,
             history=history,
             # After a reconnect the agent must not greet again; first time, the user's greeting (if any).
             greeting="" if self._greeted else (host.greeting or None),
@@ -177,8 +189,23 @@ class ElevenLabsAgentEngine(ConnectedEngine):
                 self._host.emit(
                     ReplyCorrected(self._reply.key, str(corrected.get("corrected_agent_response", "")))
                 )
+        elif kind == "client_tool_call":
+            reply = self._current() or self._new_reply()  # the answer that uses it continues this reply
+            self._spawn(self._answer_call(reply.key, event.get("client_tool_call", {})))
         elif kind == "ping" and self._socket is not None:
             self._spawn(self._socket.send(pong(event.get("ping_event", {}).get("event_id"))))
+
+    async def _answer_call(self, key: str, call: dict[str, Any]) -> None:
+        """Run one of our tools the agent called; its result (or error) goes back on the socket."""
+        tool_call = ToolCall(
+            id=str(call.get("tool_call_id", "")),
+            name=str(call.get("tool_name", "")),
+            arguments=json.dumps(call.get("parameters") or {}),
+        )
+        [result] = await self._tools.run(key, [tool_call], self._user_text)
+        failed = isinstance(result, str) or result.step.status not in ("ok", "awaiting_confirmation")
+        if self._socket is not None:
+            await self._socket.send(client_tool_result(tool_call.id, content_of(result), is_error=failed))
 
     def _current(self) -> Speaking | None:
         reply = self._reply
@@ -193,6 +220,7 @@ class ElevenLabsAgentEngine(ConnectedEngine):
 
     def _user_said(self, text: str) -> None:
         host = self._host
+        self._user_text = text
         if (reply := self._current()) is not None:
             self._finish(reply)
         pcm = trim_quiet(host.tape.between(self._mark, host.tape.samples))
