@@ -15,16 +15,20 @@ from voicechat.turns.tool_rounds import ToolWatch
 
 
 def reply_watch(host: EngineHost, key: str) -> ToolWatch:
-    """The tools of reply ``key``, reported as they run."""
+    """The tools of reply ``key``, reported as they run (from the worker thread that runs them)."""
+    return ToolWatch(
+        started=lambda call: host.loop.call(host.emit, activity(key, call)),
+        finished=lambda step: host.loop.call(host.emit, activity(key, step)),
+        filler=defaults.TOOL_FILLER,
+    )
 
-    def started(call: ToolCall) -> None:
-        host.loop.call(host.emit, ToolActivity(key, call.name, "started"))
 
-    def finished(step: ToolStep) -> None:
-        state: ToolState = "finished" if step.status in ("ok", "awaiting_confirmation") else "failed"
-        host.loop.call(host.emit, ToolActivity(key, step.name, state, step))
-
-    return ToolWatch(started=started, finished=finished, filler=defaults.TOOL_FILLER)
+def activity(key: str, item: ToolCall | ToolStep) -> ToolActivity:
+    """A call starting, or a step that ended, as an event of reply ``key``."""
+    if isinstance(item, ToolCall):
+        return ToolActivity(key, item.name, "started")
+    state: ToolState = "finished" if item.status in ("ok", "awaiting_confirmation") else "failed"
+    return ToolActivity(key, item.name, state, item)
 
 
 class DraftWatch:
@@ -38,11 +42,12 @@ class DraftWatch:
         self.watch = ToolWatch(started=self._keep, finished=self._keep, filler=defaults.TOOL_FILLER)
 
     def adopt(self, key: str) -> None:
-        """The draft is reply ``key``: report what it did so far, and the rest as it happens."""
+        """The draft is reply ``key`` (called on the loop): report what it did so far at once, before its
+        buffered text is taken (the reply is stored with its steps), and the rest as it happens."""
         with self._lock:
             self._key, waiting, self._waiting = key, self._waiting, []
         for item in waiting:
-            self._report(key, item)
+            self._host.emit(activity(key, item))
 
     def _keep(self, item: ToolCall | ToolStep) -> None:
         with self._lock:
@@ -50,11 +55,4 @@ class DraftWatch:
             if key is None:
                 self._waiting.append(item)
                 return
-        self._report(key, item)
-
-    def _report(self, key: str, item: ToolCall | ToolStep) -> None:
-        watch = reply_watch(self._host, key)
-        if isinstance(item, ToolStep):
-            watch.finished(item)
-        else:
-            watch.started(item)
+        self._host.loop.call(self._host.emit, activity(key, item))
