@@ -14,6 +14,9 @@ default (balanced) patience, SecantusDB for storage. User speech is the turn-end
   fake's latency for the words spoken first)
 - ttfa_ratio: voice-to-voice for a 20-sentence reply / for a 1-sentence reply (medians); the naive ratio
   measures full transcript -> full reply -> full synthesis with the same providers
+- tool_extra_v2v_ms: voice-to-voice of a turn whose model first calls an instant built-in tool (the time),
+  minus the same turn without it (medians; no filler: the tool answers long before the filler would be said);
+  tool_overhead_ms: that, less the fake model's own second round (a first token of 400 ms again)
 Prints each figure; the last line is one JSON object.
 Usage: python benchmarks/live_latency.py [--trials N]
 """
@@ -28,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -158,10 +162,10 @@ class Harness:
             vad=SileroVAD(),
         )
 
-    def turn(self, clip: Clip, reply: str) -> dict[str, float]:
-        """One question answered: its figures (ms)."""
+    def turn(self, clip: Clip, reply: str, *, tool: bool = False) -> dict[str, float]:
+        """One question answered (with ``tool``: after one instant tool call): its figures (ms)."""
         self.fake.live_transcription.texts.extend(clip.parts)
-        self.fake.script_chat(_script(reply, repeat=True))
+        self.fake.script_chat(_tool_script(reply) if tool else _script(reply, repeat=True))
         output = TimedOutput()
         session = self.session(output)
         decisions = Decisions(session)
@@ -250,6 +254,11 @@ def _script(reply: str, *, repeat: bool = False) -> ChatScript:
     return ChatScript(reply=reply, first_token_delay=FIRST_TOKEN_S, token_delay=TOKEN_S, repeat=repeat)
 
 
+def _tool_script(reply: str) -> ChatScript:
+    """The model calls an instant built-in tool (the time), then answers ``reply`` at the same pace."""
+    return replace(_script(reply, repeat=True), tool_calls=(("current_time", {}),), after_tools=reply)
+
+
 def run(harness: Harness, trials: int) -> dict[str, float]:
     asked, paused = questions(), mid_clause()
     figures: dict[str, list[float]] = {"v2v": [], "eot": [], "requested": [], "overhead": []}
@@ -261,6 +270,10 @@ def run(harness: Harness, trials: int) -> dict[str, float]:
     twenty = [
         harness.turn(asked[n % len(asked)], TWENTY_SENTENCES)["v2v"] for n in range(max(3, trials // 3))
     ]
+    with_tool = [
+        harness.turn(asked[n % len(asked)], ONE_SENTENCE, tool=True)["v2v"]
+        for n in range(max(6, trials // 2) + 1)
+    ][1:]  # the first warms up the tool path
     cuts = [harness.cut(clip) for clip in paused]
     naive = {
         "one": [harness.naive_ttfa_ms(asked[0].pcm, ONE_SENTENCE) for _ in range(2)],
@@ -273,6 +286,7 @@ def run(harness: Harness, trials: int) -> dict[str, float]:
         if (b := harness.barge_in_ms(asked[n % len(asked)], interruption)) is not None
     ]
     one = p50(figures["v2v"])
+    tool_extra = p50(with_tool) - one
     lines = [
         f"load average {os.getloadavg()[0]:.2f}; {len(figures['v2v'])} questions, "
         f"{len(paused)} mid-clause pauses",
@@ -287,6 +301,9 @@ def run(harness: Harness, trials: int) -> dict[str, float]:
         f"pipeline overhead: p50 {p50(figures['overhead']):.1f} ms, p95 {p95(figures['overhead']):.1f} ms",
         f"barge-in reaction (speech onset -> playback cleared): p50 {p50(barge_ins):.0f} ms, "
         f"p95 {p95(barge_ins):.0f} ms",
+        f"one instant tool call: voice-to-voice p50 {p50(with_tool):.0f} ms, {tool_extra:+.0f} ms over the "
+        f"same turn without a tool; {tool_extra - FIRST_TOKEN_S * 1000:+.0f} ms beyond the fake model's own "
+        f"second round ({FIRST_TOKEN_S * 1000:.0f} ms first token)",
     ]
     print("\n".join(lines))
     return {
@@ -297,6 +314,8 @@ def run(harness: Harness, trials: int) -> dict[str, float]:
         "ttfa_ratio": round(p50(twenty) / one, 3),
         "naive_ttfa_ratio": round(p50(naive["twenty"]) / p50(naive["one"]), 3),
         "barge_in_p95_ms": round(p95(barge_ins), 1),
+        "tool_extra_v2v_ms": round(tool_extra, 1),
+        "tool_overhead_ms": round(tool_extra - FIRST_TOKEN_S * 1000, 1),
     }
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -45,6 +45,7 @@ class ChatScript:
     # Calls these tools (name, arguments) instead of answering; the request that carries their results is
     # answered with what the tools returned ("From the tool: ...") after the same first-token delay.
     tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    after_tools: str | None = None  # the answer to the tools' results (None: what they returned)
 
 
 DEFAULT_MODELS = ("gpt-6-luna", "gpt-6.1-terra", "gpt-6.1-sol")
@@ -67,7 +68,7 @@ class FakeOpenAI:
         """``host``/``port``: where to serve (a container's network in the deployment test)."""
         self.requests: list[RecordedRequest] = []
         self._chat_scripts: deque[ChatScript] = deque()
-        self._tool_round_delay = 0.0
+        self._tool_round = ChatScript()  # the last script that called tools
         self.keep_calling_tools = (
             False  # answer every tool result with another call (while tools are offered)
         )
@@ -170,13 +171,14 @@ class FakeOpenAI:
         self.requests.append(RecordedRequest(request.url.path, body, dict(request.headers)))
         if body["messages"][-1].get("role") == "tool" and self.keep_calling_tools and body.get("tools"):
             first_tool = body["tools"][0]["function"]["name"]
-            script = ChatScript(tool_calls=((first_tool, {}),), first_token_delay=self._tool_round_delay)
+            script = replace(self._tool_round, tool_calls=((first_tool, {}),))
         elif body["messages"][-1].get("role") == "tool":
-            script = ChatScript(reply=_from_tools(body["messages"]), first_token_delay=self._tool_round_delay)
+            answer = self._tool_round.after_tools or _from_tools(body["messages"])
+            script = replace(self._tool_round, reply=answer, tool_calls=(), repeat=False, asked=None)
         else:
             script = self._next_script(body["messages"])
         if script.tool_calls and body.get("stream"):
-            self._tool_round_delay = script.first_token_delay
+            self._tool_round = script  # its results are answered at its pace
             return StreamingResponse(self._stream_calls(body, script), media_type="text/event-stream")
         if script.status is not None:
             headers = {"retry-after": str(script.retry_after)} if script.retry_after is not None else {}
