@@ -18,6 +18,7 @@ CONTENT_LOGGERS = (
     "urllib3",
     "uvicorn.access",
     "websockets",
+    "mcp",  # the MCP SDK logs tool calls and their errors (arguments and results are user content)
 )
 APP_LOGGER = "voicechat"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

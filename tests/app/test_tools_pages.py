@@ -36,9 +36,7 @@ def expanders(app: AppTest) -> list[str]:
     return [e.label for e in app.expander]
 
 
-def test_a_tool_step_is_shown_under_the_stored_reply(
-    app: AppTest, fake_openai: FakeOpenAI
-) -> None:
+def test_a_tool_step_is_shown_under_the_stored_reply(app: AppTest, fake_openai: FakeOpenAI) -> None:
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
     app.run()
     app.chat_input[0].set_value("What's on the incident board?").run()

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tests.fakes.mcp_server import INCIDENTS, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat import defaults
 from voicechat.config import Settings
+from voicechat.dashboard import build_report
 from voicechat.models import User
 from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
@@ -94,6 +96,14 @@ def test_a_typed_question_calls_a_tool_and_the_reply_uses_its_result(
         ("chat", "gpt-6-luna", "ok"),
         ("chat", "gpt-6-luna", "ok"),
         ("tool", "current_time", "ok"),
+    ]
+    # On the dashboard: one turn (the tool round's second chat call is the same turn), one call of the tool.
+    admin = store.users.get_or_create(email="admin@example.com", name="A", admin=True)
+    today = datetime.now(UTC).date()
+    report = build_report(store, acting=admin, start=today, end=today, user_id=user.id)
+    assert report.headline.turns == 1
+    assert [(t.tool, t.source, t.calls, t.failures) for t in report.tools] == [
+        ("current_time", "built-in", 1, 0)
     ]
 
 

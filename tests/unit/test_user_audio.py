@@ -7,7 +7,7 @@ import numpy as np
 
 from tests.fakes.audio_samples import silence_pcm
 from voicechat.audio.pcm import resample
-from voicechat.talk.recorder import heard
+from voicechat.talk.heard import heard
 from voicechat.talk.runtime.user_audio import UserAudioTape, ms_to_samples, trim_quiet
 from voicechat.voices import TALK_RATE as SAMPLE_RATE
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from voicechat.errors import VoicechatError
-from voicechat.models import ContextMessage, Message, MessageStatus, ToolStep, TurnMetrics, User
+from voicechat.models import ContextMessage, Message, MessageStatus, TurnMetrics, User
 from voicechat.providers.base import LLM
 from voicechat.storage.conversations import title_from
 from voicechat.storage.store import Store
@@ -41,6 +41,7 @@ from voicechat.talk.events import (
     UserSpeechStopped,
     UserTranscript,
 )
+from voicechat.talk.heard import Reply, grow, heard
 from voicechat.tools.runner import ToolBox
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 from voicechat.turns.tool_rounds import AheadGate, ToolWatch
@@ -51,61 +52,6 @@ from voicechat.voices import TALK_RATE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNFINISHED = "The voice engine could not finish this reply."  # kept with a failed reply
-
-
-@dataclass
-class Piece:
-    """Text of a reply and the stretch of its audio that speaks it (samples)."""
-
-    text: str
-    start: int
-    end: int
-
-
-@dataclass
-class _Reply:
-    """A reply in progress (on the loop)."""
-
-    key: str
-    greeting: bool
-    ended_at: float | None  # when the user's turn it answers ended
-    end_of_turn_ms: float | None
-    text: str = ""
-    pieces: list[Piece] = field(default_factory=list)
-    pcm: list[bytes] = field(default_factory=list)
-    pushed: int = 0
-    first_audio_at: float | None = None
-    barge_in_ms: float | None = None
-    corrected: str | None = None
-    stored_early: bool = False
-    tool_steps: list[ToolStep] = field(default_factory=list)
-
-
-def heard(
-    text: str,
-    pieces: list[Piece],
-    *,
-    played: int,
-    pushed: int,
-    interrupted: bool,
-    corrected: str | None = None,
-) -> str:
-    """What the user heard of a reply: the provider's own account when it gave one; all of it when it played
-    to the end; else the pieces played in full and the played share of the words of the one cut off (a
-    reply without pieces is one piece over all its ``pushed`` audio)."""
-    if corrected is not None:
-        return corrected
-    if not interrupted:
-        return text
-    words: list[str] = []
-    for piece in pieces or [Piece(text, 0, pushed)]:
-        if played >= piece.end:
-            words.extend(piece.text.split())
-        elif played > piece.start:
-            share = (played - piece.start) / max(1, piece.end - piece.start)
-            parts = piece.text.split()
-            words.extend(parts[: int(len(parts) * share)])
-    return " ".join(words)
 
 
 class TurnRecorder:
@@ -130,7 +76,7 @@ class TurnRecorder:
         self._writer = TurnWriter(store, user)
         self._model, self._reply_rate = model, reply_rate
         self._worker, self._emit, self._emit_soon = worker, emit, emit_soon
-        self._replies: dict[str, _Reply] = {}
+        self._replies: dict[str, Reply] = {}
         self._latest: str | None = None  # the newest reply (the only one a provider still corrects)
         self._turn_end: tuple[float | None, float | None] = (None, None)
         self._user_messages: dict[str, Future[Message]] = {}
@@ -153,11 +99,11 @@ class TurnRecorder:
             self._job(self._transcribed, event.key, event.text, event.error, event.stt_ms)
         elif isinstance(event, ReplyStarted):
             ended_at, end_of_turn_ms = self._turn_end if not event.greeting else (None, None)
-            self._replies[event.key] = _Reply(event.key, event.greeting, ended_at, end_of_turn_ms)
+            self._replies[event.key] = Reply(event.key, event.greeting, ended_at, end_of_turn_ms)
             self._latest = event.key
         elif isinstance(event, ReplyTextDelta | ReplyAudio | ReplyInterrupted):
             if (reply := self._replies.get(event.key)) is not None:
-                _grow(reply, event)
+                grow(reply, event)
         elif isinstance(event, ReplyTextDone):
             self._text_done(event)
         elif isinstance(event, ReplyDone):
@@ -363,9 +309,7 @@ class TurnRecorder:
         self._messages[key] = self._writer.reply(self._conversation_id, text, meta)
         self._store.context.forget(self._conversation_id)
 
-    def _settle(
-        self, reply: _Reply, heard: str, event: ReplyDone, metrics: TurnMetrics, audio: bytes
-    ) -> None:
+    def _settle(self, reply: Reply, heard: str, event: ReplyDone, metrics: TurnMetrics, audio: bytes) -> None:
         """Store the finished reply as heard, with its played audio; then the page counts the turn."""
         conversation_id = self._conversation_id
         nothing = event.status == "failed" and not reply.text and not audio
@@ -399,22 +343,3 @@ class TurnRecorder:
 
     def _bill(self, usage: Usage) -> None:
         self._writer.bill(usage, self._conversation_id)
-
-
-def _grow(reply: _Reply, event: ReplyTextDelta | ReplyAudio | ReplyInterrupted) -> None:
-    """Follow a reply's text, audio and interruption."""
-    if isinstance(event, ReplyTextDelta):
-        if event.spoken:
-            reply.text = f"{reply.text} {event.delta}".strip()
-            reply.pieces.append(Piece(event.delta, reply.pushed, reply.pushed))
-        else:
-            reply.text += event.delta
-    elif isinstance(event, ReplyAudio):
-        reply.pcm.append(event.pcm)
-        reply.pushed += len(event.pcm) // 2
-        if reply.pieces:
-            reply.pieces[-1].end = reply.pushed
-        if reply.first_audio_at is None:
-            reply.first_audio_at = event.pushed_at
-    else:
-        reply.barge_in_ms = event.barge_in_ms

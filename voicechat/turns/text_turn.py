@@ -1,0 +1,214 @@
+"""A started text turn: the reply streamed (through any tool rounds), then stored with its usage.
+
+The reply is stored however the stream ends (complete, cut by a provider failure, or abandoned by the page),
+so nothing the user said is ever lost; each chat call and each tool call is billed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from voicechat import defaults
+from voicechat.config import Settings
+from voicechat.errors import ProviderError
+from voicechat.models import ContextMessage, Conversation, Message, MessageStatus, ToolStep, TurnMetrics, User
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
+from voicechat.storage.store import Store
+from voicechat.tools.runner import tool_usage
+from voicechat.turns.chat_usage import chat_usage
+from voicechat.turns.tool_rounds import ToolRounds
+from voicechat.turns.writer import MessageMeta, TurnWriter
+from voicechat.usage import Usage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What the user chose for this turn."""
+
+    model: str
+    system_prompt: str
+    timezone: str | None = None  # the browser's, for the time tool
+
+
+class TextTurn:
+    """A started turn: ``stream_reply()`` yields the reply's text and stores it when the stream ends."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        user: User,
+        conversation: Conversation,
+        user_message: Message,
+        context: list[ContextMessage],
+        options: TurnOptions,
+        llm: LLM,
+        handover: Callable[[Usage], None] | None = None,
+        tools: ToolRounds | None = None,
+    ) -> None:
+        """``handover``: the caller stores the reply itself (a Talk turn keeps what was heard) and takes the
+        chat call's usage through it; by default the turn stores both. ``tools``: what the model may call."""
+        self._store = store
+        self._writer = TurnWriter(store, user)
+        self._handover = handover
+        self.metrics = TurnMetrics()
+        self.status: MessageStatus | None = None  # how the reply ended, once it has
+        self.error: ProviderError | None = None
+        self._settings = settings
+        self._user = user
+        self.conversation = conversation
+        self.user_message = user_message
+        self._context = context
+        self._options = options
+        self._llm = llm
+        self.tools = tools
+        self.reply: Message | None = None
+
+    def stream_reply(self) -> Generator[str, None, None]:
+        """Yield the reply as it streams (through any tool rounds). Raises ProviderError after storing
+        whatever arrived."""
+        messages = [self._system_message(), *self._history()]
+        parts: list[str] = []
+        status: MessageStatus = "interrupted"  # if the page abandons the generator
+        error: ProviderError | None = None
+        started = time.perf_counter()
+        first_token_ms: float | None = None
+        try:
+            for round_number in range(defaults.TOOL_ROUNDS + 1):
+                tools = self.tools is not None and round_number < defaults.TOOL_ROUNDS
+                request = self._request(messages, with_tools=tools)
+                stream: ChatStream | None = None
+                said: list[str] = []
+                ended = False
+                try:
+                    stream = self._llm.stream_chat(request)
+                    with stream:
+                        for delta in stream:
+                            first_token_ms = first_token_ms or _elapsed_ms(started)
+                            said.append(delta)
+                            parts.append(delta)
+                            yield delta
+                    ended = True
+                except ProviderError as exc:
+                    status, error = "failed", exc
+                    raise
+                finally:
+                    ended_as: MessageStatus = "failed" if error else "complete" if ended else "interrupted"
+                    self._bill_round(
+                        stream,
+                        request,
+                        "".join(said),
+                        status=ended_as,
+                        error=error,
+                        follow_up=round_number > 0,
+                    )
+                calls = stream.tool_calls if tools else ()
+                if not calls or self.tools is None:
+                    break
+                for item in self.tools.run(calls, "".join(said)):
+                    if isinstance(item, str):
+                        parts.append(item)
+                        yield item
+                    else:
+                        messages.append(item)
+                if messages[-1].role != "tool":
+                    return  # a drafted reply dropped while its calls waited for the turn
+            status = "complete"
+        finally:
+            self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=_elapsed_ms(started))
+            self._finish("".join(parts).strip() if self.tools else "".join(parts), status=status, error=error)
+
+    @property
+    def tool_steps(self) -> tuple[ToolStep, ...]:
+        """The tool calls made so far for this reply."""
+        return tuple(self.tools.steps) if self.tools is not None else ()
+
+    def _system_message(self) -> ChatMessage:
+        prompt = self._options.system_prompt
+        if self.tools is not None:
+            prompt += self.tools.system_note(self._store.users.memory(self._user.id))
+        return ChatMessage(role="system", content=prompt)
+
+    def _history(self) -> list[ChatMessage]:
+        # A reply cut off before a word was heard is stored empty; as context it teaches the model to say
+        # nothing (a small local model then answers every question with silence).
+        return [ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()]
+
+    def _request(self, messages: list[ChatMessage], *, with_tools: bool) -> ChatRequest:
+        return ChatRequest(
+            messages=tuple(messages),
+            model=self._options.model,
+            temperature=self._settings.temperature,
+            max_output_tokens=self._settings.max_output_tokens,
+            tools=self.tools.box.specs if with_tools and self.tools is not None else (),
+        )
+
+    def _bill_round(
+        self,
+        stream: ChatStream | None,
+        request: ChatRequest,
+        text: str,
+        *,
+        status: MessageStatus,
+        error: ProviderError | None,
+        follow_up: bool,
+    ) -> None:
+        """Bill one chat call of the turn (a reply with tools makes several); an abandoned stream is billed
+        as interrupted, with what it produced."""
+        self._bill(
+            chat_usage(
+                self._llm.provider,
+                stream,
+                request,
+                text,
+                status=status,
+                error=error,
+                prices=self._settings.chat_price_table,
+                follow_up=follow_up,
+            )
+        )
+
+    def _finish(self, text: str, *, status: MessageStatus, error: ProviderError | None) -> None:
+        for step in self.tool_steps:
+            self._bill(tool_usage(step))
+        self.status, self.error = status, error
+        conversation_id = self.conversation.id
+        if self._handover is None and (text or status == "complete"):
+            error_mark = type(error).__name__ if error else None
+            meta = MessageMeta(
+                status=status,
+                model=self._options.model,
+                error=error_mark,
+                metrics=self.metrics,
+                tool_steps=self.tool_steps,
+            )
+            self.reply = self._writer.reply(conversation_id, text, meta)
+            if status != "failed":
+                self._store.context.extend(conversation_id, self._context, _context_of(self.reply))
+        log.info(
+            "turn finished conversation=%s status=%s tools=%d first_token_ms=%s",
+            conversation_id,
+            status,
+            len(self.tool_steps),
+            self.metrics.first_token_ms,
+        )
+
+    def _bill(self, usage: Usage) -> None:
+        if self._handover is not None:
+            self._handover(usage)
+        else:
+            self._writer.bill(usage, self.conversation.id)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _context_of(message: Message) -> ContextMessage:
+    return ContextMessage(id=message.id, role=message.role, content=message.content)
