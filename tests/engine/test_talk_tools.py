@@ -119,3 +119,25 @@ def test_a_confirm_first_tool_runs_after_a_spoken_yes(
     snap, _ = ask(talk_sessions, call_settings, user, "Yes, please do.", snap.conversation_id)
     *_, done = stored(store, user, snap.conversation_id)
     assert done.tool_steps[0].status == "ok" and board.opened[opened:] == ["Pager storm"]
+
+
+def test_barge_in_still_works_while_a_tool_runs(
+    talk_sessions: TalkSessions, call_settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.transcript = "Run the monthly report."
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__slow_report", {"seconds": 3.0}),), repeat=True))
+    session, output = talk_sessions.start(
+        call_settings, user, VoicePreferences(), output_rate=24_000, vad=SileroVAD(), speed=1
+    )
+    feed(session, silence_pcm(0.3) + pcm16k("Run the monthly report.") + silence_pcm(AFTER))
+    wait_for(session, lambda s: s.state == "speaking", timeout=30)  # the filler, while the tool runs
+    feed(session, pcm16k("Stop, never mind.") + silence_pcm(AFTER))
+    snap = wait_for(
+        session, lambda s: s.last_turn is not None and s.last_turn.barge_in_ms is not None, timeout=30
+    )
+
+    assert output.clears >= 1 and snap.last_turn is not None
+    replies = [m for m in stored(store, user, snap.conversation_id) if m.role == "assistant"]
+    # Cut while the filler played (kept as far as it was heard, maybe nothing), the tool still on record.
+    assert replies[0].interrupted and defaults.TOOL_FILLER.startswith(replies[0].content.rstrip("…."))
+    assert replies[0].tool_steps[0].name == "board__slow_report"
