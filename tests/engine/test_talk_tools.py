@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from tests.engine.conftest import TalkSessions
-from tests.engine.live_helpers import feed, pcm16k, stored, wait_for
+from tests.engine.live_helpers import feed, pcm16k, stored, wait_for, wait_until
 from tests.fakes.audio_samples import silence_pcm
 from tests.fakes.mcp_server import McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
@@ -125,7 +125,7 @@ def test_barge_in_still_works_while_a_tool_runs(
     talk_sessions: TalkSessions, call_settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.transcript = "Run the monthly report."
-    fake_openai.script_chat(ChatScript(tool_calls=(("board__slow_report", {"seconds": 3.0}),), repeat=True))
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__slow_report", {"seconds": 6.0}),), repeat=True))
     session, output = talk_sessions.start(
         call_settings, user, VoicePreferences(), output_rate=24_000, vad=SileroVAD(), speed=1
     )
@@ -138,6 +138,10 @@ def test_barge_in_still_works_while_a_tool_runs(
 
     assert output.clears >= 1 and snap.last_turn is not None
     replies = [m for m in stored(store, user, snap.conversation_id) if m.role == "assistant"]
-    # Cut while the filler played (kept as far as it was heard, maybe nothing), the tool still on record.
+    # Cut while the filler played: kept as far as it was heard (maybe nothing), and stored at once, not when
+    # the tool ends (the user's next words need not wait for it): the call is still running...
     assert replies[0].interrupted and defaults.TOOL_FILLER.startswith(replies[0].content.rstrip("…."))
-    assert replies[0].tool_steps[0].name == "board__slow_report"
+    billed = lambda: [e.model for e in store.usage.events_for(user_id=user.id) if e.kind == "tool"]  # noqa: E731
+    assert billed() == []
+    # ... and is billed once it ends.
+    wait_until(lambda: billed() == ["board__slow_report"], timeout=15)

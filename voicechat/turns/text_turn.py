@@ -124,6 +124,12 @@ class TextTurn:
             self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=_elapsed_ms(started))
             self._finish("".join(parts).strip() if self.tools else "".join(parts), status=status, error=error)
 
+    def abandon_tools(self) -> None:
+        """Stop waiting for tools still running (the reply was cut; thread-safe): the reply ends now, and a
+        call that finishes later is still billed."""
+        if self.tools is not None:
+            self.tools.abandon(lambda step: self._bill(tool_usage(step)))
+
     @property
     def tool_steps(self) -> tuple[ToolStep, ...]:
         """The tool calls made so far for this reply."""

@@ -9,6 +9,7 @@ until the turn is confirmed (``AheadGate``) or the draft is dropped.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -71,6 +72,13 @@ class ToolRounds:
     gate: AheadGate | None = None
     steps: list[ToolStep] = field(default_factory=list)
     filled: bool = False  # the filler was said (once per reply)
+    _abandoned: threading.Event = field(default_factory=threading.Event)
+    _late: Callable[[ToolStep], None] | None = None
+
+    def abandon(self, late: Callable[[ToolStep], None]) -> None:
+        """Stop waiting for the calls running now; each reports to ``late`` when it ends (thread-safe)."""
+        self._late = late
+        self._abandoned.set()
 
     def system_note(self, memory: list[str]) -> str:
         """What the system prompt adds: the data rule, and what the user asked to be remembered."""
@@ -85,11 +93,20 @@ class ToolRounds:
         for call in calls:
             self.watch.started(call)
         futures = [_CALLS.submit(self.box.run, call) for call in calls]
-        done, _ = wait(futures, timeout=defaults.TOOL_FILLER_AFTER_SECONDS)
-        if len(done) < len(futures) and self.watch.filler and not self.filled:
-            self.filled = True
-            # Line breaks end the sentences around it: it is spoken at once, apart from what came before.
-            yield f"\n{self.watch.filler}\n" if said else f"{self.watch.filler}\n"
+        started = time.monotonic()
+        while not self._abandoned.is_set():
+            _, pending = wait(futures, timeout=0.05)
+            if not pending:
+                break
+            slow = time.monotonic() - started >= defaults.TOOL_FILLER_AFTER_SECONDS
+            if slow and self.watch.filler and not self.filled:
+                self.filled = True
+                # Line breaks end the sentences around it: it is spoken at once, apart from what came before.
+                yield f"\n{self.watch.filler}\n" if said else f"{self.watch.filler}\n"
+        else:  # the reply was cut: what still runs is billed when it ends, and the reply ends now
+            for future in futures:
+                future.add_done_callback(lambda f: self._late and self._late(f.result().step))
+            return
         outcomes: list[ToolOutcome] = [f.result() for f in futures]
         yield ChatMessage(role="assistant", content=said, tool_calls=calls)
         for outcome in outcomes:

@@ -39,6 +39,7 @@ from voicechat.talk.events import (
 )
 from voicechat.talk.runtime.threads import iterate_in_thread
 from voicechat.turns.push_to_talk import NOTHING_HEARD, not_transcribed
+from voicechat.turns.text import TextTurn
 from voicechat.usage import Usage
 from voicechat.validation import clean_transcript
 
@@ -96,6 +97,7 @@ class _Turn:
         self.key = key
         self._interrupted = False
         self.reply: SpokenReply | None = None
+        self.chat: TextTurn | None = None  # the chat turn answering it (stops waiting for its tools when cut)
         self.task: asyncio.Task[None] | None = None
 
     def interrupt(self) -> bool:
@@ -171,6 +173,8 @@ class CascadedEngine(TalkEngine):
         if not turn.interrupt():
             return
         cleared = self._host.meter.clear()
+        if turn.chat is not None:
+            turn.chat.abandon_tools()  # the next turn need not wait for a slow tool
         if turn.reply is not None:
             turn.reply.cut()
         if onset is not None:
@@ -236,6 +240,7 @@ class CascadedEngine(TalkEngine):
             )
         if turn.interrupted():
             return  # talked over while the context loaded: no chat call for it
+        turn.chat = chat
         reply = turn.reply = SpokenReply(host, spec.speaker, f"{turn.key}-reply")
         await reply.run(
             draft.stream(reply.key) if draft is not None else iterate_in_thread(chat.stream_reply)
