@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -231,3 +232,18 @@ def test_an_unreachable_server_is_shown_unavailable_and_the_chat_goes_on(
     assert hub is not None and hub.status()["gone"] is not None
     turn = ask(ChatService(store=store, settings=settings), user, llm, "Still there?")
     assert turn.status == "complete"
+
+
+def test_a_server_that_refuses_tools_is_asked_again_without_them(
+    store: Store, settings: Settings, user: User, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.refuse_tools = True  # an OpenAI-compatible server whose model cannot call tools
+    # Remembered per process: a provider name of its own, so each run of this test starts unknown.
+    llm = OpenAIChat(client=make_client(settings), provider=f"ollama-{uuid.uuid4().hex}")
+    service = ChatService(store=store, settings=settings)
+    turn = ask(service, user, llm, "Hello")
+    assert turn.status == "complete" and turn.reply is not None and turn.reply.content == "You said: Hello"
+    first, second = fake_openai.chat_requests()
+    assert "tools" in first.body and "tools" not in second.body
+    ask(service, user, llm, "Again")  # not offered tools again
+    assert "tools" not in fake_openai.chat_requests()[-1].body and len(fake_openai.chat_requests()) == 3

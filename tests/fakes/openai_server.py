@@ -110,7 +110,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         """Forget scripts and recorded requests."""
         self._chat_scripts.clear()
-        self.keep_calling_tools = False
+        self.keep_calling_tools = self.refuse_tools = False
         self.speech_status = None
         self.transcription_status = None
         self.transcription_delay = 0.0
@@ -169,6 +169,9 @@ class FakeOpenAI:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(RecordedRequest(request.url.path, body, dict(request.headers)))
+        if self.refuse_tools and body.get("tools"):  # as Ollama answers for a model without tool support
+            error = {"message": "model does not support tools", "type": "invalid_request_error", "code": None}
+            return JSONResponse({"error": error}, status_code=400)
         if body["messages"][-1].get("role") == "tool" and self.keep_calling_tools and body.get("tools"):
             first_tool = body["tools"][0]["function"]["name"]
             script = replace(self._tool_round, tool_calls=((first_tool, {}),))

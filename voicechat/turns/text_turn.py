@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voicechat import defaults
 from voicechat.config import Settings
-from voicechat.errors import ProviderError
+from voicechat.errors import ProviderError, ProviderRequestError
 from voicechat.models import ContextMessage, Conversation, Message, MessageStatus, ToolStep, TurnMetrics, User
 from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
 from voicechat.storage.store import Store
@@ -24,6 +24,7 @@ from voicechat.turns.writer import MessageMeta, TurnWriter
 from voicechat.usage import Usage
 
 log = logging.getLogger(__name__)
+_REFUSES_TOOLS: set[tuple[str, str]] = set()  # (provider, model) whose server refused a request with tools
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class TextTurn:
                 said: list[str] = []
                 ended = False
                 try:
-                    stream = self._llm.stream_chat(request)
+                    stream, request = self._open(request)
                     with stream:
                         for delta in stream:
                             first_token_ms = first_token_ms or _elapsed_ms(started)
@@ -146,13 +147,28 @@ class TextTurn:
         # nothing (a small local model then answers every question with silence).
         return [ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()]
 
+    def _open(self, request: ChatRequest) -> tuple[ChatStream, ChatRequest]:
+        """Start the chat call. A server that refuses the request with tools (an OpenAI-compatible one whose
+        model cannot call them, such as many Ollama models) is asked again without, and not offered tools
+        again for that model in this process."""
+        try:
+            return self._llm.stream_chat(request), request
+        except ProviderRequestError:
+            if not request.tools:
+                raise
+        _REFUSES_TOOLS.add((self._llm.provider, request.model))
+        log.warning("the chat model refused tools; asking again without them")
+        plain = replace(request, tools=())
+        return self._llm.stream_chat(plain), plain
+
     def _request(self, messages: list[ChatMessage], *, with_tools: bool) -> ChatRequest:
+        refused = (self._llm.provider, self._options.model) in _REFUSES_TOOLS
         return ChatRequest(
             messages=tuple(messages),
             model=self._options.model,
             temperature=self._settings.temperature,
             max_output_tokens=self._settings.max_output_tokens,
-            tools=self.tools.box.specs if with_tools and self.tools is not None else (),
+            tools=self.tools.box.specs if with_tools and self.tools is not None and not refused else (),
         )
 
     def _bill_round(
