@@ -48,5 +48,16 @@ if refused:
 else:
     st.caption("No request was refused in this range.")
 
+st.subheader("Feedback")
+feedback = app.store.feedback.summary(start=start, end=end, user_id=user_id or None)
+st.markdown(f"Ratings on replies: **{feedback.up} up**, **{feedback.down} down**.")
+if feedback.negatives:
+    st.caption("Latest thumbs-down comments (the user's own words, shown as text):")
+    emails = app.store.users.emails({n.user_id for n in feedback.negatives})
+    for negative in feedback.negatives:
+        st.text(
+            f"{negative.at:%Y-%m-%d %H:%M} · {emails.get(negative.user_id, 'someone')}: {negative.comment}"
+        )
+
 people_admin.render(app)
 tools_admin.render(app)

@@ -6,9 +6,18 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ui import audio_replay, chat_sidebar, context, local_servers, offline_models, talk_panel, tool_steps
+from ui import (
+    audio_replay,
+    chat_sidebar,
+    context,
+    local_servers,
+    message_actions,
+    offline_models,
+    talk_panel,
+    tool_steps,
+)
 from ui.state import ChatState, chat_state, conversation_id, open_conversation, session_settings
-from ui.turn_runner import run_text_turn, run_voice_turn
+from ui.turn_runner import run_regenerate, run_text_turn, run_voice_turn
 from voicechat import defaults
 from voicechat.errors import NotFound
 from voicechat.models import Message
@@ -48,7 +57,7 @@ elif not key_available:
 offline_models.prepare(state)
 
 
-def show_message(message: Message, state: ChatState) -> None:
+def show_message(message: Message, state: ChatState, *, last: bool = False) -> None:
     """One stored message with its recording or spoken reply, and what went wrong if anything did."""
     with st.chat_message(message.role):
         if message.content:
@@ -68,6 +77,8 @@ def show_message(message: Message, state: ChatState) -> None:
             st.caption("⚠️ reply interrupted" if message.interrupted else "⚠️ reply incomplete")
         if message.tool_steps:
             tool_steps.show_steps(message.tool_steps)
+        if message.role == "assistant" and message.content and message.status != "pending":
+            message_actions.render(app, state, message, last=last)
 
 
 def answered_confirmation(messages: list[Message]) -> str | None:
@@ -95,9 +106,10 @@ if current is not None:
         if history.next_cursor and st.button("Show earlier messages", icon=":material/expand_less:"):
             st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
             st.rerun()
-        for message in history.items:
-            show_message(message, state)
-        confirmation = answered_confirmation(history.items)
+        shown_messages = [m for m in history.items if m.status != "replaced"]
+        for message in shown_messages:
+            show_message(message, state, last=message is shown_messages[-1])
+        confirmation = answered_confirmation(shown_messages)
 
 if state.notice is not None:
     kind, text = state.notice
@@ -120,7 +132,10 @@ else:
 prompt = st.chat_input("Message the assistant", disabled=not key_available) or confirmation
 if (off := tools_off_reason(app.settings, state.model)) is not None and app.settings.tools_enabled:
     st.caption(f":material/build: {off}")
-if prompt is not None:
+if state.pending_action == message_actions.REGENERATE and current is not None and prompt is None:
+    state.pending_action = None
+    run_regenerate(app, state, current)
+elif prompt is not None:
     run_text_turn(app, state, current, prompt)
 elif recording is not None and recording.file_id != state.handled_recording:
     state.handled_recording = recording.file_id

@@ -31,6 +31,7 @@ class ChatState:
     handled_recording: str | None = None  # the recorder's file id already turned into a turn (or refused)
     notice: tuple[Literal["error", "warning", "info"], str] | None = None  # shown once on the next run
     endpoint: tuple[str, str, tuple[str, ...]] | None = None  # a local server chosen: (name, URL, models)
+    pending_action: str | None = None  # a reply action to run on this run (regenerate)
 
 
 def session_settings(settings: Settings, state: ChatState) -> Settings:

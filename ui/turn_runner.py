@@ -49,6 +49,25 @@ def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt
         st.rerun()  # list the new conversation in the sidebar / play the spoken reply from storage
 
 
+def run_regenerate(app: AppContext, state: ChatState, current: str) -> None:
+    """Answer the conversation's last question again (the reply it replaces stays on record, unseen)."""
+    service = ChatService(store=app.store, settings=app.settings)
+    try:
+        admit(app, "text")
+        turn = service.regenerate(
+            user=app.user,
+            conversation_id=current,
+            options=_options(state),
+            llm=_llm(app, state),
+            watch=tool_steps.live_watch(),
+        )
+    except VoicechatError as exc:
+        st.error(exc.user_message)
+        return
+    _reply(app, state, turn, speak=state.speak_replies)
+    st.rerun()  # the new reply with its actions, from storage
+
+
 def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recording: bytes) -> None:
     """Transcribe a recording, answer it, speak the answer; every failure is explained and nothing is lost."""
     service = VoiceTurnService(store=app.store, settings=app.settings)
@@ -83,9 +102,15 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
 def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) -> bool:
     """Stream the reply, then speak it if asked; True when a spoken reply was stored."""
     with st.chat_message("assistant"):
+        # Any click reruns the page, which stops the stream: the reply is kept as far as it came, marked
+        # interrupted. This button says so.
+        stop = st.empty()
+        stop.button("Stop generating", key="stop-generating", icon=":material/stop_circle:")
         try:
             st.write_stream(stream_without_remote_images(turn.stream_reply()))
+            stop.empty()
         except ProviderError as exc:
+            stop.empty()
             state.notice = ("error", exc.user_message)
             st.error(exc.user_message)
             return False

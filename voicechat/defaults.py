@@ -202,3 +202,4 @@ MCP_RETRY_SECONDS = 30.0  # an unreachable MCP server is tried again after this 
 MCP_CONNECT_SECONDS = 10.0
 TOOL_FILLER = "Let me check."  # said in a call while a tool runs
 TOOL_FILLER_AFTER_SECONDS = 0.3  # a tool that answers sooner needs no filler
+FEEDBACK_SCAN_LIMIT = 100_000  # ratings read for one dashboard range, at most

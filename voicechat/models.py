@@ -8,7 +8,9 @@ from typing import Generic, Literal, TypeVar
 
 Role = Literal["user", "assistant"]
 UserRole = Literal["user", "admin"]
-MessageStatus = Literal["complete", "interrupted", "failed", "pending"]
+# "replaced": a reply the user asked to regenerate (kept for the record, shown and sent as context no more).
+MessageStatus = Literal["complete", "interrupted", "failed", "pending", "replaced"]
+Rating = Literal["up", "down"]
 UsageKind = Literal["chat", "stt", "tts", "realtime", "tool"]
 # How a tool call ended: ran, failed (the model saw the error), ran out of time, was held for the user's
 # confirmation (not run), was declined, or its server was unreachable.
@@ -119,6 +121,8 @@ class Message:
     error: str | None = None
     metrics: TurnMetrics = field(default_factory=TurnMetrics)
     tool_steps: tuple[ToolStep, ...] = ()
+    rating: Rating | None = None  # the user's thumbs up or down on a reply
+    rating_comment: str | None = None
 
 
 @dataclass(frozen=True)

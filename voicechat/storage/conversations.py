@@ -399,6 +399,8 @@ def _to_message(doc: Document) -> Message:
         error=doc.get("error"),
         metrics=TurnMetrics(**{k: v for k, v in metrics.items() if k in TurnMetrics.__dataclass_fields__}),
         tool_steps=_to_message_steps(doc),
+        rating=(doc.get("feedback") or {}).get("rating"),
+        rating_comment=(doc.get("feedback") or {}).get("comment"),
     )
 
 

@@ -34,6 +34,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("conversation_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)], {}),
         # Portable full-text search: normalised terms per message, queried by equality (see search.py).
         ([("owner_id", ASCENDING), ("terms", ASCENDING)], {}),
+        ([("feedback.at", ASCENDING)], {}),  # the dashboard's feedback over a date range
     ],
     # A confirm-first call waits for the user's yes this long at most (checked on use as well).
     "held_tool_calls": [([("held_at", ASCENDING)], {"expireAfterSeconds": defaults.TOOL_CONFIRM_SECONDS})],

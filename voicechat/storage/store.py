@@ -12,6 +12,7 @@ from voicechat.storage.context import ContextStore
 from voicechat.storage.conversations import ConversationRepository
 from voicechat.storage.database import Database
 from voicechat.storage.embedded import EmbeddedMongo
+from voicechat.storage.feedback import FeedbackRepository
 from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
 from voicechat.storage.tool_state import ToolStateRepository
@@ -34,6 +35,7 @@ class Store:
     refusals: RefusalRepository
     turn_latency: TurnLatencyRepository
     tools: ToolStateRepository
+    feedback: FeedbackRepository
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -72,6 +74,7 @@ class Store:
             refusals=RefusalRepository(db),
             turn_latency=TurnLatencyRepository(db),
             tools=ToolStateRepository(db),
+            feedback=FeedbackRepository(db),
             embedded=embedded,
         )
 

@@ -126,6 +126,40 @@ class ChatService:
             tools=self._tools(user, conversation.id, options, message.content, watch=watch),
         )
 
+    def regenerate(
+        self,
+        *,
+        user: User,
+        conversation_id: str,
+        options: TurnOptions,
+        llm: LLM,
+        watch: ToolWatch | None = None,
+    ) -> TextTurn:
+        """A new reply to the conversation's last question. The reply it replaces is kept for the record,
+        marked replaced (no longer shown nor sent as context). Raises InvalidInput when the conversation does
+        not end with a reply, NotFound when it is not the user's."""
+        conversation, options = self.open_conversation(
+            user=user, conversation_id=conversation_id, options=options, title=""
+        )
+        last = self._store.conversations.messages_page(
+            owner_id=user.id, conversation_id=conversation.id, limit=2
+        )
+        if len(last.items) < 2 or (last.items[-2].role, last.items[-1].role) != ("user", "assistant"):
+            raise InvalidInput("There is no reply to regenerate yet.")
+        question, replaced = last.items[-2], last.items[-1]
+        self._store.conversations.update_message(owner_id=user.id, message_id=replaced.id, status="replaced")
+        self._store.context.forget(conversation.id)
+        before = [m for m in self._store.context.load(conversation) if m.id != question.id]
+        return self.reply_to(
+            user=user,
+            conversation=conversation,
+            message=question,
+            context=before,
+            options=options,
+            llm=llm,
+            watch=watch,
+        )
+
     def toolbox(self, *, user: User, conversation_id: str, options: TurnOptions, said: str) -> ToolBox | None:
         """The tools a speech-to-speech engine offers its model, and runs when it calls them (None: none)."""
         return toolbox_for(
