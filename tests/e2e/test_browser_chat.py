@@ -48,3 +48,23 @@ def test_chat_streams_in_the_browser_and_survives_a_reload(
     html = page.content()
     assert "sk-e2e" not in html  # the key never reaches the browser
     assert fake_openai.chat_requests()[0].headers["authorization"] == "Bearer sk-e2e"
+
+
+def test_make_run_serves_a_fresh_data_directory(browser: object, tmp_path: Path) -> None:
+    """``make run``'s launcher (the database and imports before the server answers) serves a usable chat."""
+    from tests.fakes.servers import StreamlitApp
+
+    env = {"VOICECHAT_DATA_DIR": str(tmp_path), "VOICECHAT_LOCAL_ENGINES": "off", "OPENAI_API_KEY": "sk-e2e"}
+    app = StreamlitApp(env, launcher=True).start()
+    try:
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(app.url)
+        page.wait_for_function(
+            "() => { const box = document.querySelector('[data-testid=stChatInputTextArea]');"
+            " return box && !box.disabled; }",
+            timeout=30_000,
+        )
+    finally:
+        _, output = app.stop()
+    assert "database and models ready in" in output
+    assert (tmp_path / "embedded-mongo").is_dir()  # the embedded database, started by the launcher

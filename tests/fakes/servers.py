@@ -159,8 +159,12 @@ class StreamlitApp:
         *,
         drop: tuple[str, ...] = ("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY"),
         secrets_file: Path | None = None,
+        launcher: bool = False,
     ):
+        """``launcher``: start it as ``make run`` does (scripts/serve.py: the slow parts warm up alongside the
+        server), not with a bare ``streamlit run``."""
         self.port = free_port()
+        self.launcher = launcher
         self._secrets = ["--secrets.files", str(secrets_file)] if secrets_file else []
         self._env = {k: v for k, v in os.environ.items() if k not in drop} | env
         self._process: subprocess.Popen[str] | None = None
@@ -174,13 +178,11 @@ class StreamlitApp:
 
     def start(self, timeout: float = 60.0) -> StreamlitApp:
         """Start and wait until ``/_stcore/health`` answers."""
+        command = ["scripts/serve.py"] if self.launcher else ["-m", "streamlit", "run", "streamlit_app.py"]
         self._process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "streamlit_app.py",
+                *command,
                 "--server.address",
                 "127.0.0.1",
                 "--server.port",

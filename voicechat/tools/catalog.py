@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from voicechat.config import Settings
 from voicechat.models import User
@@ -13,10 +14,12 @@ from voicechat.providers.chat_factory import is_local
 from voicechat.storage.store import Store
 from voicechat.storage.tool_state import ToolSwitch
 from voicechat.tools.builtin import built_in_tools
-from voicechat.tools.mcp import McpHub, McpTool
 from voicechat.tools.mcp_config import McpServerConfig
 from voicechat.tools.runner import ToolBox
 from voicechat.tools.spec import BUILT_IN, Tool, ToolContext
+
+if TYPE_CHECKING:
+    from voicechat.tools.mcp import McpHub
 
 _hubs: dict[tuple[McpServerConfig, ...], McpHub] = {}
 _hubs_lock = threading.Lock()
@@ -38,6 +41,8 @@ def shared_hub(settings: Settings) -> McpHub | None:
     """The process's sessions with the configured MCP servers (None: none configured)."""
     if not settings.mcp_servers:
         return None
+    from voicechat.tools.mcp import McpHub  # noqa: PLC0415 - the SDK takes a second: only when servers are set
+
     with _hubs_lock:
         hub = _hubs.get(settings.mcp_servers)
         if hub is None:
@@ -90,6 +95,8 @@ def _all_tools(settings: Settings) -> list[Tool]:
     tools = built_in_tools()
     hub = shared_hub(settings)
     if hub is not None:
+        from voicechat.tools.mcp import McpTool  # noqa: PLC0415 - as above
+
         tools.extend(McpTool(hub, info) for info in hub.tools())
     return tools
 
