@@ -14,6 +14,7 @@ from voicechat.errors import InvalidInput, Refused, VoicechatError
 from voicechat.providers.speech_factory import speaker_for
 from voicechat.talk.registry import engine_offers
 from voicechat.turns.preview import preview_voice
+from voicechat.voice_catalog import voices_for
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
@@ -41,10 +42,32 @@ st.title("Voice preferences")
 st.caption(
     "Saved to your account and used from your next turn: by push-to-talk on the chat page, and by Talk mode."
 )
+st.subheader("Voice")
+# Outside the form: the voice list follows the provider chosen.
+left, right = st.columns(2)
+tts = right.selectbox(
+    "Text-to-speech provider",
+    list(providers),
+    index=list(providers).index(saved.tts_provider),
+    format_func=label(providers),
+)
+voices = voices_for(app.settings, tts)
+voice_ids = [option.id for option in voices.options]
+if saved.voice not in voice_ids and saved.tts_provider == tts:
+    voice_ids.insert(0, saved.voice)  # a voice saved before (or typed by an admin) stays choosable
+names = {option.id: option.label for option in voices.options}
+voice = left.selectbox(
+    "Voice",
+    voice_ids,
+    index=voice_ids.index(saved.voice) if saved.voice in voice_ids else 0,
+    format_func=lambda voice_id: names.get(voice_id, voice_id),
+    help="Hear it with Preview voice below before saving.",
+)
+if voices.problem:
+    st.caption(f"Only the default voice is listed: {voices.problem}.")
+
 with st.form("voice_preferences"):
-    st.subheader("Voice")
     cols = st.columns(3)
-    voice = cols[0].text_input("Voice", value=saved.voice, help="The provider's voice name or id.")
     speed = cols[1].number_input(
         "Speed",
         value=saved.speed,
@@ -55,18 +78,11 @@ with st.form("voice_preferences"):
     language = cols[2].text_input(
         "Language", value=saved.language, help="'auto', or a code such as en, fr, pt-BR."
     )
-    left, right = st.columns(2)
-    stt = left.selectbox(
+    stt = cols[0].selectbox(
         "Speech-to-text provider",
         list(recognisers),
         index=list(recognisers).index(saved.stt_provider),
         format_func=label(recognisers),
-    )
-    tts = right.selectbox(
-        "Text-to-speech provider",
-        list(providers),
-        index=list(providers).index(saved.tts_provider),
-        format_func=label(providers),
     )
     autoplay = st.toggle("Play spoken replies automatically", value=saved.autoplay)
     st.subheader("Talk mode")

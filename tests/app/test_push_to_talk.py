@@ -132,7 +132,7 @@ def test_saved_preferences_apply_to_the_open_chat(
     app: AppTest, fake_openai: FakeOpenAI, question: bytes
 ) -> None:
     app.switch_page("pages/voice_preferences.py").run()
-    next(t for t in app.text_input if t.label == "Voice").input("verse")
+    next(s for s in app.selectbox if s.label == "Voice").set_value("verse")
     next(t for t in app.text_input if t.label == "Language").input("fr")
     next(b for b in app.button if b.label == "Save").click().run()
     assert "Saved" in app.success[0].value

@@ -6,6 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP, online_app
+from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
+from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat import defaults
 from voicechat.storage.cache import MemoryContextCache
@@ -38,7 +40,9 @@ def test_saved_preferences_persist_and_the_persona_reaches_the_next_chat(
     prefs_page: AppTest, mongo_uri: str, fake_openai: FakeOpenAI
 ) -> None:
     assert not prefs_page.exception
-    prefs_page.text_input[0].input("verse")
+    voice = next(s for s in prefs_page.selectbox if s.label == "Voice")
+    assert {"Alloy", "Verse", "Marin"} <= set(voice.options)  # OpenAI's voices, by name
+    voice.set_value("verse")
     prefs_page.toggle[1].set_value(False)  # barge-in off
     patience = prefs_page.radio[0]
     assert patience.value == "balanced" and "waits up to 1.2 s" in patience.format_func("balanced")
@@ -72,7 +76,7 @@ def test_unavailable_options_are_explained_and_refused(prefs_page: AppTest, mong
 
 
 def test_bad_language_is_refused_with_a_message(prefs_page: AppTest, mongo_uri: str) -> None:
-    prefs_page.text_input[1].input("klingon!")
+    next(t for t in prefs_page.text_input if t.label == "Language").input("klingon!")
     prefs_page.button[0].click().run()
     assert "Language must be" in prefs_page.error[0].value
     assert saved(mongo_uri).language == "auto"  # type: ignore[attr-defined]
@@ -81,7 +85,7 @@ def test_bad_language_is_refused_with_a_message(prefs_page: AppTest, mongo_uri: 
 def test_preview_speaks_the_chosen_voice_and_records_usage(
     prefs_page: AppTest, mongo_uri: str, fake_openai: FakeOpenAI
 ) -> None:
-    prefs_page.text_input[0].input("verse")
+    next(s for s in prefs_page.selectbox if s.label == "Voice").set_value("verse")
     next(n for n in prefs_page.number_input if n.label == "Speed").set_value(1.5)
     next(b for b in prefs_page.button if b.label == "Preview voice").click().run()
     assert not prefs_page.exception and not prefs_page.error
@@ -138,3 +142,27 @@ def test_previews_count_against_the_voice_limit(mongo_uri: str, fake_openai: Fak
     next(b for b in at.button if b.label == "Preview voice").click().run()
     assert "limit of 2 voice turns per minute" in at.error[0].value
     assert len([r for r in fake_openai.requests if r.path == "/v1/audio/speech"]) == 2  # the third never left
+
+
+def test_the_voice_list_follows_the_provider_with_elevenlabs_fetched(
+    mongo_uri: str, fake_openai: FakeOpenAI, fake_elevenlabs: FakeElevenLabs
+) -> None:
+    prefs = online_app(
+        mongo_uri,
+        fake_openai,
+        ELEVENLABS_API_KEY=ELEVENLABS_KEY,
+        ELEVENLABS_BASE_URL=fake_elevenlabs.base_url,
+        VOICECHAT_SPEECH_ROUTE="speech-endpoint",
+    )
+    prefs.run()
+    prefs.switch_page("pages/voice_preferences.py").run()
+    next(s for s in prefs.selectbox if s.label == "Text-to-speech provider").set_value("elevenlabs").run()
+    voice = next(s for s in prefs.selectbox if s.label == "Voice")
+    assert voice.options == ["Rachel", "Adam"]  # the account's voices, by name
+    voice.set_value("voice_el_2")
+    next(b for b in prefs.button if b.label == "Preview voice").click().run()
+    assert not prefs.exception and not prefs.error
+    spoken = [r for r in fake_elevenlabs.requests if r.path.startswith("/v1/text-to-speech/")]
+    assert spoken[-1].body["voice_id"] == "voice_el_2"  # the sample is heard before saving
+    next(b for b in prefs.button if b.label == "Save").click().run()
+    assert (saved(mongo_uri).tts_provider, saved(mongo_uri).voice) == ("elevenlabs", "voice_el_2")  # type: ignore[attr-defined]

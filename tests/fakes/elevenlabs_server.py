@@ -34,6 +34,7 @@ class FakeElevenLabs:
         self.agent = FakeAgent(API_KEY)
         routes = [
             Route("/v1/text-to-speech/{voice_id}/stream", self._stream, methods=["POST"]),
+            Route("/v1/voices", self._voices, methods=["GET"]),
             Route("/v1/convai/conversation/get-signed-url", self.agent.signed_url, methods=["GET"]),
             WebSocketRoute("/v1/convai/conversation", self.agent.serve),
         ]
@@ -59,6 +60,17 @@ class FakeElevenLabs:
     def stop(self) -> None:
         """Stop serving."""
         self._server.stop()
+
+    async def _voices(self, request: Request) -> Response:
+        """The account's voices, as ``GET /v1/voices`` lists them."""
+        self.requests.append(RecordedRequest(request.url.path, {}, dict(request.headers)))
+        if request.headers.get("xi-api-key") != API_KEY:
+            return JSONResponse({"detail": {"status": "invalid_api_key"}}, status_code=401)
+        voices = [
+            {"voice_id": "voice_el_1", "name": "Rachel", "category": "premade"},
+            {"voice_id": "voice_el_2", "name": "Adam", "category": "premade"},
+        ]
+        return JSONResponse({"voices": voices})
 
     async def _stream(self, request: Request) -> Response:
         body: dict[str, Any] = await request.json()
