@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from ui import context, people_admin, tools_admin
-from ui.usage_charts import model_warnings, render_report
+from ui.usage_charts import model_warnings, render_alerts_and_budgets, render_report
 from voicechat.dashboard import build_report, days_back
 
 app = context.current()
@@ -16,6 +16,7 @@ if not app.user.is_admin:
     st.stop()
 
 st.title("Usage")
+render_alerts_and_budgets(app, datetime.now(UTC).date())
 if app.quotas.degraded:
     st.warning(
         "Redis is not answering: rate limits are counted by each app process on its own until it returns.",

@@ -8,19 +8,22 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from ui.context import AppContext
 from voicechat.config import Settings
 from voicechat.dashboard import UsageReport, shutdown_warnings
 from voicechat.export import usage_csv
+from voicechat.glance import BUDGET_WARNING_SHARE, alerts, budget_use, daily_totals, every_day, money
 from voicechat.providers.openai.client import make_client, reported_shutdown_dates
 
 log = logging.getLogger("voicechat.ui")
+TOP_USERS = 10
 
 
 def render_report(report: UsageReport) -> None:
-    """Headline figures, cost charts, per-user table, latency percentiles and provider health."""
+    """Headline figures, charts on a continuous date axis, top users, latency, rates, provider health."""
     head = report.headline
     row1 = st.columns(4)
-    row1[0].metric("Cost (USD)", _money(head.cost_usd))
+    row1[0].metric("Cost", money(head.cost_usd))
     row1[1].metric("Active users", head.active_users)
     row1[2].metric("Conversations", head.conversations)
     row1[3].metric("Turns", head.turns)
@@ -39,30 +42,44 @@ def render_report(report: UsageReport) -> None:
             "No usage recorded in this period. Every chat turn records its tokens, cost and latency here."
         )
         return
-    st.subheader("Cost per day by kind")
-    by_kind = pd.DataFrame(report.cost_by_day_kind, columns=["day", "kind", "cost_usd"])
-    st.bar_chart(by_kind, x="day", y="cost_usd", color="kind", stack=True)
-    st.subheader("Cost per day by model")
-    by_model = pd.DataFrame(report.cost_by_day_model, columns=["day", "model", "cost_usd"])
-    st.bar_chart(by_model, x="day", y="cost_usd", color="model", stack=True)
-    st.subheader("By user")
-    users = pd.DataFrame([u.__dict__ for u in report.per_user]).drop(columns=["user_id"])
+    days = (report.start, report.end)
+    st.subheader("Cost per day by kind (USD)")
+    st.bar_chart(_daily(report.cost_by_day_kind, *days), stack=True, y_label="USD")
+    st.subheader("Cost per day by model (USD)")
+    st.bar_chart(_daily(report.cost_by_day_model, *days), stack=True, y_label="USD")
+    st.subheader("Turns per day by kind")
+    st.bar_chart(_daily(report.turns_by_day_kind, *days), stack=True, y_label="turns")
+    st.subheader("Top users")
+    users = pd.DataFrame([u.__dict__ for u in report.per_user[:TOP_USERS]]).drop(columns=["user_id"])
     st.dataframe(
-        users, hide_index=True, column_config={"cost_usd": st.column_config.NumberColumn(format="%.6f")}
+        users,
+        hide_index=True,
+        column_config={"cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")},
     )
     st.download_button(
-        "Download CSV",
+        "Download CSV (everyone)",
         usage_csv(report.per_user),
         file_name=f"usage-{report.start}-{report.end}.csv",
         mime="text/csv",
     )
-    st.subheader("Latency percentiles per day (ms)")
+    st.subheader("Latency over time (p95, ms)")
     if report.latency:
-        latency = pd.DataFrame([r.__dict__ for r in report.latency])
-        st.dataframe(latency, hide_index=True)
+        p95 = [(r.day, r.metric, r.p95_ms or 0.0) for r in report.latency]
+        st.line_chart(_daily(p95, *days), y_label="ms")
+        with st.expander("Daily percentiles as a table"):
+            st.dataframe(pd.DataFrame([r.__dict__ for r in report.latency]), hide_index=True)
         st.caption("Percentiles are the upper bound of the histogram bucket they fall in.")
     else:
         st.caption("No successful calls with a measured latency in this period.")
+    st.subheader("Error and refusal rates per day")
+    rates = pd.DataFrame(
+        {
+            "failed provider calls": [r.error_rate * 100 for r in report.rates],
+            "refused turns": [r.refusal_rate * 100 for r in report.rates],
+        },
+        index=pd.to_datetime([r.day for r in report.rates]),
+    )
+    st.line_chart(rates, y_label="%")
     st.subheader("Providers")
     st.dataframe(pd.DataFrame([p.__dict__ for p in report.providers]), hide_index=True)
     st.subheader("Tools")
@@ -71,6 +88,36 @@ def render_report(report: UsageReport) -> None:
         st.dataframe(pd.DataFrame([t.__dict__ for t in report.tools]), hide_index=True)
     else:
         st.caption("No tool was called in this range.")
+
+
+def render_alerts_and_budgets(app: AppContext, today: date) -> None:
+    """At the top of the page: who passed 80% of their budget, and an error spike in the last day."""
+    uses = budget_use(app.store, app.settings, acting=app.user, today=today)
+    for alert in alerts(app.store, uses):
+        st.error(alert, icon=":material/warning:")
+    if uses:
+        with st.expander("Budgets this month", icon=":material/savings:"):
+            table = pd.DataFrame(
+                [
+                    {
+                        "person": u.email,
+                        "tier": u.tier,
+                        "spent": money(u.spent_usd),
+                        "budget": money(u.budget_usd),
+                        "used": f"{u.share:.0%}",
+                        "over 80%": "yes" if u.share >= BUDGET_WARNING_SHARE else "no",
+                    }
+                    for u in uses
+                ]
+            )
+            st.dataframe(table, hide_index=True)
+
+
+def _daily(rows: list[tuple[str, str, float]], start: date, end: date) -> pd.DataFrame:
+    """Series per name over every day of the range (zeros where nothing happened), indexed by date."""
+    series = daily_totals(rows, start, end)
+    frame = pd.DataFrame(series, index=pd.to_datetime(every_day(start, end)))
+    return frame if not frame.empty else pd.DataFrame(index=frame.index, data={"none": 0.0})
 
 
 def model_warnings(settings: Settings, today: date) -> None:
@@ -94,7 +141,3 @@ def _reported_dates(settings: Settings) -> dict[str, str]:
     except Exception as exc:  # any failure: the built-in table of dates still applies
         log.info("model list unavailable for shutdown dates: %s", type(exc).__name__)
         return {}
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}" if value >= 1 else f"{value:.6f}"

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from voicechat import defaults
 from voicechat.errors import NotAllowed
+from voicechat.glance import DayRates, daily_rates, turns_by_day
 from voicechat.models import DailyUsage, UsageKind, User
 from voicechat.storage.refusals import RefusalCount
 from voicechat.storage.store import Store
@@ -103,6 +104,8 @@ class UsageReport:
     providers: list[ProviderHealth]
     refusals: list[RefusalCount]
     tools: list[ToolUsage]
+    turns_by_day_kind: list[tuple[str, str, float]]
+    rates: list[DayRates]
 
 
 def build_report(
@@ -128,6 +131,7 @@ def build_report(
         cost_usd=round(sum(r.cost_usd for r in model_rows), 6),
         estimated_cost_usd=round(sum(r.estimated_cost_usd for r in model_rows), 6),
     )
+    refusals = store.refusals.daily(start=start, end=end, user_id=user_id)
     return UsageReport(
         start=start,
         end=end,
@@ -137,9 +141,18 @@ def build_report(
         per_user=_per_user(user_rows, emails),
         latency=_latency(model_rows, store.turn_latency.daily(start=start, end=end, user_id=user_id)),
         providers=_providers(model_rows),
-        refusals=store.refusals.daily(start=start, end=end, user_id=user_id),
+        refusals=refusals,
         tools=_tools(model_rows),
+        turns_by_day_kind=turns_by_day(model_rows),
+        rates=daily_rates(model_rows, _refused_by_day(refusals), start, end),
     )
+
+
+def _refused_by_day(refusals: list[RefusalCount]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for refusal in refusals:
+        totals[refusal.day] += refusal.refusals
+    return dict(totals)
 
 
 def days_back(end: date, days: int) -> date:
