@@ -12,11 +12,15 @@ APT_CLUSTER_PACKAGES := haproxy redis-server
 APT_TEST_PACKAGES := redis-server chromium espeak-ng haproxy coturn \
 	podman buildah debootstrap fuse-overlayfs slirp4netns uidmap runc
 
-.PHONY: run cluster system-cluster-deps test test-fast lint format bench screenshots setup setup-dev offline system-test-deps system-build-deps clean
+.PHONY: demo run cluster system-cluster-deps test test-fast lint format bench screenshots setup setup-dev offline system-test-deps system-build-deps clean
 
 # The launcher starts the database and imports the heavy modules before the server answers (a faster first page).
 run: setup
 	$(PY) scripts/serve.py --server.address $(HOST) --server.port $(PORT)
+
+# Ninety days of believable use in the app's database, to try history, search and the dashboard at once.
+demo: setup
+	$(PY) scripts/demo.py
 
 # Several app processes behind HAProxy with sticky sessions, sharing MongoDB and Redis (README: Scaling out).
 cluster: setup system-cluster-deps

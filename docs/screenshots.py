@@ -17,8 +17,22 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.fakes.openai_server import ChatScript, FakeOpenAI  # noqa: E402
 from tests.fakes.servers import StreamlitApp  # noqa: E402
+from voicechat.config import Settings  # noqa: E402
+from voicechat.demo import seed  # noqa: E402
+from voicechat.storage.store import Store  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+
+
+def demo_data(data_dir: Path) -> None:
+    """Seed the embedded database under ``data_dir`` as ``make demo`` does (the server stops afterwards)."""
+    store = Store.open(Settings.from_mapping({"VOICECHAT_DATA_DIR": str(data_dir)}))
+    try:
+        seed(store, days=90)
+    finally:
+        store.close()
+        if store.embedded is not None:
+            store.embedded.detach()
 
 
 def main() -> None:
@@ -30,6 +44,7 @@ def main() -> None:
         )
     )
     with tempfile.TemporaryDirectory() as data:
+        demo_data(Path(data))  # the dashboard and history show ninety days of use, as after make demo
         app = StreamlitApp({"OPENAI_BASE_URL": fake.base_url, "VOICECHAT_DATA_DIR": data}).start()
         try:
             with sync_playwright() as playwright:

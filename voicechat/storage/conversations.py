@@ -56,10 +56,16 @@ class ConversationRepository:
     # Conversations ---------------------------------------------------------------------------------
 
     def create(
-        self, *, owner_id: str, title: str, model: str | None = None, system_prompt: str | None = None
+        self,
+        *,
+        owner_id: str,
+        title: str,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        at: datetime | None = None,
     ) -> Conversation:
-        """A new, empty conversation owned by ``owner_id``."""
-        now = datetime.now(UTC)
+        """A new, empty conversation owned by ``owner_id`` (``at``: when it began, for imports; default now)."""
+        now = at or datetime.now(UTC)
         doc: Document = {
             "_id": ObjectId(),
             "owner_id": parse_id(owner_id),
@@ -191,12 +197,14 @@ class ConversationRepository:
         error: str | None = None,
         metrics: TurnMetrics | None = None,
         tool_steps: tuple[ToolStep, ...] = (),
+        at: datetime | None = None,
     ) -> Message:
-        """Append a message (ownership checked) and update the conversation's counters."""
+        """Append a message (ownership checked) and update the conversation's counters (``at``: when it was
+        said, for imports; default now)."""
         if len(content) > MAX_STORED_CONTENT_CHARS:
             raise InvalidInput("That message is too large to store.")
         conversation = self._owned(owner_id, conversation_id)
-        now = datetime.now(UTC)
+        now = at or datetime.now(UTC)
         doc: Document = {
             "_id": ObjectId(),
             "conversation_id": conversation["_id"],
