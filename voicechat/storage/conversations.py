@@ -64,7 +64,7 @@ class ConversationRepository:
         system_prompt: str | None = None,
         at: datetime | None = None,
     ) -> Conversation:
-        """A new, empty conversation owned by ``owner_id`` (``at``: when it began, for imports; default now)."""
+        """A new, empty conversation owned by ``owner_id`` (``at``: when it began, for imports)."""
         now = at or datetime.now(UTC)
         doc: Document = {
             "_id": ObjectId(),
