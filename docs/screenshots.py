@@ -63,8 +63,8 @@ def main() -> None:
                 ):
                     page.goto(f"{app.url}/{path}")
                     page.get_by_text(marker).first.wait_for(timeout=30_000)
-                    page.wait_for_timeout(1500)
-                    page.screenshot(path=OUT / f"{name}.png", full_page=False)
+                    page.wait_for_timeout(5000 if name == "admin_usage" else 1500)  # charts draw late
+                    page.screenshot(path=OUT / f"{name}.png", full_page=name == "admin_usage")
                 browser.close()
         finally:
             app.stop()

@@ -16,7 +16,14 @@ from ui import (
     talk_panel,
     tool_steps,
 )
-from ui.state import ChatState, chat_state, conversation_id, open_conversation, session_settings
+from ui.state import (
+    ChatState,
+    chat_state,
+    conversation_id,
+    open_conversation,
+    session_settings,
+    wait_for_previous_reply,
+)
 from ui.turn_runner import run_regenerate, run_text_turn, run_voice_turn
 from voicechat import defaults
 from voicechat.errors import NotFound
@@ -88,6 +95,7 @@ def answered_confirmation(messages: list[Message]) -> str | None:
     return tool_steps.confirm_buttons(messages[-1].id, messages[-1].tool_steps)
 
 
+wait_for_previous_reply(state)
 current = conversation_id()
 confirmation: str | None = None
 if current is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -12,8 +13,10 @@ from voicechat.config import Settings
 from voicechat.models import VoicePreferences
 from voicechat.preferences import usable_here
 from voicechat.providers.chat_factory import default_chat_model
+from voicechat.turns.text import TextTurn
 
 _KEY = "voicechat"
+REPLY_SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -32,6 +35,7 @@ class ChatState:
     notice: tuple[Literal["error", "warning", "info"], str] | None = None  # shown once on the next run
     endpoint: tuple[str, str, tuple[str, ...]] | None = None  # a local server chosen: (name, URL, models)
     pending_action: str | None = None  # a reply action to run on this run (regenerate)
+    replying: TextTurn | None = None  # the reply a run is streaming (a click starts the next run meanwhile)
 
 
 def session_settings(settings: Settings, state: ChatState) -> Settings:
@@ -85,3 +89,14 @@ def open_conversation(conversation: str | None) -> None:
         st.query_params.pop("c", None)
     else:
         st.query_params["c"] = conversation
+
+
+def wait_for_previous_reply(state: ChatState, timeout: float = REPLY_SETTLE_SECONDS) -> None:
+    """A click while a reply streams (Stop generating, or anything else) starts this run at once, while the
+    interrupted run still stores the reply as far as it came: wait for that (briefly) before drawing the
+    conversation, so the reply is shown, marked interrupted."""
+    turn = state.replying
+    deadline = time.monotonic() + timeout
+    while turn is not None and turn.status is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state.replying = None

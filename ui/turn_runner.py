@@ -106,14 +106,22 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
         # interrupted. This button says so.
         stop = st.empty()
         stop.button("Stop generating", key="stop-generating", icon=":material/stop_circle:")
+        reply = turn.stream_reply()
+        state.replying = turn
         try:
-            st.write_stream(stream_without_remote_images(turn.stream_reply()))
+            st.write_stream(stream_without_remote_images(reply))
             stop.empty()
         except ProviderError as exc:
             stop.empty()
             state.notice = ("error", exc.user_message)
             st.error(exc.user_message)
             return False
+        finally:
+            # A click that reruns the page (Stop generating, or any other) interrupts the stream: the reply is
+            # stored now, as far as it came, before the next run reads the conversation - not whenever the
+            # interrupted run's frames are collected.
+            reply.close()
+            state.replying = None
         if turn.tool_steps:
             tool_steps.show_steps(turn.tool_steps)
             if turn.reply is not None and held_steps(turn.tool_steps):

@@ -115,9 +115,12 @@ def render_alerts_and_budgets(app: AppContext, today: date) -> None:
 
 def _daily(rows: list[tuple[str, str, float]], start: date, end: date) -> pd.DataFrame:
     """Series per name over every day of the range (zeros where nothing happened), indexed by date."""
-    series = daily_totals(rows, start, end)
-    frame = pd.DataFrame(series, index=pd.to_datetime(every_day(start, end)))
-    return frame if not frame.empty else pd.DataFrame(index=frame.index, data={"none": 0.0})
+    days = every_day(start, end)
+    frame = pd.DataFrame(daily_totals(rows, start, end), index=days)  # keyed by the same day strings
+    if frame.empty:
+        frame = pd.DataFrame({"none": 0.0}, index=days)
+    frame.index = pd.to_datetime(frame.index)  # a date axis
+    return frame
 
 
 def model_warnings(settings: Settings, today: date) -> None:

@@ -77,7 +77,7 @@ def seed(
                 acting=admin, user_id=person.id, role="user", tier=tier, tiers=("default", "pro")
             )
         )
-    outage = end - timedelta(days=rng.randrange(10, min(days, 40)))
+    outage = end - timedelta(days=rng.randrange(min(10, days), max(min(days, 40), min(10, days) + 1)))
     counts = {"conversations": 0, "messages": 0, "events": 0, "ratings": 0}
     for back in range(days, -1, -1):
         day = end - timedelta(days=back)

@@ -69,9 +69,9 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._chat_scripts: deque[ChatScript] = deque()
         self._tool_round = ChatScript()  # the last script that called tools
-        self.keep_calling_tools = (
-            False  # answer every tool result with another call (while tools are offered)
-        )
+        # Answer every tool result with another call (while tools are offered); refuse any request offering
+        # tools with a 400 (a server whose model cannot call them).
+        self.keep_calling_tools = self.refuse_tools = False
         self.transcript = "hello from the fake transcriber"
         self.models = list(DEFAULT_MODELS)
         self.shutdown_dates: dict[str, str] = {}  # model -> YYYY-MM-DD, reported in /v1/models

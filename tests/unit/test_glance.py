@@ -45,3 +45,14 @@ def test_error_and_refusal_rates_per_day() -> None:
         ("2026-11-30", 0.0, 0.0),
         ("2026-12-01", 0.1, 0.5),  # 3 of 30 calls failed; 10 refused of 20 turns asked
     ]
+
+
+def test_the_charts_frame_has_every_day_with_values_and_zeros() -> None:
+    from ui.usage_charts import _daily
+
+    frame = _daily(
+        [("2026-11-29", "chat", 1.5), ("2026-12-01", "tts", 0.25)], date(2026, 11, 28), date(2026, 12, 1)
+    )
+    assert list(frame.columns) == ["chat", "tts"] and len(frame) == 4
+    assert frame["chat"].tolist() == [0.0, 1.5, 0.0, 0.0] and frame["tts"].tolist() == [0.0, 0.0, 0.0, 0.25]
+    assert str(frame.index.dtype).startswith("datetime64")
