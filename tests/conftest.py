@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
+from tests.fakes.mcp_server import McpBoard
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import MongoServer, RedisServer, ServerUnavailable, unavailable
 from voicechat.config import Settings
@@ -51,6 +52,15 @@ def elevenlabs_server() -> Iterator[FakeElevenLabs]:
 def fake_elevenlabs(elevenlabs_server: FakeElevenLabs) -> FakeElevenLabs:
     elevenlabs_server.reset()
     return elevenlabs_server
+
+
+@pytest.fixture(scope="session")
+def mcp_board() -> Iterator[McpBoard]:
+    """A real MCP server (the SDK's, over streamable HTTP) shared by the tool tests; compare what it opened
+    against its state before the test."""
+    board = McpBoard().start()
+    yield board
+    board.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from voicechat.config import Settings
+from voicechat.providers.elevenlabs.speech import make_http_client
 from voicechat.voices import OPENAI_VOICES
 
 VOICES_FRESH_SECONDS = 3600
@@ -61,11 +62,10 @@ def _elevenlabs(settings: Settings) -> VoiceList:
         if cached is not None and time.monotonic() - cached[0] < VOICES_FRESH_SECONDS:
             return cached[1]
     try:
-        response = httpx.get(
-            f"{settings.elevenlabs_base_url}/v1/voices",
-            headers={"xi-api-key": settings.elevenlabs_api_key},
-            timeout=5,
-        )
+        with make_http_client(
+            api_key=settings.elevenlabs_api_key, base_url=settings.elevenlabs_base_url, timeout=5
+        ) as client:
+            response = client.get("/v1/voices")
         response.raise_for_status()
         voices = tuple(
             VoiceOption(str(v["voice_id"]), str(v.get("name") or v["voice_id"]))

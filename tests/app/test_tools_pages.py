@@ -3,8 +3,6 @@ admin's tool switches, and the remembered facts on the preferences page."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -15,17 +13,9 @@ from voicechat.models import User
 from voicechat.storage.store import Store
 
 
-@pytest.fixture(scope="module")
-def board() -> McpBoard:
-    served = McpBoard(token="t0ken").start()
-    yield served  # type: ignore[misc]
-    served.stop()
-
-
 @pytest.fixture
-def app(mongo_uri: str, fake_openai: FakeOpenAI, board: McpBoard) -> AppTest:
-    servers = [{"name": "board", "url": board.url, "headers": {"Authorization": "Bearer ${BOARD_TOKEN}"}}]
-    return online_app(mongo_uri, fake_openai, VOICECHAT_MCP_SERVERS=json.dumps(servers), BOARD_TOKEN="t0ken")
+def app(mongo_uri: str, fake_openai: FakeOpenAI, mcp_board: McpBoard) -> AppTest:
+    return online_app(mongo_uri, fake_openai, **mcp_board.settings())
 
 
 def local_user(store: Store) -> User:
@@ -48,7 +38,7 @@ def test_a_tool_step_is_shown_under_the_stored_reply(app: AppTest, fake_openai: 
 
 
 def test_a_held_call_runs_after_the_yes_button(
-    app: AppTest, fake_openai: FakeOpenAI, board: McpBoard
+    app: AppTest, fake_openai: FakeOpenAI, mcp_board: McpBoard
 ) -> None:
     call = ChatScript(tool_calls=(("board__open_ticket", {"title": "Login errors"}),))
     fake_openai.script_chat(call)
@@ -56,12 +46,12 @@ def test_a_held_call_runs_after_the_yes_button(
     app.chat_input[0].set_value("Open a ticket about the login errors").run()
     assert not app.exception
     assert any("waiting for your confirmation" in label for label in expanders(app))
-    opened = len(board.opened)
+    opened = len(mcp_board.opened)
     fake_openai.script_chat(call)  # the model asks again once the user said yes
     yes = next(b for b in app.button if b.label == "Yes, go ahead")
     yes.click().run()
     assert not app.exception
-    assert board.opened[opened:] == ["Login errors"]
+    assert mcp_board.opened[opened:] == ["Login errors"]
     assert [m.markdown[0].value for m in app.chat_message if m.markdown][-2] == "Yes, go ahead."
 
 

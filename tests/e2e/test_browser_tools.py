@@ -3,14 +3,12 @@ real MCP server; the reply uses the result, the step is shown under it, and it i
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.webrtc import QUESTION
-from tests.fakes.mcp_server import INCIDENTS, McpBoard
+from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 from voicechat.models import Message
@@ -21,17 +19,9 @@ from voicechat.storage.store import Store
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[McpBoard]:
-    served = McpBoard(token="browser-token").start()
-    yield served
-    served.stop()
-
-
 @pytest.fixture
-def app_settings(board: McpBoard) -> dict[str, str]:
-    servers = [{"name": "board", "url": board.url, "headers": {"Authorization": "Bearer ${BOARD_TOKEN}"}}]
-    return {"VOICECHAT_MCP_SERVERS": json.dumps(servers), "BOARD_TOKEN": "browser-token"}
+def app_settings(mcp_board: McpBoard) -> dict[str, str]:
+    return mcp_board.settings()
 
 
 def stored_replies(mongo_uri: str, *, wait: float = 0.0) -> list[Message]:
@@ -72,7 +62,7 @@ def test_a_typed_question_uses_a_tool_and_shows_the_step(
     page.get_by_text(INCIDENTS[1]).last.wait_for(timeout=10_000)
     [reply] = stored_replies(mongo_uri, wait=10)
     assert [(s.name, s.status) for s in reply.tool_steps] == [("board__list_incidents", "ok")]
-    assert "browser-token" not in page.content() and "browser-token" not in served_app.output()
+    assert TOKEN not in page.content() and TOKEN not in served_app.output()
 
 
 def test_a_spoken_question_in_a_call_uses_a_tool(

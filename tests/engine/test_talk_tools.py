@@ -4,8 +4,6 @@ after a spoken yes. Real VAD and turn-taking, fake providers over HTTP, a real M
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -24,26 +22,14 @@ from voicechat.storage.store import Store
 AFTER = defaults.PATIENCE_PAUSES_MS["balanced"][1] / 1000 + 0.2
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[McpBoard]:
-    served = McpBoard(token="call-token").start()
-    yield served
-    served.stop()
-
-
 @pytest.fixture
 def user(store: Store) -> User:
     return store.users.get_or_create(email="caller@example.com", name="Caller")
 
 
 @pytest.fixture
-def call_settings(settings: Settings, board: McpBoard) -> Settings:
-    servers = json.dumps(
-        [{"name": "board", "url": board.url, "headers": {"Authorization": "Bearer call-token"}}]
-    )
-    return replace(
-        settings, mcp_servers=Settings.from_mapping({"VOICECHAT_MCP_SERVERS": servers}).mcp_servers
-    )
+def call_settings(settings: Settings, mcp_board: McpBoard) -> Settings:
+    return replace(settings, mcp_servers=Settings.from_mapping(mcp_board.settings()).mcp_servers)
 
 
 def ask(
@@ -105,20 +91,20 @@ def test_a_confirm_first_tool_runs_after_a_spoken_yes(
     store: Store,
     user: User,
     fake_openai: FakeOpenAI,
-    board: McpBoard,
+    mcp_board: McpBoard,
 ) -> None:
-    opened = len(board.opened)
+    opened = len(mcp_board.opened)
     call = ChatScript(tool_calls=(("board__open_ticket", {"title": "Pager storm"}),), repeat=True)
     fake_openai.transcript = "Open a ticket about the pager storm."
     fake_openai.script_chat(call)
     snap, _ = ask(talk_sessions, call_settings, user, "Open a ticket about the pager storm.")
     _, held = stored(store, user, snap.conversation_id)
-    assert held.tool_steps[0].status == "awaiting_confirmation" and len(board.opened) == opened
+    assert held.tool_steps[0].status == "awaiting_confirmation" and len(mcp_board.opened) == opened
 
     fake_openai.transcript = "Yes, please do."
     snap, _ = ask(talk_sessions, call_settings, user, "Yes, please do.", snap.conversation_id)
     *_, done = stored(store, user, snap.conversation_id)
-    assert done.tool_steps[0].status == "ok" and board.opened[opened:] == ["Pager storm"]
+    assert done.tool_steps[0].status == "ok" and mcp_board.opened[opened:] == ["Pager storm"]
 
 
 def test_barge_in_still_works_while_a_tool_runs(

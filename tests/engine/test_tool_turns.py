@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.fakes.mcp_server import INCIDENTS, McpBoard
+from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat import defaults
 from voicechat.config import Settings
@@ -40,22 +39,11 @@ def llm(settings: Settings) -> OpenAIChat:
     return OpenAIChat(client=make_client(settings))
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[McpBoard]:
-    served = McpBoard(token="s3cret-board").start()
-    yield served
-    served.stop()
-
-
 @pytest.fixture
-def mcp_settings(settings: Settings, board: McpBoard) -> Settings:
-    servers = json.dumps(
-        [
-            {"name": "board", "url": board.url, "headers": {"Authorization": "Bearer ${BOARD_TOKEN}"}},
-            {"name": "local", "command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"]},
-        ]
-    )
-    values = {"VOICECHAT_MCP_SERVERS": servers, "BOARD_TOKEN": "s3cret-board"}
+def mcp_settings(settings: Settings, mcp_board: McpBoard) -> Settings:
+    values = mcp_board.settings()
+    local = {"name": "local", "command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"]}
+    values["VOICECHAT_MCP_SERVERS"] = json.dumps([*json.loads(values["VOICECHAT_MCP_SERVERS"]), local])
     return replace(settings, mcp_servers=Settings.from_mapping(values).mcp_servers)
 
 
@@ -185,12 +173,12 @@ def test_mcp_tools_over_http_and_stdio_with_confirm_first_and_switches(
     user: User,
     llm: OpenAIChat,
     fake_openai: FakeOpenAI,
-    board: McpBoard,
+    mcp_board: McpBoard,
 ) -> None:
     listed = {e.name: e for e in catalog(mcp_settings, store)}
     assert listed["board__list_incidents"].read_only and not listed["board__list_incidents"].confirm_first
     assert listed["local__open_ticket"].confirm_first  # changes things: confirmed first by default
-    assert all(h.get("authorization") == "Bearer s3cret-board" for h in board.headers_seen)  # from secrets
+    assert all(h.get("authorization") == f"Bearer {TOKEN}" for h in mcp_board.headers_seen)  # from secrets
 
     service = ChatService(store=store, settings=mcp_settings)
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
@@ -199,15 +187,15 @@ def test_mcp_tools_over_http_and_stdio_with_confirm_first_and_switches(
     assert turn.reply.tool_steps[0].source == "board"
 
     # A confirm-first tool is held until the user says yes, then runs once.
-    opened_before = len(board.opened)
+    opened_before = len(mcp_board.opened)
     fake_openai.script_chat(ChatScript(tool_calls=(("board__open_ticket", {"title": "Checkout slow"}),)))
     held = ask(service, user, llm, "Open a ticket for the slow checkout", turn.conversation.id)
     assert held.reply is not None and held.reply.tool_steps[0].status == "awaiting_confirmation"
-    assert len(board.opened) == opened_before
+    assert len(mcp_board.opened) == opened_before
     fake_openai.script_chat(ChatScript(tool_calls=(("board__open_ticket", {"title": "Checkout slow"}),)))
     done = ask(service, user, llm, "Yes, go ahead.", turn.conversation.id)
     assert done.reply is not None and done.reply.tool_steps[0].status == "ok"
-    assert board.opened[opened_before:] == ["Checkout slow"]
+    assert mcp_board.opened[opened_before:] == ["Checkout slow"]
 
     # Over stdio, and switched off by an admin: no longer offered.
     fake_openai.script_chat(ChatScript(tool_calls=(("local__list_incidents", {}),)))

@@ -4,6 +4,7 @@ over stdio as a subprocess: ``python -m tests.fakes.mcp_server``."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.fakes.asgi import AsgiServer
 
 INCIDENTS = ("INC-7 checkout latency above 2 s", "INC-9 login errors in eu-west")
+TOKEN = "board-s3cret"  # the bearer token the board requires (kept in secrets, never on a page or in a log)
 
 
 def board() -> tuple[MCPServer, list[str]]:
@@ -66,8 +68,9 @@ class _NeedsToken:
 class McpBoard:
     """The board over streamable HTTP on 127.0.0.1 (``url``), requiring ``token``."""
 
-    def __init__(self, token: str = "board-token") -> None:
+    def __init__(self, token: str = TOKEN) -> None:
         self.server, self.opened = board()
+        self._token = token
         self.headers_seen: list[dict[str, str]] = []
         app: Any = _NeedsToken(self.server.streamable_http_app(), token, self.headers_seen)
         self._http = AsgiServer(app, name="fake-mcp", lifespan=True)
@@ -76,6 +79,11 @@ class McpBoard:
     def url(self) -> str:
         """The MCP endpoint."""
         return f"http://127.0.0.1:{self._http.port}/mcp"
+
+    def settings(self) -> dict[str, str]:
+        """The app's settings for this board: the server list, its token filled in from another setting."""
+        servers = [{"name": "board", "url": self.url, "headers": {"Authorization": "Bearer ${BOARD_TOKEN}"}}]
+        return {"VOICECHAT_MCP_SERVERS": json.dumps(servers), "BOARD_TOKEN": self._token}
 
     def start(self) -> McpBoard:
         """Serve in a thread until ``stop``."""

@@ -113,16 +113,7 @@ class RealtimeConversation:
         """A response that only calls functions, as the GA API streams it."""
         send = self._send
         response_id = self._next_id("resp")
-        await send(
-            websocket,
-            "response.created",
-            response={
-                "id": response_id,
-                "object": "realtime.response",
-                "status": "in_progress",
-                "output": [],
-            },
-        )
+        await self._created(websocket, response_id)
         await self._transcribed(websocket, user_item, transcript)
         items = []
         for index, (name, arguments) in enumerate(calls):
@@ -179,16 +170,7 @@ class RealtimeConversation:
         """A spoken reply: its audio and transcript, then ``response.done`` with usage."""
         send = self._send
         response_id, item_id = self._next_id("resp"), self._next_id("item_assistant")
-        await send(
-            websocket,
-            "response.created",
-            response={
-                "id": response_id,
-                "object": "realtime.response",
-                "status": "in_progress",
-                "output": [],
-            },
-        )
+        await self._created(websocket, response_id)
         item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress", "content": []}
         await send(
             websocket, "response.output_item.added", response_id=response_id, output_index=0, item=item
@@ -236,6 +218,10 @@ class RealtimeConversation:
             }
         await send(websocket, "response.done", response=response)
         return True
+
+    async def _created(self, websocket: WebSocket, response_id: str) -> None:
+        response = {"id": response_id, "object": "realtime.response", "status": "in_progress", "output": []}
+        await self._send(websocket, "response.created", response=response)
 
     async def _transcribed(self, websocket: WebSocket, item_id: str, transcript: str) -> None:
         await self._send(

@@ -130,10 +130,10 @@ class ChatStream:
                     call[2] += piece.arguments
                 if chunk.text:
                     if self.first_token_ms is None:
-                        self.first_token_ms = _elapsed_ms(self._started)
+                        self.first_token_ms = elapsed_ms(self._started)
                     yield chunk.text
         finally:
-            self.total_ms = _elapsed_ms(self._started)
+            self.total_ms = elapsed_ms(self._started)
 
     def __enter__(self) -> ChatStream:
         return self
@@ -169,7 +169,8 @@ class LLM(ABC):
         return _network_failure(exc)
 
 
-def _elapsed_ms(started: float) -> float:
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading), to 0.1 ms."""
     return round((time.perf_counter() - started) * 1000, 1)
 
 
@@ -214,7 +215,7 @@ class SpeechStream:
                 self.usage = add_usage(self.usage, chunk)
             elif chunk:
                 if self.first_byte_ms is None:
-                    self.first_byte_ms = _elapsed_ms(self._started)
+                    self.first_byte_ms = elapsed_ms(self._started)
                 self.bytes_received += len(chunk)
                 yield chunk
 
@@ -291,7 +292,7 @@ class STT(ABC):
         started = time.perf_counter()
         text = _opened(lambda: self._transcribe(request), self.translate_error)
         return Transcript(
-            text=text.strip(), audio_seconds=request.audio_seconds, latency_ms=_elapsed_ms(started)
+            text=text.strip(), audio_seconds=request.audio_seconds, latency_ms=elapsed_ms(started)
         )
 
     @abstractmethod

@@ -70,12 +70,6 @@ class McpHub:
     def __init__(self, servers: tuple[McpServerConfig, ...]) -> None:
         self._loop = LoopThread(name="mcp")
         self._servers = {s.name: _Server(s) for s in servers} if servers else {}
-        self._fresh = asyncio.run_coroutine_threadsafe(self._init_queues(), self._loop.loop)
-        self._fresh.result(timeout=5)
-
-    async def _init_queues(self) -> None:
-        for server in self._servers.values():  # queues and events belong to the loop they are used on
-            server.queue, server.ready = asyncio.Queue(), asyncio.Event()
 
     def tools(self) -> list[McpToolInfo]:
         """The tools of every reachable server. A server not tried yet is connected to (waiting a little);

@@ -10,13 +10,13 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from voicechat import defaults
 from voicechat.errors import InvalidInput
 from voicechat.models import ToolStatus, ToolStep, UsageStatus
-from voicechat.providers.base import FunctionSpec, ToolCall
+from voicechat.providers.base import FunctionSpec, ToolCall, elapsed_ms
 from voicechat.tools.spec import Tool, ToolContext, ToolOutcome
 from voicechat.usage import Usage
 
@@ -68,10 +68,6 @@ class ToolBox:
         tool = self.get(call.name)
         return tool is not None and tool.read_only and call.name not in self.confirm_first
 
-    def hearing(self, user_said: str) -> ToolBox:
-        """The same tools for a turn in which the user said ``user_said``."""
-        return replace(self, context=replace(self.context, user_said=user_said))
-
     def run(self, call: ToolCall) -> ToolOutcome:
         """Run ``call``; never raises (every failure is a result the model sees)."""
         started = time.perf_counter()
@@ -109,7 +105,7 @@ class ToolBox:
     def _outcome(
         self, call: ToolCall, status: ToolStatus, text: str, started: float, source: str
     ) -> ToolOutcome:
-        duration = round((time.perf_counter() - started) * 1000, 1)
+        duration = elapsed_ms(started)
         log.info("tool call name=%s status=%s ms=%.0f", call.name, status, duration)
         payload = {"tool": call.name, "status": status, "data": text[: defaults.TOOL_RESULT_CHARS]}
         step = ToolStep(
@@ -134,11 +130,6 @@ def tool_usage(step: ToolStep) -> Usage:
         cost_usd=0.0,
         latency_ms=step.duration_ms,
     )
-
-
-def no_tools(box: ToolBox | None) -> bool:
-    """Whether a turn has nothing to call."""
-    return box is None or not box.tools
 
 
 def _arguments(raw: str) -> dict[str, Any]:

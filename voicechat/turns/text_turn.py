@@ -15,11 +15,11 @@ from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import ProviderError, ProviderRequestError
 from voicechat.models import ContextMessage, Conversation, Message, MessageStatus, ToolStep, TurnMetrics, User
-from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, elapsed_ms
 from voicechat.storage.store import Store
 from voicechat.tools.runner import tool_usage
 from voicechat.turns.chat_usage import chat_usage
-from voicechat.turns.tool_rounds import ToolRounds
+from voicechat.turns.tool_rounds import ToolRounds, system_note
 from voicechat.turns.writer import MessageMeta, TurnWriter
 from voicechat.usage import Usage
 
@@ -91,7 +91,7 @@ class TextTurn:
                     stream, request = self._open(request)
                     with stream:
                         for delta in stream:
-                            first_token_ms = first_token_ms or _elapsed_ms(started)
+                            first_token_ms = first_token_ms or elapsed_ms(started)
                             said.append(delta)
                             parts.append(delta)
                             yield delta
@@ -122,7 +122,7 @@ class TextTurn:
                     return  # a drafted reply dropped while its calls waited for the turn
             status = "complete"
         finally:
-            self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=_elapsed_ms(started))
+            self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=elapsed_ms(started))
             self._finish("".join(parts).strip() if self.tools else "".join(parts), status=status, error=error)
 
     def abandon_tools(self) -> None:
@@ -139,7 +139,7 @@ class TextTurn:
     def _system_message(self) -> ChatMessage:
         prompt = self._options.system_prompt
         if self.tools is not None:
-            prompt += self.tools.system_note(self._store.users.memory(self._user.id))
+            prompt += system_note(self._store.users.memory(self._user.id))
         return ChatMessage(role="system", content=prompt)
 
     def _history(self) -> list[ChatMessage]:
@@ -226,10 +226,6 @@ class TextTurn:
             self._handover(usage)
         else:
             self._writer.bill(usage, self.conversation.id)
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _context_of(message: Message) -> ContextMessage:

@@ -80,10 +80,6 @@ class ToolRounds:
         self._late = late
         self._abandoned.set()
 
-    def system_note(self, memory: list[str]) -> str:
-        """What the system prompt adds: the data rule, and what the user asked to be remembered."""
-        return system_note(memory)
-
     def run(self, calls: tuple[ToolCall, ...], said: str) -> Iterator[str | ChatMessage]:
         """Run a round's calls (the model's text of the round: ``said``); yields the filler (text to say) if
         they take a while, then the messages that continue the conversation. Stops (yielding nothing more)
