@@ -13,6 +13,7 @@ from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, NotFound
 from voicechat.providers.chat_factory import is_local, offered_chat_models
 from voicechat.rendering import escape_markdown
+from voicechat.voice_catalog import voices_for
 
 
 def render(app: AppContext, state: ChatState) -> None:
@@ -23,18 +24,25 @@ def render(app: AppContext, state: ChatState) -> None:
             st.rerun()
         _recent_conversations(app, state)
         st.divider()
-        # Widgets keyed once from the session state, so a rerun never resets what the user typed.
+        # Each widget starts from the state (its default), so a page still loading when the user clicks
+        # elsewhere can only send the state's own value back; ``state.widgets`` renews them all when the state
+        # changes from outside the sidebar.
         models = offered_chat_models(app.settings)
-        st.session_state.setdefault("chat_model", state.model if state.model in models else models[0])
-        st.session_state.setdefault("chat_persona", state.system_prompt)
+        if state.model not in models:
+            state.model = models[0]
         state.model = st.selectbox(
             "Model",
             models,
-            key="chat_model",
+            index=models.index(state.model),
+            key=_key(state, "chat_model"),
             format_func=lambda m: f"{m} (offline, on this machine)" if is_local(m) else m,
         )
         state.system_prompt = st.text_area(
-            "Persona (system prompt)", key="chat_persona", height=120, help="How the assistant behaves."
+            "Persona (system prompt)",
+            value=state.system_prompt,
+            key=_key(state, "chat_persona"),
+            height=120,
+            help="How the assistant behaves.",
         )
         _voice_controls(app, state)
         if not app.settings.openai_configured:
@@ -47,28 +55,51 @@ def render(app: AppContext, state: ChatState) -> None:
             state.api_key = typed.strip() or None
 
 
+def _key(state: ChatState, name: str) -> str:
+    return f"{name}-{state.widgets}"
+
+
 def _voice_controls(app: AppContext, state: ChatState) -> None:
     """Speech for this session, starting from the saved preferences (the preferences page saves them)."""
-    st.session_state.setdefault("chat_speak_replies", state.speak_replies)
-    st.session_state.setdefault("chat_autoplay", state.preferences.autoplay)
+    chosen = state.preferences
     state.speak_replies = st.toggle(
-        "Speak replies", key="chat_speak_replies", help="Also speak answers to typed messages."
+        "Speak replies",
+        value=state.speak_replies,
+        key=_key(state, "chat_speak_replies"),
+        help="Also speak answers to typed messages.",
     )
-    autoplay = st.toggle("Play spoken replies automatically", key="chat_autoplay")
+    autoplay = st.toggle(
+        "Play spoken replies automatically", value=chosen.autoplay, key=_key(state, "chat_autoplay")
+    )
     offers = preferences.speech_provider_offers(app.settings)
     usable = [name for name, offer in offers.items() if offer.available] or ["openai"]
     with st.expander("Voice", icon=":material/record_voice_over:"):
-        st.session_state.setdefault(
-            "chat_tts_provider",
-            state.preferences.tts_provider if state.preferences.tts_provider in usable else usable[0],
+        provider = st.selectbox(
+            "Speech provider",
+            usable,
+            index=usable.index(chosen.tts_provider) if chosen.tts_provider in usable else 0,
+            key=_key(state, "chat_tts_provider"),
         )
-        st.session_state.setdefault("chat_voice", state.preferences.voice)
-        st.session_state.setdefault("chat_speed", state.preferences.speed)
-        provider = st.selectbox("Speech provider", usable, key="chat_tts_provider")
-        voice = st.text_input(
-            "Voice", key="chat_voice", help="alloy, verse, marin… or an ElevenLabs voice id."
+        listed = voices_for(app.settings, provider)
+        voice_ids = [option.id for option in listed.options]
+        if chosen.voice not in voice_ids and chosen.tts_provider == provider:
+            voice_ids.insert(0, chosen.voice)  # a voice saved before stays choosable
+        names = {option.id: option.label for option in listed.options}
+        voice = st.selectbox(
+            "Voice",
+            voice_ids,
+            index=voice_ids.index(chosen.voice) if chosen.voice in voice_ids else 0,
+            key=_key(state, f"chat_voice-{provider}"),
+            format_func=lambda voice_id: names.get(voice_id, voice_id),
+            help="Voice preferences can play each voice before you choose.",
         )
-        speed = st.slider("Speed", *defaults.SPEECH_SPEED_RANGE, step=0.05, key="chat_speed")
+        speed = st.slider(
+            "Speed",
+            *defaults.SPEECH_SPEED_RANGE,
+            value=chosen.speed,
+            step=0.05,
+            key=_key(state, "chat_speed"),
+        )
     try:
         state.preferences = preferences.validate(
             {

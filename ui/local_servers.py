@@ -27,7 +27,7 @@ def offer(settings: Settings, state: ChatState) -> None:
         cols[0].caption(f"Chatting through {name} at {url}, on this machine.")
         if cols[1].button("Stop using it", key="local-server-stop"):
             state.endpoint, state.model = None, default_chat_model(settings, openai_api_key=state.api_key)
-            st.session_state.pop("chat_model", None)
+            state.widgets += 1  # the model list changes: the sidebar starts again from the state
             st.rerun()
         return
     for server in found(settings.local_servers):
@@ -35,7 +35,7 @@ def offer(settings: Settings, state: ChatState) -> None:
         if st.button(f"Use {server.name} on this machine ({shown})", key=f"local-server-{server.base_url}"):
             state.endpoint = (server.name, server.base_url, server.models)
             state.model = server.models[0]
-            st.session_state.pop("chat_model", None)
+            state.widgets += 1  # the model list changes: the sidebar starts again from the state
             if local_offer(settings).available:  # its server has no speech: hear and speak here too
                 state.preferences = replace(state.preferences, stt_provider="local", tts_provider="local")
             st.rerun()

@@ -36,6 +36,7 @@ class ChatState:
     endpoint: tuple[str, str, tuple[str, ...]] | None = None  # a local server chosen: (name, URL, models)
     pending_action: str | None = None  # a reply action to run on this run (regenerate)
     replying: TextTurn | None = None  # the reply a run is streaming (a click starts the next run meanwhile)
+    widgets: int = 0  # bumped when the state changes outside the sidebar: its widgets start again from it
 
 
 def session_settings(settings: Settings, state: ChatState) -> Settings:
@@ -66,15 +67,7 @@ def adopt_preferences(preferences: VoicePreferences, settings: Settings) -> None
         state.preferences = usable_here(preferences, settings)
         if preferences.persona:
             state.system_prompt = preferences.persona
-        for key in (
-            "chat_speak_replies",
-            "chat_autoplay",
-            "chat_tts_provider",
-            "chat_voice",
-            "chat_speed",
-            "chat_persona",
-        ):
-            st.session_state.pop(key, None)  # the sidebar widgets start again from the state
+        state.widgets += 1  # the sidebar's widgets start again from the state
 
 
 def conversation_id() -> str | None:
