@@ -124,13 +124,8 @@ if state.notice is not None:
     state.notice = None
     {"error": st.error, "warning": st.warning, "info": st.info}[kind](text)
 
-talk_mode = st.toggle(
-    "Talk mode", key="talk_mode", disabled=not key_available, help="A hands-free conversation: just speak."
-)
 recording = None
-if talk_mode:
-    talk_panel.render(app, state)
-else:
+if not talk_panel.render(app, state, enabled=key_available):
     recording = st.audio_input(
         "Ask by voice: record, then the answer is spoken back",
         key=f"recorder-{state.recorder_generation}",

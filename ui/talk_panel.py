@@ -1,15 +1,17 @@
-"""Talk mode on the chat page: a WebRTC call with the assistant and a live panel of what is happening.
+"""Talk mode on the chat page: "Start a call", the WebRTC call itself, and the call screen while it runs.
 
 streamlit-webrtc carries the audio: the browser's microphone (echo cancellation, noise suppression and auto
 gain on) arrives in a push-based sink track whose callback only forwards frames to the talk session; replies
-go back through a PCM source track. The session lives in this browser session's state and is stopped when the
-call ends, the page is left, or the tab is closed (the track ends and the sink's ``on_ended`` fires).
+go back through a PCM source track. The component's own buttons are hidden (``desired_playing_state``): the
+call starts and ends from the app's buttons. The session lives in this browser session's state and is stopped
+when the call ends, the page is left, or the tab is closed (the track ends and the sink's ``on_ended`` fires).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,27 +24,19 @@ from streamlit_webrtc import (
     webrtc_streamer,
 )
 
+from ui import call_screen
 from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
-from ui.tool_steps import label
 from ui.turn_runner import browser_timezone
 from voicechat.errors import VoicechatError
-from voicechat.rendering import without_remote_images
 from voicechat.talk.session import TalkSession
-from voicechat.talk.setup import talk_setup
-from voicechat.talk.view import TalkSnapshot
+from voicechat.talk.setup import TalkSetup, talk_setup
 from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
 from voicechat.turns.text import TurnOptions
 
 _HOLDER = "talk-session"
+_CALL = "talk-call"
 STALL_TIMEOUT_SECONDS = 5.0  # a call sends ~50 frames/s even in silence; none for this long: the tab is gone
-STATE_LABELS = {
-    "idle": "⏸️ Idle",
-    "listening": "👂 Listening",
-    "thinking": "💭 Thinking",
-    "speaking": "🗣️ Speaking",
-    "stopped": "⏹️ Stopped",
-}
 
 
 class SessionHolder:
@@ -72,33 +66,47 @@ class SessionHolder:
             threading.Thread(target=session.stop, name="talk-stop", daemon=True).start()
 
 
-def render(app: AppContext, state: ChatState) -> None:
-    """The call widget, and while the call runs, the live panel."""
+@dataclass
+class Call:
+    """This browser session's call. Each call has its own component key, so a call never inherits the
+    connection state of the one before."""
+
+    number: int = 0
+    on: bool = False
+
+    def start(self) -> None:
+        """A new call, with its own component key."""
+        self.number += 1
+        self.on = True
+
+    @property
+    def key(self) -> str:
+        """The WebRTC component's key for this call."""
+        return f"talk-{self.number}"
+
+
+def render(app: AppContext, state: ChatState, *, enabled: bool) -> bool:
+    """The Start a call button, or the call screen while a call runs (then True: the page leaves out the
+    recorder)."""
     holder: SessionHolder = st.session_state.setdefault(_HOLDER, SessionHolder())
+    call: Call = st.session_state.setdefault(_CALL, Call())
+    if not call.on:
+        holder.end()
+        _start_button(app, state, call, enabled=enabled)
+        return False
     try:
-        setup = talk_setup(
-            app.settings,
-            user=app.user,
-            preferences=state.preferences,
-            options=TurnOptions(
-                model=state.model, system_prompt=state.system_prompt, timezone=browser_timezone()
-            ),
-            today=date.today(),
-            openai_api_key=state.api_key,
-            conversation_id=conversation_id(),
-            admit=lambda: admit(app, "voice"),
-        )
+        setup = _setup(app, state)
     except VoicechatError as exc:
         st.error(exc.user_message)
-        return
-    if setup.note:
-        st.caption(setup.note)
+        _hang_up(call, holder)
+        return False
     rate = setup.engine.output_rate
     output = create_pcm_audio_source_track(key=f"talk-reply-{rate}", sample_rate=rate)
     sink = create_audio_sink_track(callback=holder.push_frame, key="talk-microphone", on_ended=holder.end)
     context = webrtc_streamer(
-        key="talk",
+        key=call.key,
         mode=WebRtcMode.SENDRECV,
+        desired_playing_state=True,  # our own buttons start and end it; its own are hidden
         rtc_configuration={
             "iceServers": _ice_servers(app, holder),
             "iceTransportPolicy": app.settings.ice_transport_policy,
@@ -109,16 +117,16 @@ def render(app: AppContext, state: ChatState) -> None:
         },
         source_audio_track=output.track,
         sink_audio_track=sink,
-        translations={"start": "Start talking", "stop": "End conversation"},
+        media_toggle_controls=False,
+        audio_html_attrs={"autoPlay": True, "controls": False, "hidden": True},
     )
-    if not context.state.playing:
-        holder.end()
-        st.caption(
-            "Press **Start talking**, then just speak. Pause to let it answer; talk over it to interrupt. "
-            f"Engine: {setup.engine.label} (change it in Voice preferences)."
-        )
-        return
-    if holder.session is None:
+    if holder.session is not None and not (context.state.playing or context.state.signalling):
+        state.notice = ("warning", "The call was disconnected. Start a new one to go on talking.")
+        _hang_up(call, holder)  # the browser closed the connection
+        st.rerun()
+    if setup.note:
+        st.caption(setup.note)
+    if context.state.playing and holder.session is None:
         holder.attach(
             TalkSession(
                 store=app.store,
@@ -129,7 +137,62 @@ def render(app: AppContext, state: ChatState) -> None:
                 stall_timeout=STALL_TIMEOUT_SECONDS,
             )
         )
-    _live_view(holder)
+    call_screen.style()
+    if holder.session is None:  # connecting: drawn once (a timed fragment would rerun during the setup)
+        _act(call_screen.show(None), call, holder)
+    else:
+        _live_view(holder, call)
+    return True
+
+
+def _setup(app: AppContext, state: ChatState) -> TalkSetup:
+    return talk_setup(
+        app.settings,
+        user=app.user,
+        preferences=state.preferences,
+        options=TurnOptions(
+            model=state.model, system_prompt=state.system_prompt, timezone=browser_timezone()
+        ),
+        today=date.today(),
+        openai_api_key=state.api_key,
+        conversation_id=conversation_id(),
+        admit=lambda: admit(app, "voice"),
+    )
+
+
+def _start_button(app: AppContext, state: ChatState, call: Call, *, enabled: bool) -> None:
+    call_screen.style()
+    st.button(
+        "Start a call",
+        key="start-call",
+        type="primary",
+        icon=":material/call:",
+        disabled=not enabled,
+        help="A hands-free conversation: just speak.",
+        on_click=call.start,  # before the run: it draws the call at once, with no second run
+    )
+    engine: str = state.preferences.talk_engine
+    note: str | None = None
+    try:
+        setup = _setup(app, state)
+    except VoicechatError:  # said when the call starts; no engine to name yet
+        pass
+    else:
+        engine, note = setup.engine.label, setup.note
+    st.caption(
+        "Hands-free: just speak. Pause to let it answer; talk over it to interrupt. "
+        f"Engine: {engine} (change it in Voice preferences)."
+    )
+    if note:
+        st.caption(note)
+
+
+def _hang_up(call: Call, holder: SessionHolder) -> None:
+    """End the call now: the session stops (its turn is still stored), and the next run draws no call
+    component, so the browser drops the connection with the frame."""
+    holder.end()
+    call.on = False
+    st.session_state.pop(call.key, None)
 
 
 def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]:
@@ -154,46 +217,19 @@ def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]
 
 
 @st.fragment(run_every=0.4)
-def _live_view(holder: SessionHolder) -> None:
+def _live_view(holder: SessionHolder, call: Call) -> None:
     session = holder.session
-    if session is None:
-        return
-    snap = session.snapshot()
-    if snap.conversation_id and snap.conversation_id != conversation_id():
+    snap = session.snapshot() if session is not None else None
+    if snap is not None and snap.conversation_id and snap.conversation_id != conversation_id():
         open_conversation(snap.conversation_id)  # a new conversation: the URL (and a reload) reopens it
-    show(snap)
+    _act(call_screen.show(snap), call, holder)
 
 
-def show(snap: TalkSnapshot) -> None:
-    """State, level, running transcript and the last turn's latencies."""
-    cols = st.columns([1, 2])
-    cols[0].markdown(f"**{STATE_LABELS[snap.state]}**")
-    level = 0.0 if snap.level_dbfs == float("-inf") else min(1.0, max(0.0, (snap.level_dbfs + 60) / 60))
-    cols[1].progress(level, text="Microphone level")
-    if snap.tool:
-        st.caption(f":material/build: Using {label(snap.tool)}…")
-    if snap.error:
-        st.warning(snap.error)
-    for line in snap.transcript[-8:]:
-        with st.chat_message(line.role):
-            st.markdown(without_remote_images(line.text) or "…")
-            if line.interrupted:
-                st.caption("✋ interrupted - kept as far as you heard it")
-    if snap.last_turn is not None:
-        st.caption("Last turn (ms): " + _latencies(snap.last_turn.__dict__))
-    if snap.vad:
-        st.caption("End of turn: " + ("decided by the voice engine" if snap.vad == "provider" else snap.vad))
-
-
-def _latencies(values: dict[str, Any]) -> str:
-    names = {
-        "end_of_turn_ms": "end of turn",
-        "stt_ms": "transcription",
-        "first_token_ms": "first token",
-        "tts_first_byte_ms": "first audio byte",
-        "voice_to_voice_ms": "voice to voice",
-        "barge_in_ms": "barge-in",
-    }
-    return " · ".join(
-        f"{label} {values[key]:.0f}" for key, label in names.items() if values.get(key) is not None
-    )
+def _act(action: call_screen.Action | None, call: Call, holder: SessionHolder) -> None:
+    """Do what the user pressed on the call screen."""
+    if action == call_screen.END:
+        _hang_up(call, holder)
+        st.rerun(scope="app")
+    elif action == call_screen.MUTE and (session := holder.session) is not None:
+        session.mute(not session.snapshot().muted)
+        st.rerun(scope="fragment")

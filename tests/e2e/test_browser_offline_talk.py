@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.webrtc import Microphone, reply_audio_energy
+from tests.e2e.webrtc import Microphone, reply_audio_energy, start_call
 from tests.fakes.audio_samples import wav_bytes
 from tests.fakes.servers import StreamlitApp
 from voicechat.models import Message
@@ -69,9 +69,7 @@ def test_offline_talk_mode_over_webrtc(
     page = talking_page
     page.goto(offline_app.url)  # type: ignore[attr-defined]
     page.get_by_text("Offline mode").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     # Up to 60 s: the first turn also waits for the recogniser to hear a whole question.
     energy = reply_audio_energy(page, polls=300)
     assert energy > 0, offline_app.output()[-3000:]  # the local voice's reply reached the browser

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.e2e.test_browser_offline_talk import local_voice_wav
-from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy
+from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy, start_call
 from tests.fakes.audio_samples import silence_pcm, wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -33,9 +33,7 @@ def test_talk_mode_over_webrtc(
         ChatScript(reply="Paris is the capital of France. It is a lovely city.", repeat=True)
     )
     page.goto(app.url)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
     energy = reply_audio_energy(page)
@@ -106,9 +104,7 @@ def test_a_finished_question_is_answered_at_the_pause_and_the_panel_shows_how_tu
     fake_openai.transcript = QUESTION
     fake_openai.script_chat(ChatScript(reply="Paris.", repeat=True))
     page.goto(app.url)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     page.get_by_text("End of turn: silero + smart-turn-v3.2").wait_for(timeout=60_000)  # type: ignore[attr-defined]
     latencies = page.get_by_text("Last turn (ms):").first  # type: ignore[attr-defined]
     latencies.wait_for(timeout=60_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy
+from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy, start_call
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -55,10 +55,8 @@ def test_talk_mode_with_a_speech_to_speech_engine(
     fake_elevenlabs.agent.replies = [REPLY]
     _with_store(mongo_uri, engine)
     page.goto(served_app.url)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
     page.get_by_text(LABELS[engine]).first.wait_for(timeout=20_000)  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
     energy = reply_audio_energy(page)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION
+from tests.e2e.webrtc import QUESTION, end_call, start_call
 from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -73,14 +73,12 @@ def test_a_spoken_question_in_a_call_uses_a_tool(
     # Every chat request calls the tool (a draft made at a pause takes a script too).
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),), repeat=True))
     page.goto(served_app.url)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     page.get_by_text("From the tool: INC-7").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     [reply, *_] = stored_replies(mongo_uri, wait=10)  # stored with its steps once its text is whole
     assert "From the tool: INC-7" in reply.content  # after "Let me check." if the call took a while
     assert [(s.name, s.status, s.source) for s in reply.tool_steps][:1] == [
         ("board__list_incidents", "ok", "board")
     ]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]  # back to the chat: the step is shown
+    end_call(page)  # back to the chat: the step is shown
     page.get_by_text("Tool: board: list incidents - done").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]

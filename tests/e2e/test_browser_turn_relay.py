@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, reply_audio_energy
+from tests.e2e.webrtc import QUESTION, reply_audio_energy, start_call
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import ServerUnavailable, StreamlitApp, unavailable
 from tests.fakes.turn_server import TurnServer
@@ -61,9 +61,7 @@ def test_a_talk_turn_over_a_turn_relay_only(
     # Every chat request gets the reply (a cancelled draft would take a one-shot script's answer with it).
     fake_openai.script_chat(ChatScript(reply="Paris, relayed all the way.", repeat=True))
     page.goto(served_app.url)  # type: ignore[attr-defined]
-    page.get_by_text("Talk mode").click()  # type: ignore[attr-defined]
-    call = page.frame_locator("iframe[title*='webrtc']")  # type: ignore[attr-defined]
-    call.get_by_role("button", name="Start talking").click()
+    start_call(page)
     try:
         page.get_by_text("Paris, relayed all the way.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
     except Exception:

@@ -37,14 +37,26 @@ INBOUND_AUDIO_ENERGY = """async () => {
 def reply_audio_energy(page: object, *, polls: int = 50) -> float:
     """The audio energy the call's component frame has received, polled every 200 ms until it is above 0
     (or ``polls`` times): 0 means no reply audio reached the browser."""
-    frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
     energy = 0.0
     for _ in range(polls):
-        energy = frame.evaluate(INBOUND_AUDIO_ENERGY)
+        # The call's frame appears once "Start a call" has drawn it.
+        frames = [f for f in page.frames if f is not page.main_frame]  # type: ignore[attr-defined]
+        energy = sum(frame.evaluate(INBOUND_AUDIO_ENERGY) for frame in frames)
         if energy > 0:
             break
         page.wait_for_timeout(200)  # type: ignore[attr-defined]
     return energy
+
+
+def start_call(page: object) -> None:
+    """Press "Start a call", as a person would (the call's WebRTC frame shows no buttons of its own)."""
+    page.get_by_role("button", name="Start a call").click()  # type: ignore[attr-defined]
+
+
+def end_call(page: object) -> None:
+    """Press "End call" on the call screen, and wait until "Start a call" is back."""
+    page.get_by_role("button", name="End call").click()  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Start a call").wait_for(timeout=30_000)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -296,3 +296,25 @@ def test_the_greeting_is_spoken_first_and_not_stored(
     ]
     assert output.pushed and snap.conversation_id is None
     assert [(e.kind, e.status) for e in store.usage.events_for(user_id=user.id)] == [("tts", "ok")]
+
+
+def test_a_muted_call_hears_nothing_and_hears_again_once_unmuted(
+    session_factory,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    fake_openai.transcript = "What is the capital of France?"
+    fake_openai.script_chat(ChatScript(reply="Paris.", repeat=True))
+    session, _ = session_factory()
+    session.mute(True)
+    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(AFTER))
+    session.flush()
+    snap = session.snapshot()
+    assert snap.muted and snap.state == "listening" and snap.turns == 0 and not snap.transcript
+    assert snap.level_dbfs == float("-inf")  # the level meter reads silence too
+    assert not transcription_seconds(fake_openai)
+    session.mute(False)
+    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(AFTER))
+    snap = wait_for(session, lambda s: s.turns == 1)
+    assert not snap.muted and snap.transcript[0].text == "What is the capital of France?"
+    assert snap.elapsed_s > 0

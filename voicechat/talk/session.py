@@ -76,6 +76,7 @@ class TalkSession:
             vad="",
             conversation_id=setup.conversation_id,
             level=lambda: self._tape.level_dbfs,
+            clock=clock,
         )
         self.intake = FrameIntake()  # the audio loop converts this call's frames with it
         self._worker = ThreadPoolExecutor(
@@ -151,6 +152,10 @@ class TalkSession:
         """Recent frame-processing lags (arrival -> engine done), for benchmarks and diagnostics."""
         return list(self._lags)
 
+    def mute(self, muted: bool) -> None:
+        """Mute or unmute the user's microphone: while muted the engine hears silence (any thread)."""
+        self._view.mute(muted)
+
     def snapshot(self) -> TalkSnapshot:
         """The current state for display."""
         return self._view.snapshot()
@@ -182,13 +187,16 @@ class TalkSession:
         self._view.apply(event)
         self._recorder.record(event)
 
-    def take(self, pcm: bytes, arrived: float) -> bool:
-        """A frame's 16 kHz PCM, written to the tape; False once the call is stopping."""
+    def take(self, pcm: bytes, arrived: float) -> bytes | None:
+        """A frame's 16 kHz PCM, written to the tape; what the engine hears of it (silence while the user
+        has muted the call: the frames keep coming, so the call stays alive), None once the call stops."""
         if self._stopping:
-            return False
+            return None
         self._last_audio = arrived
+        if self._view.muted:
+            pcm = bytes(len(pcm))
         self._tape.write(pcm, arrived)
-        return True
+        return pcm
 
     def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
         """The windows of ``pcm`` the engine's voice detector will score (the audio loop batches them)."""

@@ -7,6 +7,7 @@ The view applies every ``TalkEvent`` on the session's loop; the page, the tests 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -45,16 +46,27 @@ class TalkSnapshot:
     engine: str = "cascaded"
     connected: bool = True  # the engine's provider connection is up (speech-to-speech engines may lose it)
     tool: str | None = None  # the tool the assistant is using right now
+    muted: bool = False  # the user muted their microphone: the engine hears silence
+    elapsed_s: float = 0.0  # since the call started
 
 
 class TalkView:
     """The session's current snapshot behind a lock: ``apply`` on the loop, ``snapshot`` from anywhere."""
 
     def __init__(
-        self, *, engine: str, vad: str, conversation_id: str | None, level: Callable[[], float]
+        self,
+        *,
+        engine: str,
+        vad: str,
+        conversation_id: str | None,
+        level: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.Lock()
         self._level = level
+        self._clock = clock
+        self._started = clock()
+        self._ended: float | None = None
         self._view = TalkSnapshot(
             state="listening",
             level_dbfs=float("-inf"),
@@ -71,10 +83,20 @@ class TalkView:
         self._waiting = False  # a user turn ended and its reply has not started
 
     def snapshot(self) -> TalkSnapshot:
-        """The current state; the level is read on demand (it changes every frame)."""
+        """The current state; the level and the call's time are read on demand (they change all the time)."""
         with self._lock:
-            view = self._view
-        return replace(view, level_dbfs=self._level())
+            view, ended = self._view, self._ended
+        elapsed = (ended if ended is not None else self._clock()) - self._started
+        return replace(view, level_dbfs=self._level(), elapsed_s=max(0.0, elapsed))
+
+    @property
+    def muted(self) -> bool:
+        """Whether the user muted their microphone."""
+        return self._view.muted
+
+    def mute(self, muted: bool) -> None:
+        """Mute or unmute (any thread)."""
+        self._set(muted=muted)
 
     @property
     def state(self) -> TalkState:
@@ -90,6 +112,7 @@ class TalkView:
         """The final state."""
         with self._lock:
             self._view = replace(self._view, state="stopped")
+            self._ended = self._ended if self._ended is not None else self._clock()
 
     def apply(self, event: events.TalkEvent) -> None:  # noqa: PLR0912 - one branch per event type
         """Show what ``event`` says (called on the session's loop, in order)."""

@@ -40,8 +40,9 @@ class Listening(Protocol):
 
     intake: FrameIntake  # its frames' conversion state
 
-    def take(self, pcm: bytes, arrived: float) -> bool:
-        """Tape a frame's 16 kHz audio (False: the call no longer listens)."""
+    def take(self, pcm: bytes, arrived: float) -> bytes | None:
+        """Tape a frame's 16 kHz audio; what the call hears of it (silence while muted), None once the call
+        no longer listens."""
         ...
 
     def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
@@ -84,11 +85,11 @@ class AudioLoop:
         with self._lock:
             items, self._inbox, self._posted = self._inbox, [], False
         converted = _converted([(call.intake, item) for call, item, _ in items])
-        frames = [
-            (call, pcm, arrived)
-            for (call, _, arrived), pcm in zip(items, converted, strict=True)
-            if pcm and call.take(pcm, arrived)
-        ]
+        frames: list[tuple[Listening, bytes, float]] = []
+        for (call, _, arrived), pcm in zip(items, converted, strict=True):
+            heard = call.take(pcm, arrived) if pcm else None
+            if heard is not None:
+                frames.append((call, heard, arrived))
         audio: dict[Listening, list[bytes]] = {}
         for call, pcm, _ in frames:
             audio.setdefault(call, []).append(pcm)
