@@ -10,12 +10,12 @@ st.set_page_config(page_title="voicechat", page_icon="🎙️", layout="wide")
 app = context.current()
 
 pages = [
-    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-    st.Page("pages/history.py", title="History", icon=":material/history:"),
-    st.Page("pages/voice_preferences.py", title="Voice preferences", icon=":material/tune:"),
+    st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("app_pages/history.py", title="History", icon=":material/history:"),
+    st.Page("app_pages/voice_preferences.py", title="Voice preferences", icon=":material/tune:"),
 ]
 if app.user.is_admin:
-    pages.append(st.Page("pages/admin_usage.py", title="Usage (admin)", icon=":material/monitoring:"))
+    pages.append(st.Page("app_pages/admin_usage.py", title="Usage (admin)", icon=":material/monitoring:"))
 
 if st.user.get("is_logged_in"):
     st.sidebar.caption(f"Signed in as {app.user.email}")

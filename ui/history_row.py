@@ -24,7 +24,7 @@ def render(app: AppContext, conversation: Conversation) -> None:
             f"{conversation.updated_at:%Y-%m-%d %H:%M} UTC · {conversation.message_count} messages"
         )
         if open_col.button("Open", key=f"open-{conversation.id}"):
-            st.switch_page("pages/chat.py", query_params={"c": conversation.id})
+            st.switch_page("app_pages/chat.py", query_params={"c": conversation.id})
         with manage_col.popover("⋯", help="Rename, export or delete"):
             _rename(app, conversation)
             _export(app, conversation)

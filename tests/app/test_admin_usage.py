@@ -21,7 +21,7 @@ def dashboard(mongo_uri: str) -> AppTest:
     )
     at.secrets["VOICECHAT_CHAT_MODELS"] = "gpt-6-luna,gpt-4o-mini"
     at.run()
-    at.switch_page("pages/admin_usage.py").run()
+    at.switch_page("app_pages/admin_usage.py").run()
     return at
 
 
@@ -129,7 +129,7 @@ def test_alerts_at_the_top_for_budgets_and_an_error_spike(mongo_uri: str, store:
     at.secrets["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
     at.secrets["VOICECHAT_MONTHLY_BUDGETS"] = "default=5"
     at.run()
-    at.switch_page("pages/admin_usage.py").run()
+    at.switch_page("app_pages/admin_usage.py").run()
     assert not at.exception
     shown = [e.value for e in at.error]
     assert "cara@example.com has used 84% of the default budget this month ($4.20 of $5.00)." in shown

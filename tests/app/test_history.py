@@ -24,7 +24,7 @@ def history(mongo_uri: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
     at.run()
-    at.switch_page("pages/history.py").run()
+    at.switch_page("app_pages/history.py").run()
     return at
 
 

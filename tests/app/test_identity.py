@@ -62,15 +62,15 @@ def test_a_non_admin_gets_no_dashboard(app: AppTest) -> None:
     assert not app.exception
     assert any("Signed in as worker@example.com" in c.value for c in app.sidebar.caption)
     with pytest.raises(Exception):  # noqa: B017 (the page is not routed for non-admins at all)
-        app.switch_page("pages/admin_usage.py").run()
-    app.switch_page("pages/history.py").run()
+        app.switch_page("app_pages/admin_usage.py").run()
+    app.switch_page("app_pages/history.py").run()
     assert not app.exception
 
 
 def test_listed_admins_get_the_dashboard(app: AppTest) -> None:
     app.user = signed_in("boss@example.com", "Boss")
     app.run()
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     assert not app.exception and app.title[0].value == "Usage"
 
 
@@ -108,11 +108,11 @@ def test_an_admin_changes_a_role_and_it_applies_on_the_next_run(app: AppTest, st
     worker.user = signed_in("worker@example.com", "Worker")
     worker.run()
     with pytest.raises(Exception):  # noqa: B017 (not routed for non-admins)
-        worker.switch_page("pages/admin_usage.py").run()
+        worker.switch_page("app_pages/admin_usage.py").run()
 
     app.user = signed_in("boss@example.com", "Boss")
     app.run()
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     person = next(s for s in app.selectbox if s.label == "Person")
     [worker_account] = store.users.find_by_email("worker@example.com")
     person.select(worker_account.id).run()
@@ -123,14 +123,14 @@ def test_an_admin_changes_a_role_and_it_applies_on_the_next_run(app: AppTest, st
     assert app.success[0].value == "worker@example.com is now admin on the pro tier."
 
     worker.run()  # same browser session: the role is re-read, not cached
-    worker.switch_page("pages/admin_usage.py").run()
+    worker.switch_page("app_pages/admin_usage.py").run()
     assert not worker.exception and worker.title[0].value == "Usage"
 
 
 def test_the_admin_cannot_demote_themself(app: AppTest) -> None:
     app.user = signed_in("boss@example.com", "Boss")
     app.run()
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     next(s for s in app.selectbox if s.label == "Role").select("user")
     next(b for b in app.button if b.label == "Save").click().run()
     assert app.error[0].value == "You cannot remove your own admin role; ask another admin."
@@ -164,7 +164,7 @@ def test_an_email_the_provider_does_not_vouch_for_is_no_admin(app: AppTest) -> N
     app.run()
     assert not app.exception and app.chat_input
     with pytest.raises(Exception):  # noqa: B017 (not routed: the list grants admin to verified emails only)
-        app.switch_page("pages/admin_usage.py").run()
+        app.switch_page("app_pages/admin_usage.py").run()
 
 
 def test_only_the_allowed_emails_and_domains_get_in(app: AppTest, store: Store) -> None:
@@ -184,7 +184,7 @@ def test_only_the_allowed_emails_and_domains_get_in(app: AppTest, store: Store) 
 def test_the_same_email_from_another_issuer_is_another_account(app: AppTest, store: Store) -> None:
     app.user = signed_in("boss@example.com", "Boss")
     app.run()
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     assert app.title[0].value == "Usage"
 
     other = AppTest.from_file(APP, default_timeout=30)
@@ -210,12 +210,12 @@ def test_a_listed_admin_removed_from_the_list_loses_the_role_at_the_next_sign_in
 
     listed = session("boss@example.com")
     listed.run()
-    listed.switch_page("pages/admin_usage.py").run()
+    listed.switch_page("app_pages/admin_usage.py").run()
     assert listed.title[0].value == "Usage"
     unlisted = session("someone-else@example.com")  # a new browser session: a new sign-in
     unlisted.run()
     assert not unlisted.exception
     with pytest.raises(Exception):  # noqa: B017 (not routed for non-admins)
-        unlisted.switch_page("pages/admin_usage.py").run()
+        unlisted.switch_page("app_pages/admin_usage.py").run()
     [account] = store.users.find_by_email("boss@example.com")
     assert not account.is_admin

@@ -89,6 +89,6 @@ def test_thumbs_down_with_a_comment_is_stored_and_on_the_dashboard(
     reply = all_messages(app, store)[-1]
     assert (reply.rating, reply.rating_comment) == ("down", "Wrong sum")
 
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     assert not app.exception
     assert any("1 down" in m.value for m in app.markdown) and any("Wrong sum" in t.value for t in app.text)

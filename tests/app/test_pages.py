@@ -44,10 +44,10 @@ def test_chat_page_streams_a_reply_and_stores_it(app: AppTest, store: Store, fak
 def test_navigation_lists_the_pages_and_each_renders(app: AppTest) -> None:
     app.run()
     assert not app.exception
-    for page in ("pages/history.py", "pages/voice_preferences.py", "pages/admin_usage.py"):
+    for page in ("app_pages/history.py", "app_pages/voice_preferences.py", "app_pages/admin_usage.py"):
         app.switch_page(page).run()
         assert not app.exception, page
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     assert "No conversations yet" in app.info[0].value
 
 

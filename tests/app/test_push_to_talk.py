@@ -131,12 +131,12 @@ def test_speak_replies_also_speaks_typed_answers(app: AppTest, store: Store, fak
 def test_saved_preferences_apply_to_the_open_chat(
     app: AppTest, fake_openai: FakeOpenAI, question: bytes
 ) -> None:
-    app.switch_page("pages/voice_preferences.py").run()
+    app.switch_page("app_pages/voice_preferences.py").run()
     next(s for s in app.selectbox if s.label == "Voice").set_value("verse")
     next(t for t in app.text_input if t.label == "Language").input("fr")
     next(b for b in app.button if b.label == "Save").click().run()
     assert "Saved" in app.success[0].value
-    app.switch_page("pages/chat.py").run()
+    app.switch_page("app_pages/chat.py").run()
     app.audio_input[0].set_value(("question.wav", question, "audio/wav")).run()
     assert not app.exception and not app.error
     transcription = next(r for r in fake_openai.requests if r.path == "/v1/audio/transcriptions")

@@ -26,7 +26,7 @@ def test_a_refused_message_says_when_and_is_counted_on_the_dashboard(
     stored = store.conversations.messages_page(owner_id=user.id, conversation_id=conversation_id).items
     assert [m.content for m in stored] == ["First question", "First answer."]
     assert len(fake_openai.chat_requests()) == 1
-    at.switch_page("pages/admin_usage.py").run()
+    at.switch_page("app_pages/admin_usage.py").run()
     assert not at.exception
     table = at.dataframe[-1].value
     assert list(table["reason"]) == ["text"] and list(table["refused"]) == [1]

@@ -59,7 +59,7 @@ def test_the_admin_switches_a_tool_off_and_the_model_no_longer_sees_it(
     app: AppTest, store: Store, fake_openai: FakeOpenAI
 ) -> None:
     app.run()
-    app.switch_page("pages/admin_usage.py").run()
+    app.switch_page("app_pages/admin_usage.py").run()
     assert not app.exception
     assert any("board" in c.value and "reachable" in c.value for c in app.caption)
     app.checkbox(key="tool-on-board__broken").uncheck()
@@ -69,7 +69,7 @@ def test_the_admin_switches_a_tool_off_and_the_model_no_longer_sees_it(
     switches = store.tools.switches()
     assert not switches["board__broken"].enabled and switches["current_time"].confirm_first
 
-    app.switch_page("pages/chat.py").run()
+    app.switch_page("app_pages/chat.py").run()
     app.chat_input[0].set_value("Hello").run()
     offered = {t["function"]["name"] for t in fake_openai.chat_requests()[-1].body["tools"]}
     assert "board__broken" not in offered and "board__list_incidents" in offered
@@ -79,7 +79,7 @@ def test_remembered_facts_are_shown_and_edited_on_the_preferences_page(app: AppT
     app.run()
     user = local_user(store)
     store.users.remember(user.id, "I am on call this week")
-    app.switch_page("pages/voice_preferences.py").run()
+    app.switch_page("app_pages/voice_preferences.py").run()
     area = next(t for t in app.text_area if t.label == "Remembered facts")
     assert area.value == "I am on call this week"
     area.set_value("I am on call this week\n\nMy team is Payments")

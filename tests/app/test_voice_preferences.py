@@ -20,7 +20,7 @@ def prefs_page(mongo_uri: str, fake_openai: FakeOpenAI) -> AppTest:
     # The auto speech route is tested with a set clock.
     at = online_app(mongo_uri, fake_openai, VOICECHAT_SPEECH_ROUTE="speech-endpoint")
     at.run()
-    at.switch_page("pages/voice_preferences.py").run()
+    at.switch_page("app_pages/voice_preferences.py").run()
     return at
 
 
@@ -135,7 +135,7 @@ def test_previews_count_against_the_voice_limit(mongo_uri: str, fake_openai: Fak
         VOICECHAT_VOICE_RATE_LIMIT="2/minute",
     )
     at.run()
-    at.switch_page("pages/voice_preferences.py").run()
+    at.switch_page("app_pages/voice_preferences.py").run()
     for _ in range(2):
         next(b for b in at.button if b.label == "Preview voice").click().run()
         assert not at.error
@@ -155,7 +155,7 @@ def test_the_voice_list_follows_the_provider_with_elevenlabs_fetched(
         VOICECHAT_SPEECH_ROUTE="speech-endpoint",
     )
     prefs.run()
-    prefs.switch_page("pages/voice_preferences.py").run()
+    prefs.switch_page("app_pages/voice_preferences.py").run()
     next(s for s in prefs.selectbox if s.label == "Text-to-speech provider").set_value("elevenlabs").run()
     voice = next(s for s in prefs.selectbox if s.label == "Voice")
     assert voice.options == ["Rachel", "Adam"]  # the account's voices, by name

@@ -20,7 +20,7 @@ if query.strip():
             st.caption(f"{hit.role} · {hit.created_at:%Y-%m-%d %H:%M}")
             st.text(hit.snippet)
             if st.button("Open", key=f"hit-{hit.message_id}"):
-                st.switch_page("pages/chat.py", query_params={"c": hit.conversation_id})
+                st.switch_page("app_pages/chat.py", query_params={"c": hit.conversation_id})
     st.divider()
 
 cursor = st.session_state.get("history_page_cursor")
