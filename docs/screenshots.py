@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -15,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.fakes.audio_samples import spoken_wav  # noqa: E402
 from tests.fakes.openai_server import ChatScript, FakeOpenAI  # noqa: E402
 from tests.fakes.servers import StreamlitApp  # noqa: E402
 from voicechat.config import Settings  # noqa: E402
@@ -33,6 +35,38 @@ def demo_data(data_dir: Path) -> None:
         store.close()
         if store.embedded is not None:
             store.embedded.detach()
+
+
+def call_in_progress(playwright: Any, app: StreamlitApp, fake: FakeOpenAI, data: Path) -> None:
+    """A call: Chromium's fake microphone asks a question and the reply is being spoken."""
+    fake.transcript = "How do I make the assistant wait longer before it answers?"
+    fake.script_chat(
+        ChatScript(
+            reply="Choose Patient on Voice preferences: it waits up to two seconds of silence before it "
+            "answers, so you can think aloud.",
+            repeat=True,
+        )
+    )
+    microphone = data / "question.wav"
+    microphone.write_bytes(spoken_wav(fake.transcript, pad_seconds=8.0))
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={microphone}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
+    context = browser.new_context(permissions=["microphone"], viewport={"width": 1280, "height": 820})
+    page = context.new_page()
+    page.goto(app.url)
+    page.get_by_role("button", name="Start a call").click()
+    page.locator(".st-key-call-screen").get_by_text("think aloud").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=OUT / "call.png")
+    browser.close()
 
 
 def main() -> None:
@@ -66,6 +100,7 @@ def main() -> None:
                     page.wait_for_timeout(5000 if name == "admin_usage" else 1500)  # charts draw late
                     page.screenshot(path=OUT / f"{name}.png", full_page=name == "admin_usage")
                 browser.close()
+                call_in_progress(playwright, app, fake, Path(data))
         finally:
             app.stop()
             fake.stop()

@@ -1,4 +1,4 @@
-"""The call screen's words for a call's state, and its running time."""
+"""What the call screen shows: the state in words, the running time, and captions without repeats."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from voicechat.talk import events
 from voicechat.talk.call_status import CONNECTING, RECONNECTING, call_status, call_time
 from voicechat.talk.view import TalkSnapshot, TalkView
 
@@ -60,3 +61,15 @@ def test_the_call_time_runs_until_the_call_stops() -> None:
     view.stop()
     now[0] = 200.0
     assert view.snapshot().elapsed_s == 30.0  # frozen at the end of the call
+
+
+def test_a_reply_known_whole_while_it_plays_is_captioned_once() -> None:
+    """The cascaded engine knows the whole text before its last sentences are spoken: the caption shows it
+    once, not the whole text followed by the sentences spoken after it."""
+    view = TalkView(engine="cascaded", vad="", conversation_id=None, level=lambda: -20.0)
+    view.apply(events.ReplyStarted("r1"))
+    view.apply(events.ReplyTextDelta("r1", "Paris.", spoken=True))
+    assert [line.text for line in view.snapshot().transcript] == ["Paris."]
+    view.apply(events.ReplyTextDone("r1", "Paris. It is on the Seine."))
+    view.apply(events.ReplyTextDelta("r1", "It is on the Seine.", spoken=True))
+    assert [line.text for line in view.snapshot().transcript] == ["Paris. It is on the Seine."]

@@ -79,6 +79,7 @@ class TalkView:
             engine=engine,
         )
         self._reply_text: dict[str, str] = {}  # replies still growing, by key
+        self._whole: set[str] = set()  # replies whose whole text is known (and shown) while they still play
         self._speaking: str | None = None  # the reply whose audio plays (until it is cut or heard)
         self._waiting = False  # a user turn ended and its reply has not started
 
@@ -134,7 +135,7 @@ class TalkView:
         elif isinstance(event, events.ReplyTextDelta):
             self._grow(event)
         elif isinstance(event, events.ReplyTextDone) and event.key in self._reply_text:
-            self._reply_text[event.key] = event.text
+            self._whole.add(event.key)  # shown whole from now on; the sentences still to be spoken add nothing
             self._rewrite(event.key, "assistant", event.text)
         elif isinstance(event, events.ReplyAudio):
             if self._speaking != event.key and event.key in self._reply_text:
@@ -175,10 +176,12 @@ class TalkView:
         text = self._reply_text[event.key]
         text = f"{text} {event.delta}".strip() if event.spoken else text + event.delta
         self._reply_text[event.key] = text
-        self._rewrite(event.key, "assistant", text)
+        if event.key not in self._whole:
+            self._rewrite(event.key, "assistant", text)
 
     def _heard(self, event: events.ReplyHeard) -> None:
         self._reply_text.pop(event.key, None)
+        self._whole.discard(event.key)
         self._rewrite(event.key, "assistant", event.text, interrupted=event.interrupted)
         if not self._waiting:
             self._speaking = None
