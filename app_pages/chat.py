@@ -36,6 +36,16 @@ app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
 configured = app.settings.openai_configured or bool(state.api_key)
 app = replace(app, settings=session_settings(app.settings, state))  # a local server chosen for this session
+# The message box goes first: the browser draws it while the rest of the page is still being made. No
+# max_chars: it would cut a pasted text silently; the turn refuses it with a message instead.
+typed = st.chat_input(
+    "Message the assistant",
+    disabled=not (
+        app.settings.openai_configured
+        or chat_sidebar.typed_api_key(state)
+        or is_local(chat_sidebar.chosen_model(state))
+    ),
+)
 chat_sidebar.render(app, state)
 
 key_available = app.settings.openai_configured or bool(state.api_key) or is_local(state.model)
@@ -131,8 +141,7 @@ if not talk_panel.render(app, state, enabled=key_available):
         key=f"recorder-{state.recorder_generation}",
         disabled=not key_available,
     )
-# No max_chars on the widget: it would cut a pasted text silently; the turn refuses it with a message instead.
-prompt = st.chat_input("Message the assistant", disabled=not key_available) or confirmation
+prompt = typed or confirmation
 if (off := tools_off_reason(app.settings, state.model)) is not None and app.settings.tools_enabled:
     st.caption(f":material/build: {off}")
 if state.pending_action == message_actions.REGENERATE and current is not None and prompt is None:

@@ -59,6 +59,19 @@ def _key(state: ChatState, name: str) -> str:
     return f"{name}-{state.widgets}"
 
 
+def chosen_model(state: ChatState) -> str:
+    """The model the sidebar's list holds now, before the sidebar is drawn (a widget's state is current
+    from the start of a run)."""
+    model = st.session_state.get(_key(state, "chat_model"), state.model)
+    return model if isinstance(model, str) else state.model
+
+
+def typed_api_key(state: ChatState) -> str | None:
+    """The key typed in the sidebar now, before the sidebar is drawn."""
+    typed = st.session_state.get("chat_api_key")
+    return (typed.strip() or None) if isinstance(typed, str) else state.api_key
+
+
 def _voice_controls(app: AppContext, state: ChatState) -> None:
     """Speech for this session, starting from the saved preferences (the preferences page saves them)."""
     chosen = state.preferences

@@ -135,7 +135,7 @@ class TalkView:
         elif isinstance(event, events.ReplyTextDelta):
             self._grow(event)
         elif isinstance(event, events.ReplyTextDone) and event.key in self._reply_text:
-            self._whole.add(event.key)  # shown whole from now on; the sentences still to be spoken add nothing
+            self._whole.add(event.key)  # shown whole now: the sentences still to be spoken add nothing
             self._rewrite(event.key, "assistant", event.text)
         elif isinstance(event, events.ReplyAudio):
             if self._speaking != event.key and event.key in self._reply_text:
