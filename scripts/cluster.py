@@ -178,8 +178,11 @@ class Cluster:
             log.close()
 
     def _start_app(self, name: str, port: int) -> None:
+        # As make run starts it: the imports are done before the process answers its health check. A first
+        # page view doing them instead held the interpreter for seconds, the proxy's checks (1 s apart, 2
+        # failures) found the process down, and its browsers were sent to another one mid-conversation.
         command = [
-            sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            sys.executable, "scripts/serve.py",
             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
             *self._streamlit_args,
         ]  # fmt: skip

@@ -90,7 +90,7 @@ def test_local_mode_refuses_a_page_opened_through_a_network_address(mongo_uri: s
 
 def test_the_dashboard_page_itself_refuses_non_admins(mongo_uri: str) -> None:
     # Defence in depth: even run directly (not through the router), the page checks the role.
-    page = AppTest.from_file(str(Path(APP).parent / "pages" / "admin_usage.py"), default_timeout=30)
+    page = AppTest.from_file(str(Path(APP).parent / "app_pages" / "admin_usage.py"), default_timeout=30)
     page.secrets["MONGODB_URI"] = mongo_uri
     page.secrets["auth"] = AUTH
     page.user = signed_in("worker@example.com", "Worker")
