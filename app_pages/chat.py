@@ -34,21 +34,13 @@ from voicechat.tools.catalog import tools_off_reason
 
 app = context.current()
 state = chat_state(app.settings, lambda: app.store.users.preferences(app.user.id))
-configured = app.settings.openai_configured or bool(state.api_key)
+configured = app.settings.openai_configured or bool(chat_sidebar.typed_api_key(state))
 app = replace(app, settings=session_settings(app.settings, state))  # a local server chosen for this session
+key_available = app.settings.openai_configured or configured or is_local(chat_sidebar.chosen_model(state))
 # The message box goes first: the browser draws it while the rest of the page is still being made. No
 # max_chars: it would cut a pasted text silently; the turn refuses it with a message instead.
-typed = st.chat_input(
-    "Message the assistant",
-    disabled=not (
-        app.settings.openai_configured
-        or chat_sidebar.typed_api_key(state)
-        or is_local(chat_sidebar.chosen_model(state))
-    ),
-)
+typed = st.chat_input("Message the assistant", disabled=not key_available)
 chat_sidebar.render(app, state)
-
-key_available = app.settings.openai_configured or bool(state.api_key) or is_local(state.model)
 if not configured:
     local_servers.offer(app.settings, state)
 if is_local(state.model) and not configured:

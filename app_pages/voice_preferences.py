@@ -9,12 +9,12 @@ import streamlit as st
 
 from ui import context, memory_editor
 from ui.state import adopt_preferences
+from ui.voice_picker import pick_voice
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, Refused, VoicechatError
 from voicechat.providers.speech_factory import speaker_for
 from voicechat.talk.registry import engine_offers
 from voicechat.turns.preview import preview_voice
-from voicechat.voice_catalog import voices_for
 
 app = context.current()
 saved = app.store.users.preferences(app.user.id)
@@ -51,20 +51,11 @@ tts = right.selectbox(
     index=list(providers).index(saved.tts_provider),
     format_func=label(providers),
 )
-voices = voices_for(app.settings, tts)
-voice_ids = [option.id for option in voices.options]
-if saved.voice not in voice_ids and saved.tts_provider == tts:
-    voice_ids.insert(0, saved.voice)  # a voice saved before (or typed by an admin) stays choosable
-names = {option.id: option.label for option in voices.options}
-voice = left.selectbox(
-    "Voice",
-    voice_ids,
-    index=voice_ids.index(saved.voice) if saved.voice in voice_ids else 0,
-    format_func=lambda voice_id: names.get(voice_id, voice_id),
-    help="Hear it with Preview voice below before saving.",
+voice, problem = pick_voice(
+    app.settings, tts, saved, where=left, help="Hear it with Preview voice below before saving."
 )
-if voices.problem:
-    st.caption(f"Only the default voice is listed: {voices.problem}.")
+if problem:
+    st.caption(f"Only the default voice is listed: {problem}.")
 
 with st.form("voice_preferences"):
     cols = st.columns(3)

@@ -9,11 +9,11 @@ import streamlit as st
 
 from ui.context import AppContext
 from ui.state import ChatState, conversation_id, open_conversation
+from ui.voice_picker import pick_voice
 from voicechat import defaults, preferences
 from voicechat.errors import InvalidInput, NotFound
 from voicechat.providers.chat_factory import is_local, offered_chat_models
 from voicechat.rendering import escape_markdown
-from voicechat.voice_catalog import voices_for
 
 
 def render(app: AppContext, state: ChatState) -> None:
@@ -93,17 +93,11 @@ def _voice_controls(app: AppContext, state: ChatState) -> None:
             index=usable.index(chosen.tts_provider) if chosen.tts_provider in usable else 0,
             key=_key(state, "chat_tts_provider"),
         )
-        listed = voices_for(app.settings, provider)
-        voice_ids = [option.id for option in listed.options]
-        if chosen.voice not in voice_ids and chosen.tts_provider == provider:
-            voice_ids.insert(0, chosen.voice)  # a voice saved before stays choosable
-        names = {option.id: option.label for option in listed.options}
-        voice = st.selectbox(
-            "Voice",
-            voice_ids,
-            index=voice_ids.index(chosen.voice) if chosen.voice in voice_ids else 0,
+        voice, _ = pick_voice(
+            app.settings,
+            provider,
+            chosen,
             key=_key(state, f"chat_voice-{provider}"),
-            format_func=lambda voice_id: names.get(voice_id, voice_id),
             help="Voice preferences can play each voice before you choose.",
         )
         speed = st.slider(
