@@ -34,7 +34,12 @@ def test_talk_mode_over_webrtc(
     )
     page.goto(app.url)  # type: ignore[attr-defined]
     start_call(page)
-    page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    try:
+        page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    except Exception:
+        # Failed 2 times in about 7 runs, cause not found yet: keep what the page and the server showed.
+        print(page.inner_text("body")[-2000:], app.output()[-5000:])  # type: ignore[attr-defined]
+        raise
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
     energy = reply_audio_energy(page)
     assert energy > 0  # the reply's audio arrived in the browser
