@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, end_call, start_call
+from tests.e2e.webrtc import QUESTION, Microphone, end_call, start_call
 from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -65,6 +65,8 @@ def test_a_typed_question_uses_a_tool_and_shows_the_step(
     assert TOKEN not in page.content() and TOKEN not in served_app.output()
 
 
+# A pause long enough to hear the whole reply: the looped question would otherwise cut it (a barge-in).
+@pytest.mark.parametrize("talking_page", [Microphone(pause=10.0)], indirect=True)
 def test_a_spoken_question_in_a_call_uses_a_tool(
     served_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, reply_audio_energy, start_call
+from tests.e2e.webrtc import QUESTION, inbound_audio_stats, reply_audio_energy, start_call
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import ServerUnavailable, StreamlitApp, unavailable
 from tests.fakes.turn_server import TurnServer
@@ -68,7 +68,7 @@ def test_a_talk_turn_over_a_turn_relay_only(
         print(served_app.output()[-5000:], turn_server.log()[-3000:])
         raise
     energy = reply_audio_energy(page)
-    assert energy > 0  # the reply's audio came back through the relay
+    assert energy > 0, inbound_audio_stats(page)  # the reply's audio came back through the relay
     frame = next(f for f in page.frames if f is not page.main_frame)  # type: ignore[attr-defined]
     assert frame.evaluate(SELECTED_PAIR)[0] == "relay"
     # The relay was allocated to a minted username (expiry:user id), never to a fixed one.

@@ -33,6 +33,27 @@ INBOUND_AUDIO_ENERGY = """async () => {
   return energy;
 }"""
 
+# What the call's audio receiver got, to say why no energy arrived: a few 3-byte packets a second is Opus
+# silence sent by a starved server (seen when the machine is saturated), none at all is a broken call.
+INBOUND_AUDIO_STATS = """async () => {
+  const out = [];
+  for (const pc of window.__peers || []) {
+    const stats = await pc.getStats();
+    stats.forEach(s => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') out.push(
+        {connection: pc.connectionState, packets: s.packetsReceived, bytes: s.bytesReceived,
+         seconds: s.totalSamplesDuration, concealed: s.concealedSamples, energy: s.totalAudioEnergy});
+    });
+  }
+  return out;
+}"""
+
+
+def inbound_audio_stats(page: object) -> list[object]:
+    """The inbound audio stats of every call frame (for a failing test's message)."""
+    frames = [f for f in page.frames if f is not page.main_frame]  # type: ignore[attr-defined]
+    return [frame.evaluate(INBOUND_AUDIO_STATS) for frame in frames]
+
 
 def reply_audio_energy(page: object, *, polls: int = 50) -> float:
     """The audio energy the call's component frame has received, polled every 200 ms until it is above 0
