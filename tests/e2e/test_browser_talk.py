@@ -9,7 +9,14 @@ import time
 import pytest
 
 from tests.e2e.test_browser_offline_talk import local_voice_wav
-from tests.e2e.webrtc import QUESTION, Microphone, inbound_audio_stats, reply_audio_energy, start_call
+from tests.e2e.webrtc import (
+    QUESTION,
+    Microphone,
+    inbound_audio_stats,
+    reply_audio_energy,
+    start_call,
+    wait_for_reply,
+)
 from tests.fakes.audio_samples import silence_pcm, wav_bytes
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -38,11 +45,7 @@ def test_talk_mode_over_webrtc(
     )
     page.goto(app.url)  # type: ignore[attr-defined]
     start_call(page)
-    try:
-        page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
-    except Exception:  # say what the page and the call showed
-        print(page.inner_text("body")[-2000:], app.output()[-5000:])  # type: ignore[attr-defined]
-        raise
+    wait_for_reply(page, app, "Paris is the capital of France.")
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
     energy = reply_audio_energy(page)
     assert energy > 0, inbound_audio_stats(page)  # the reply's audio arrived in the browser

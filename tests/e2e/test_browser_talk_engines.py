@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, Microphone, reply_audio_energy, start_call
+from tests.e2e.webrtc import (
+    QUESTION,
+    Microphone,
+    inbound_audio_stats,
+    reply_audio_energy,
+    start_call,
+    wait_for_reply,
+)
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -57,10 +64,10 @@ def test_talk_mode_with_a_speech_to_speech_engine(
     page.goto(served_app.url)  # type: ignore[attr-defined]
     page.get_by_text(LABELS[engine]).first.wait_for(timeout=20_000)  # type: ignore[attr-defined]
     start_call(page)
-    page.get_by_text("Paris is the capital of France.").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    wait_for_reply(page, served_app, "Paris is the capital of France.")
     page.get_by_text(QUESTION).first.wait_for(timeout=10_000)  # type: ignore[attr-defined]
     energy = reply_audio_energy(page)
-    assert energy > 0  # the engine's reply audio arrived in the browser
+    assert energy > 0, inbound_audio_stats(page)  # the engine's reply audio arrived in the browser
     for _ in range(50):  # the reply is stored once it has played
         messages = _with_store(mongo_uri)
         if len(messages) >= 2:

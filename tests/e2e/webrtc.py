@@ -69,6 +69,18 @@ def reply_audio_energy(page: object, *, polls: int = 50) -> float:
     return energy
 
 
+def wait_for_reply(page: object, app: object, text: str, *, timeout_ms: int = 60_000) -> None:
+    """Wait until ``text`` shows on the page; if it never does, print what the page, the call's audio and
+    the app's output showed, so a failure says whether the call connected, heard, or answered."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout_ms)  # type: ignore[attr-defined]
+    except Exception:
+        print("page:", page.inner_text("body")[-2000:])  # type: ignore[attr-defined]
+        print("call audio:", inbound_audio_stats(page))
+        print("app:", app.output()[-5000:])  # type: ignore[attr-defined]
+        raise
+
+
 def start_call(page: object) -> None:
     """Press "Start a call", as a person would (the call's WebRTC frame shows no buttons of its own)."""
     page.get_by_role("button", name="Start a call").click()  # type: ignore[attr-defined]
