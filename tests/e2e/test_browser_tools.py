@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.webrtc import QUESTION, Microphone, end_call, start_call
+from tests.e2e.webrtc import QUESTION, Microphone, end_call, start_call, wait_for_reply
 from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
@@ -76,7 +76,7 @@ def test_a_spoken_question_in_a_call_uses_a_tool(
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),), repeat=True))
     page.goto(served_app.url)  # type: ignore[attr-defined]
     start_call(page)
-    page.get_by_text("From the tool: INC-7").first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    wait_for_reply(page, served_app, "From the tool: INC-7")
     [reply, *_] = stored_replies(mongo_uri, wait=10)  # stored with its steps once its text is whole
     assert "From the tool: INC-7" in reply.content  # after "Let me check." if the call took a while
     assert [(s.name, s.status, s.source) for s in reply.tool_steps][:1] == [

@@ -22,19 +22,9 @@ KEEP_PEER_CONNECTIONS = """
   window.RTCPeerConnection.prototype = Original.prototype;
 })();
 """
-INBOUND_AUDIO_ENERGY = """async () => {
-  let energy = 0;
-  for (const pc of window.__peers || []) {
-    const stats = await pc.getStats();
-    stats.forEach(s => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
-    });
-  }
-  return energy;
-}"""
-
-# What the call's audio receiver got, to say why no energy arrived: a few 3-byte packets a second is Opus
-# silence sent by a starved server (seen when the machine is saturated), none at all is a broken call.
+# What the call's audio receivers got: the energy says reply audio arrived; when it did not, a few 3-byte
+# packets a second is Opus silence sent by a starved server (seen when the machine is saturated), and no
+# packets at all is a broken call.
 INBOUND_AUDIO_STATS = """async () => {
   const out = [];
   for (const pc of window.__peers || []) {
@@ -49,10 +39,11 @@ INBOUND_AUDIO_STATS = """async () => {
 }"""
 
 
-def inbound_audio_stats(page: object) -> list[object]:
-    """The inbound audio stats of every call frame (for a failing test's message)."""
+def inbound_audio_stats(page: object) -> list[dict[str, object]]:
+    """The inbound audio stats of every call frame's connections (the frame appears once "Start a call"
+    has drawn it)."""
     frames = [f for f in page.frames if f is not page.main_frame]  # type: ignore[attr-defined]
-    return [frame.evaluate(INBOUND_AUDIO_STATS) for frame in frames]
+    return [stats for frame in frames for stats in frame.evaluate(INBOUND_AUDIO_STATS)]
 
 
 def reply_audio_energy(page: object, *, polls: int = 50) -> float:
@@ -60,9 +51,7 @@ def reply_audio_energy(page: object, *, polls: int = 50) -> float:
     (or ``polls`` times): 0 means no reply audio reached the browser."""
     energy = 0.0
     for _ in range(polls):
-        # The call's frame appears once "Start a call" has drawn it.
-        frames = [f for f in page.frames if f is not page.main_frame]  # type: ignore[attr-defined]
-        energy = sum(frame.evaluate(INBOUND_AUDIO_ENERGY) for frame in frames)
+        energy = sum(float(stats.get("energy") or 0) for stats in inbound_audio_stats(page))  # type: ignore[arg-type]
         if energy > 0:
             break
         page.wait_for_timeout(200)  # type: ignore[attr-defined]
