@@ -322,6 +322,9 @@ def test_audio_round_trips_and_is_private(store: Store, alice: User, bob: User) 
         store.audio.put(
             owner_id=bob.id, conversation_id=conv.id, data=clip, content_type="audio/ogg", duration_seconds=1
         )
+    # Nothing of the refused clip is left behind: one file (Alice's) and its three chunks.
+    assert store.db.run(lambda db: db["audio.files"].count_documents({})) == 1
+    assert store.db.run(lambda db: db["audio.chunks"].count_documents({})) == 3
 
 
 def test_deleting_a_conversation_removes_its_audio(store: Store, alice: User) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import gridfs
-from bson import ObjectId
+from bson import Binary, ObjectId
 from gridfs.errors import NoFile
 from pymongo.database import Database as PymongoDatabase
 
@@ -14,6 +14,7 @@ from voicechat.errors import InvalidInput, NotFound
 from voicechat.storage.database import Database, Document, parse_id
 
 BUCKET = "audio"
+CHUNK_BYTES = 255 * 1024  # GridFS's default chunk size
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # the same cap as uploads; a stored clip is compressed and far smaller
 
 
@@ -39,17 +40,17 @@ class AudioStore:
     ) -> str:
         """Store ``data`` as a clip of ``conversation_id`` and return its id.
 
-        Refused with ``NotFound`` when the conversation is not its owner's live conversation, checked before
-        and again after the upload: a clip stored while the conversation was being deleted is removed here,
-        so a delete racing a turn never leaves a recording nobody can reach.
+        Refused with ``NotFound`` when the conversation is not its owner's live conversation, checked once
+        the clip is written: a clip stored for someone else's conversation, or while the conversation was
+        being deleted, is removed here, so a delete racing a turn never leaves a recording nobody can reach.
+        The clip is written as GridFS documents directly (its chunks, then its file document, as a bucket
+        writes them): two writes, where a bucket's upload also makes two index look-ups.
         """
         if not data:
             raise InvalidInput("The audio clip is empty.")
         if len(data) > MAX_AUDIO_BYTES:
             raise InvalidInput("The audio clip is too large to store.")
         owner, conversation = parse_id(owner_id), parse_id(conversation_id)
-        if not self._live(owner, conversation):
-            raise NotFound()
         file_id = ObjectId()
         metadata = {
             "owner_id": owner,
@@ -57,11 +58,27 @@ class AudioStore:
             "content_type": content_type,
             "duration_seconds": duration_seconds,
         }
-        self._db.run(
-            lambda db: gridfs.GridFSBucket(db, bucket_name=BUCKET).upload_from_stream_with_id(
-                file_id, f"{file_id}", data, metadata=metadata
-            )
-        )
+        chunks = [
+            {
+                "_id": ObjectId(),
+                "files_id": file_id,
+                "n": n,
+                "data": Binary(data[start : start + CHUNK_BYTES]),
+            }
+            for n, start in enumerate(range(0, len(data), CHUNK_BYTES))
+        ]
+        now = datetime.now(UTC)
+        uploaded = now.replace(microsecond=now.microsecond // 1000 * 1000)  # BSON dates keep milliseconds
+        file = {
+            "_id": file_id,
+            "length": len(data),
+            "chunkSize": CHUNK_BYTES,
+            "uploadDate": uploaded,
+            "filename": str(file_id),
+            "metadata": metadata,
+        }
+        self._db.run(lambda db: db[f"{BUCKET}.chunks"].insert_many(chunks))
+        self._db.run(lambda db: db[f"{BUCKET}.files"].insert_one(file))
         if not self._live(owner, conversation):
             self._db.run(lambda db: gridfs.GridFSBucket(db, bucket_name=BUCKET).delete(file_id))
             raise NotFound()

@@ -64,7 +64,13 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "turn_latency_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
     "conversations_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
     # Recordings by conversation, so a delete finds clips stored but never attached to a message.
-    "audio.files": [([("metadata.conversation_id", ASCENDING)], {})],
+    # ... and GridFS's own indexes (clips are written as GridFS documents directly, not through a bucket,
+    # which would look for these on every upload).
+    "audio.files": [
+        ([("metadata.conversation_id", ASCENDING)], {}),
+        ([("filename", ASCENDING), ("uploadDate", ASCENDING)], {}),
+    ],
+    "audio.chunks": [([("files_id", ASCENDING), ("n", ASCENDING)], {"unique": True})],
     # Refusals expire after 90 days (a TTL index): the dashboard shows recent ones, nobody needs old ones.
     "refusals": [([("at", ASCENDING)], {"expireAfterSeconds": 90 * 24 * 3600})],
 }
