@@ -13,6 +13,7 @@ knows (the conversation, the stored messages) is touched only by worker jobs.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import replace
@@ -80,6 +81,8 @@ class TurnRecorder:
         self._latest: str | None = None  # the newest reply (the only one a provider still corrects)
         self._turn_end: tuple[float | None, float | None] = (None, None)
         self._user_messages: dict[str, Future[Message]] = {}
+        self._unbilled: list[Usage] = []  # measured on the loop, written by the next billing job
+        self._unbilled_lock = threading.Lock()
         # Worker-owned:
         self._conversation_id = conversation_id
         self._opened = False
@@ -111,7 +114,7 @@ class TurnRecorder:
         elif isinstance(event, ReplyCorrected):
             self._corrected(event)
         elif isinstance(event, UsageMeasured):
-            self._job(self._bill, event.usage)
+            self._owe(event.usage)
         elif isinstance(event, ToolActivity) and event.step and (reply := self._replies.get(event.key)):
             reply.tool_steps.append(event.step)
 
@@ -166,6 +169,15 @@ class TurnRecorder:
             reply.corrected = event.text
         elif event.key == self._latest:
             self._job(self._correct, event.key, event.text)
+
+    def _owe(self, usage: Usage) -> None:
+        """Bill a provider call: the next billing job writes it with every other usage measured before that
+        job runs (one write for all of them, instead of one per call); a job is queued when none is."""
+        with self._unbilled_lock:
+            self._unbilled.append(usage)
+            queue = len(self._unbilled) == 1
+        if queue:
+            self._job(self._bill)
 
     def _job(self, work: Callable[..., T], *args: Any) -> Future[T]:
         try:
@@ -341,5 +353,7 @@ class TurnRecorder:
         if message is not None and message.role == "assistant":
             self._writer.correct(message, text)
 
-    def _bill(self, usage: Usage) -> None:
-        self._writer.bill(usage, self._conversation_id)
+    def _bill(self) -> None:
+        with self._unbilled_lock:
+            usages, self._unbilled = self._unbilled, []
+        self._writer.bill(usages, self._conversation_id)

@@ -154,9 +154,12 @@ class TurnWriter:
         )
         self._store.context.forget(message.conversation_id)
 
-    def bill(self, usage: Usage, conversation_id: str | None) -> None:
-        """Record a priced provider call."""
-        self._store.usage.record(usage.event(user_id=self._user.id, conversation_id=conversation_id))
+    def bill(self, usage: Usage | list[Usage], conversation_id: str | None) -> None:
+        """Record a priced provider call (or several in one write)."""
+        usages = usage if isinstance(usage, list) else [usage]
+        self._store.usage.record_many(
+            [u.event(user_id=self._user.id, conversation_id=conversation_id) for u in usages]
+        )
 
 
 def storable(text: str) -> tuple[str, bool]:
