@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_a_model_file_that_does_not_match_its_hash_is_refused(tmp_path: Path) ->
         SmartTurn(forged)
 
 
-def test_pauses_in_several_calls_at_once_share_one_inference_and_get_their_own_scores() -> None:
+def test_pauses_in_several_calls_at_once_get_their_own_scores() -> None:
     model = load_turn_model()
     assert model is not None
     finished, unfinished = spoken("What is the capital of France?"), spoken("I would like to know")
@@ -55,3 +56,20 @@ def test_pauses_in_several_calls_at_once_share_one_inference_and_get_their_own_s
     with ThreadPoolExecutor(max_workers=6) as pool:
         together = list(pool.map(model, [finished, unfinished] * 3))
     assert together == [pytest.approx(alone[0], abs=1e-4), pytest.approx(alone[1], abs=1e-4)] * 3
+
+
+def test_a_pause_no_longer_wanted_when_the_model_is_free_is_not_scored() -> None:
+    model = load_turn_model()
+    assert model is not None
+    asked: list[bool] = []
+
+    def wanted(answer: bool) -> Callable[[], bool]:
+        def still_wanted() -> bool:
+            asked.append(answer)
+            return answer
+
+        return still_wanted
+
+    assert model(spoken("What is the capital of France?"), wanted(False)) is None
+    assert (model(spoken("What is the capital of France?"), wanted(True)) or 0) >= TURN_COMPLETE_THRESHOLD
+    assert asked == [False, True]

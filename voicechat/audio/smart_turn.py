@@ -4,9 +4,12 @@ Smart Turn v3.2 (BSD 2-Clause, Daily) is an 8.7 MB ONNX model that hears the las
 (Whisper log-mel features) and scores whether the speaker has finished (a complete question) or only
 paused ("I would like to know ... about penguins"). It ships inside the ``pipecat-ai`` wheel; ``make setup``
 unpacks that one file into the environment (not the package around it), and it is checked against its
-pinned SHA-256 before loading, like every other model file. It runs on the CPU in about 80-110 ms per call,
-on an executor, never on the audio path; pauses in several calls at once share one batched
-inference. Without it the turn ends on silence alone (the page says so).
+pinned SHA-256 before loading, like every other model file. It runs on the CPU in about 45-65 ms per call,
+on an executor, never on the audio path, one inference at a time per process. Pauses of several calls are
+not batched: on this 2-core machine a batch of 2 takes 88-103 ms and one of 4 211-226 ms (one thread), no
+less than running them one by one, and everyone waits for the slowest. A pause the user has already spoken
+past by the time its turn comes is skipped. Without the model the turn ends on silence alone (the page says
+so).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import functools
 import logging
 import sysconfig
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -32,11 +35,12 @@ WINDOW_SECONDS = 8  # the model hears the last 8 s
 
 
 class TurnCompletion(Protocol):
-    """Scores an utterance (16 kHz mono 16-bit PCM, its start to now) as finished, 0..1. Thread-safe."""
+    """Scores an utterance (16 kHz mono 16-bit PCM, its start to now) as finished, 0..1. Thread-safe.
+    With ``wanted``, asked once the model is free: False skips the inference (the score is then None)."""
 
     name: str
 
-    def __call__(self, pcm: bytes) -> float: ...
+    def __call__(self, pcm: bytes, wanted: Callable[[], bool] | None = None) -> float | None: ...
 
 
 def smart_turn_path() -> Path:
@@ -50,46 +54,7 @@ def _session(path: Path) -> object:
     return pinned_session(path.read_bytes(), sha256=SMART_TURN_SHA256, what="Smart Turn")
 
 
-@dataclass(eq=False)
-class _Request:
-    features: np.ndarray
-    score: float | None = None
-
-
-class _Batcher:
-    """One inference at a time per process, and every request that arrived meanwhile in the next one.
-
-    However many calls pause at once, the model never takes more than one core from the audio loop, and
-    a crowd of pauses costs one batched inference (about 75 ms plus a little per utterance) rather than a
-    queue of them: whoever holds the lock runs everything waiting, and the others find their score ready.
-    """
-
-    def __init__(self, session: object) -> None:
-        self._session = session
-        self._running = threading.Lock()
-        self._waiting_lock = threading.Lock()
-        self._waiting: list[_Request] = []
-
-    def score(self, features: np.ndarray) -> float:
-        request = _Request(features)
-        with self._waiting_lock:
-            self._waiting.append(request)
-        with self._running:
-            if request.score is None:
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                out = self._session.run(  # type: ignore[attr-defined]
-                    None, {"input_features": np.stack([r.features for r in batch])}
-                )
-                for waiting, score in zip(batch, np.asarray(out[0]).reshape(-1), strict=True):
-                    waiting.score = float(score)
-        assert request.score is not None
-        return request.score
-
-
-@functools.cache
-def _batcher(path: Path) -> _Batcher:
-    return _Batcher(_session(path))
+_running = threading.Lock()  # one inference at a time: the model never takes more than one core
 
 
 class SmartTurn:
@@ -98,14 +63,21 @@ class SmartTurn:
     name = "smart-turn-v3.2"
 
     def __init__(self, path: Path | None = None) -> None:
-        self._batcher = _batcher(path or smart_turn_path())
+        self._session = _session(path or smart_turn_path())
 
-    def __call__(self, pcm: bytes) -> float:
+    def __call__(self, pcm: bytes, wanted: Callable[[], bool] | None = None) -> float | None:
         """See ``TurnCompletion``: the last 8 s, zero-padded in front when shorter."""
-        samples = np.frombuffer(pcm, dtype="<i2")[-WINDOW_SECONDS * TALK_RATE :].astype(np.float32) / 32768.0
-        if len(samples) < WINDOW_SECONDS * TALK_RATE:
-            samples = np.pad(samples, (WINDOW_SECONDS * TALK_RATE - len(samples), 0))
-        return self._batcher.score(log_mel_features(samples))
+        with _running:
+            if wanted is not None and not wanted():
+                return None
+            samples = np.frombuffer(pcm, dtype="<i2")[-WINDOW_SECONDS * TALK_RATE :].astype(np.float32)
+            samples /= 32768.0
+            if len(samples) < WINDOW_SECONDS * TALK_RATE:
+                samples = np.pad(samples, (WINDOW_SECONDS * TALK_RATE - len(samples), 0))
+            out = self._session.run(  # type: ignore[attr-defined]
+                None, {"input_features": log_mel_features(samples)[np.newaxis]}
+            )
+            return float(np.asarray(out[0]).reshape(-1)[0])
 
 
 @functools.cache

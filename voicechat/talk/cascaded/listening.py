@@ -227,18 +227,25 @@ class Listener:
         if model is None:
             return
         asked = utterance.pause
-        answer = asyncio.get_running_loop().run_in_executor(None, model, audio)
+
+        def wanted() -> bool:  # read off the loop: at worst one inference too many, or one stale answer
+            return utterance is self._current and utterance.pause == asked  # not spoken past yet
+
+        answer = asyncio.get_running_loop().run_in_executor(None, model, audio, wanted)
         answer.add_done_callback(lambda done: self._answered(utterance, asked, done))
 
-    def _answered(self, utterance: Utterance, asked: int, done: asyncio.Future[float]) -> None:
+    def _answered(self, utterance: Utterance, asked: int, done: asyncio.Future[float | None]) -> None:
         if (error := done.exception()) is not None:
             if self._turn_model is not None:
                 log.warning("turn model failed (%s); silence alone ends turns", type(error).__name__)
                 self._turn_model = None
                 self._host.emit(EngineError(TURN_MODEL_FAILED))
             return
-        log.debug("turn model: %.3f", done.result())
-        if utterance.pause == asked and done.result() >= defaults.TURN_COMPLETE_THRESHOLD:
+        score = done.result()
+        if score is None:
+            return  # skipped: the user had spoken on before the model was free
+        log.debug("turn model: %.3f", score)
+        if utterance.pause == asked and score >= defaults.TURN_COMPLETE_THRESHOLD:
             utterance.finished = True
             self._decide(utterance)
 
