@@ -3,10 +3,10 @@
 Threads: audio arrives from anywhere (aiortc's loop) through ``push_frame``/``push_pcm``, which only hand the
 frame to the process's audio loop (``AudioLoop``), shared by every call of the process. The loop resamples
 it, writes it to the user-audio tape, scores it for speech together with the other calls' audio and passes it
-to the engine (``engine``), which decides the turns and reports events. Each event goes to the
-view (what the page shows) and to the recorder (what is stored); the recorder's writes run on the session's
-worker thread, in order; blocking provider calls run in the loop's executor. The page reads ``snapshot()``,
-an immutable copy.
+to the engine (``engine``), which decides the turns and reports events. Each event goes to the view (what
+the page shows) and to the recorder (what is stored); the recorder's writes run on the session's storage
+lane (``Lane``: in order, on threads every call shares); blocking provider calls run in the loop's
+executor. The page reads ``snapshot()``, an immutable copy.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import av
 import numpy as np
@@ -30,7 +29,7 @@ from voicechat.storage.store import Store
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import TalkEvent
 from voicechat.talk.recorder import TurnRecorder
-from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop, yield_to_audio
+from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop
 from voicechat.talk.runtime.intake import FrameIntake
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
@@ -79,10 +78,8 @@ class TalkSession:
             clock=clock,
         )
         self.intake = FrameIntake()  # the audio loop converts this call's frames with it
-        self._worker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="talk-store", initializer=yield_to_audio
-        )
         self._audio = audio_loop or shared_audio_loop()
+        self._worker = self._audio.lane()  # this call's writes, in order
         self._loop = self._audio.thread
         self._stop_lock = threading.Lock()
         self._stopping = False

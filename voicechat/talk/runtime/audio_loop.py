@@ -6,7 +6,8 @@ the frames are resampled together (``intake``) and taped, the windows every call
 are scored in one Silero inference per round (``score_batch``), then each call's engine hears its audio. An
 idle machine drains each frame at once; a busy one drains many calls' frames with one wake-up and a few
 inferences, instead of one thread, one wake-up and one inference per call per window. Blocking provider
-calls run on the loop's executor, sized for every call's streams at once.
+calls run on the loop's executor, sized for every call's streams at once; storage writes on a few threads
+shared by every call's ``Lane``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from voicechat.audio.vad import SileroVAD, score_batch
 from voicechat.talk.runtime.intake import FrameIntake, to_talk_rate
+from voicechat.talk.runtime.lanes import Lane
 from voicechat.talk.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 # A call holds up to ~4 blocking streams (STT, chat, draft, speech); the threads start only when needed.
 EXECUTOR_THREADS = 256
+# Storage writes of every call (each call's in order, on its ``Lane``): database round trips and clip
+# encoding, which mostly wait or release the GIL; a few threads keep up with dozens of calls.
+STORE_THREADS = 6
 BACKGROUND_NICENESS = 10
 SWITCH_INTERVAL = 0.001
 
@@ -69,9 +74,16 @@ class AudioLoop:
                 max_workers=EXECUTOR_THREADS, thread_name_prefix="talk-io", initializer=yield_to_audio
             )
         )
+        self._store_pool = ThreadPoolExecutor(
+            max_workers=STORE_THREADS, thread_name_prefix="talk-store", initializer=yield_to_audio
+        )
         self._lock = threading.Lock()
         self._inbox: list[tuple[Listening, object, float]] = []
         self._posted = False
+
+    def lane(self) -> Lane:
+        """A new call's storage lane: its writes in order, on the threads the process's calls share."""
+        return Lane(self._store_pool)
 
     def deliver(self, call: Listening, item: object, arrived: float) -> None:
         """Queue a frame (any thread); it is handled in the next drain, after every frame before it."""
