@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import threading
 from collections import OrderedDict
+from typing import cast
 
 import httpx2
 import openai
+
+# The Realtime API's modules load lazily, on a call's first connect: on the audio loop, where those 370 ms
+# of imports stalled every call's audio. They load with this module instead.
+import openai.resources.realtime.realtime
+import openai.types.realtime
+from openai.types.websocket_connection_options import WebSocketConnectionOptions
 
 from voicechat.config import Settings
 from voicechat.errors import (
@@ -25,6 +34,7 @@ PLACEHOLDER_KEY = "not-needed"
 # when a client leaves this small cache, never left for the garbage collector.
 SHARED_CLIENTS = 8
 _clients: OrderedDict[tuple[str, str, float, int], openai.OpenAI] = OrderedDict()
+_async_clients: OrderedDict[tuple[str, str, float, int], openai.AsyncOpenAI] = OrderedDict()
 _clients_lock = threading.Lock()
 
 
@@ -56,18 +66,51 @@ def make_client(settings: Settings, *, api_key: str | None = None) -> openai.Ope
 
 
 def make_async_client(settings: Settings, *, api_key: str | None = None) -> openai.AsyncOpenAI:
-    """The asyncio SDK client (for the Realtime WebSocket on a session's loop); same key rules as above.
+    """The asyncio SDK client (for the Realtime WebSockets on the audio loop); same key rules as above.
 
-    Only its WebSocket is used (closed by the engine), so it holds no pooled HTTP connections."""
+    Only its WebSockets are used (each closed by its engine), never its HTTP client, so one client per
+    endpoint and key serves every call. Building one loads the CA bundle into a new TLS context, about 50 ms
+    on the audio loop during which every other call's audio waited: a call's start cost the others a stall.
+    """
     key = api_key or settings.openai_api_key
     if not key and settings.uses_default_openai_endpoint:
         raise ProviderAuthError("No OpenAI API key is configured.")
-    return openai.AsyncOpenAI(
-        api_key=key or PLACEHOLDER_KEY,
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
+    wanted = (
+        key or PLACEHOLDER_KEY,
+        settings.openai_base_url,
+        settings.openai_timeout,
+        settings.openai_max_retries,
     )
+    with _clients_lock:
+        client = _async_clients.get(wanted)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                api_key=wanted[0],
+                base_url=settings.openai_base_url,
+                timeout=settings.openai_timeout,
+                max_retries=settings.openai_max_retries,
+            )
+            _async_clients[wanted] = client
+            while len(_async_clients) > SHARED_CLIENTS:
+                _async_clients.popitem(last=False)  # it holds no connection: nothing to close
+        _async_clients.move_to_end(wanted)
+        return client
+
+
+def socket_options(client: openai.AsyncOpenAI) -> WebSocketConnectionOptions:
+    """``websocket_connection_options`` for ``client.realtime.connect``: a secure socket uses the process's
+    one TLS context, where the WebSocket library would load the CA bundle into a new one per connection
+    (about 50 ms on the audio loop, stalling every other call)."""
+    url = str(client.websocket_base_url or client.base_url)
+    # Passed through to ``websockets.connect`` (the SDK's type does not list ``ssl``).
+    return cast(
+        WebSocketConnectionOptions, {"ssl": _tls_context()} if url.startswith(("https:", "wss:")) else {}
+    )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 def provider_name(settings: Settings) -> str:

@@ -23,6 +23,7 @@ import openai
 
 from voicechat.audio.pcm import resample
 from voicechat.errors import ProviderUnavailable
+from voicechat.providers.openai.client import socket_options
 from voicechat.providers.sockets import abort_transport, audio_append, send_event
 from voicechat.usage import PriceTables, Usage, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
@@ -144,8 +145,9 @@ class LiveTranscriber:
     async def _run(self) -> None:
         entered: Any = None
         try:
-            async with self._spec.client().realtime.connect(
-                extra_query={"intent": "transcription"}
+            client = self._spec.client()
+            async with client.realtime.connect(
+                extra_query={"intent": "transcription"}, websocket_connection_options=socket_options(client)
             ) as connection:
                 entered = connection
                 await connection.session.update(session=cast(Any, self._session()))

@@ -23,6 +23,7 @@ import openai
 from voicechat.audio.pcm import resample
 from voicechat.models import UsageStatus
 from voicechat.providers.base import ToolCall
+from voicechat.providers.openai.client import socket_options
 from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
 from voicechat.providers.sockets import abort_transport, audio_append, send_event
 from voicechat.talk.engine import EngineHost, TalkEngine
@@ -101,7 +102,11 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         spec = self._spec
         entered: Any = None
         try:
-            async with spec.client().realtime.connect(model=spec.model) as connection:
+            client = spec.client()
+            options = socket_options(client)
+            async with client.realtime.connect(
+                model=spec.model, websocket_connection_options=options
+            ) as connection:
                 entered = connection
                 await self._talk(connection)
         finally:
