@@ -224,16 +224,18 @@ class ConversationRepository:
         if tool_steps:
             doc["tool_steps"] = [asdict(step) for step in tool_steps]
         self._db.run(lambda db: db.messages.insert_one(doc))
-        if not self._still_live(conversation["_id"]):  # deleted meanwhile: take the message back out
-            self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
-            raise NotFound()
         update: Document = {
             "$inc": {"message_count": 1},
             "$set": {"updated_at": now, "last_message_id": doc["_id"]},
         }
         if is_voice:
             update["$set"]["has_voice"] = True
-        self._db.run(lambda db: db.conversations.update_one({"_id": conversation["_id"]}, update))
+        # Counted only while the conversation is live: matching nothing means it was deleted meanwhile, and
+        # the message is taken back out (one round trip for the check and the count).
+        live = {"_id": conversation["_id"], "owner_id": {"$ne": None}}
+        if self._db.run(lambda db: db.conversations.update_one(live, update)).matched_count == 0:
+            self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
+            raise NotFound()
         return _to_message(doc)
 
     def update_message(
@@ -343,10 +345,6 @@ class ConversationRepository:
         if doc is None:
             raise NotFound()
         return doc
-
-    def _still_live(self, conversation_id: ObjectId) -> bool:
-        query = {"_id": conversation_id, "owner_id": {"$ne": None}}
-        return self._db.run(lambda db: db.conversations.find_one(query, {"_id": 1})) is not None
 
     def _update_owned(self, owner_id: str, conversation_id: str, update: Document) -> None:
         query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}
