@@ -19,15 +19,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("voicechat.serve")
 # What the first page view imports, each a while the first time (pages themselves are run, not imported).
+# Never a module that declares a Streamlit component (``streamlit_webrtc``, so not ``ui.talk_panel``): one
+# declared outside a script run is never registered with the server, which then answers its frame with a
+# 404, and the call never connected under ``make run``. The call's heavy imports (aiortc, PyAV, the engines)
+# are warmed instead; streamlit_webrtc itself then imports in about 0.1 s on the first page view.
 WARM_MODULES = (
     "ui.chat_sidebar",
     "ui.message_actions",
     "ui.turn_runner",
-    "ui.talk_panel",
+    "ui.call_screen",
+    "aiortc",
+    "voicechat.talk.session",
+    "voicechat.talk.setup",
+    "voicechat.talk.registry",
     "ui.usage_charts",
     "ui.local_servers",
     "voicechat.tokens",
 )
+COMPONENT_MODULES = ("streamlit_webrtc",)  # must first be imported by a page (see above)
 
 
 def warm_up() -> None:
@@ -40,6 +49,9 @@ def warm_up() -> None:
         Store.open(load_settings())  # the embedded server keeps running; the page attaches to it at once
         for module in WARM_MODULES:
             importlib.import_module(module)
+        early = [name for name in COMPONENT_MODULES if name in sys.modules]
+        if early:  # a warmed module imported one: Talk mode would not connect
+            raise RuntimeError(f"warm-up imported {early}: its component would not be registered")
         importlib.import_module("voicechat.tokens").warm_up()
     except Exception as exc:  # the page reports configuration and database problems in words
         log.warning("warm-up stopped early (%s)", type(exc).__name__)

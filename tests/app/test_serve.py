@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from tests.fakes.servers import StreamlitApp, http_get
 from voicechat.storage.embedded import EmbeddedMongo, _pid_alive
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parents[2]
 
 
 def test_streamlit_run_serves_the_app_and_stops_cleanly(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
@@ -31,3 +35,28 @@ def test_embedded_server_is_stopped_when_the_last_process_detaches(tmp_path: Pat
     assert pid is not None and _pid_alive(pid)
     embedded.detach()
     assert embedded.pid() is None and not _pid_alive(pid)
+
+
+def test_the_launchers_warm_up_leaves_the_call_component_for_the_page(tmp_path: Path, mongo_uri: str) -> None:
+    """``make run`` warms the imports before Streamlit starts; a component declared then is never registered
+    with the server (the call's frame was a 404 and Talk mode never connected), so it must not be one."""
+    probe = (
+        "import sys; sys.path[:0] = ['scripts', '.']\n"
+        "import serve; serve.warm_up()\n"
+        "print('component imported early' if 'streamlit_webrtc' in sys.modules else 'component left')\n"
+        "print('aiortc warmed' if 'aiortc' in sys.modules else 'aiortc cold')\n"
+    )
+    env = {**os.environ, "VOICECHAT_DATA_DIR": str(tmp_path), "MONGODB_URI": mongo_uri}  # no embedded server
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "component left" in done.stdout and "aiortc warmed" in done.stdout, (
+        done.stdout + done.stderr[-2000:]
+    )
+    assert "database and models ready" in done.stdout
