@@ -61,7 +61,9 @@ def served_app(
     app_settings: dict[str, str],
     request: pytest.FixtureRequest,
 ) -> Iterator[StreamlitApp]:
-    """The app on a free 127.0.0.1 port; the speech route is fixed (the date switch has its own tests).
+    """The app on a free 127.0.0.1 port, started as ``make run`` starts it (``scripts/serve.py``: a warm-up
+    that once left the call's component unregistered went unseen while these tests ran a bare ``streamlit
+    run``); the speech route is fixed (the date switch has its own tests).
 
     Parametrise it indirectly with a dict to add settings, or give the test module an ``app_settings``
     fixture of its own (settings that depend on other fixtures)."""
@@ -78,7 +80,8 @@ def served_app(
             "ELEVENLABS_AGENT_ID": "agent_e2e",
             **getattr(request, "param", {}),
             **app_settings,
-        }
+        },
+        launcher=True,
     ).start()
     yield app
     app.stop()
