@@ -11,6 +11,7 @@ Every session of the process runs on the one shared audio loop (``talk.runtime.a
 the process's resident memory idle (``rss_mb_idle``: imports, models, no call) and per session
 (``rss_mb_per_session``: the growth with the largest count measured, divided by it).
 Usage: python benchmarks/live_sessions.py [--seconds S] [--counts 5,10,20] [--engine cascaded|openai-realtime]
+       [--silence 2]  (the seconds of silence after each question; the target is measured with 2)
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ class NullOutput:
         pass
 
 
-def browser_frames() -> list[np.ndarray]:
-    """A question then two seconds of silence, as 48 kHz stereo s16 frames (interleaved, aiortc's shape)."""
+def browser_frames(silence: float = 2.0) -> list[np.ndarray]:
+    """A question then ``silence`` seconds, as 48 kHz stereo s16 frames (interleaved, aiortc's shape)."""
     pcm = decode_upload(spoken_wav("What is the capital of France?"), sample_rate=48_000).pcm + silence_pcm(
-        2, sample_rate=48_000
+        silence, sample_rate=48_000
     )
     mono = np.frombuffer(pcm, dtype="<i2")
     mono = mono[: len(mono) - len(mono) % FRAME]
@@ -142,8 +143,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--counts", default="5,10,20,25,30,40")
     parser.add_argument("--engine", default="cascaded", choices=["cascaded", "openai-realtime"])
+    parser.add_argument(
+        "--silence",
+        type=float,
+        default=2.0,
+        help="seconds between questions (2: a turn every ~4.4 s, the target's pace; 6 leaves time to hear"
+        " a 3-4 s reply, a conversation's pace)",
+    )
     args = parser.parse_args()
-    frames = browser_frames()
+    frames = browser_frames(args.silence)
+    spoken = len(frames) * FRAME / 48_000 - args.silence
+    print(f"each session asks a {spoken:.1f} s question, then {args.silence:g} s of silence, over and over")
     best = 0
     with fake_provider_process() as base_url, bench_store("bench_sessions") as store:
         settings = bench_settings(base_url)
@@ -157,6 +167,8 @@ def main() -> None:
     print(f"most sessions with frame lag p95 under {LAG_TARGET_MS:.0f} ms: {best}")
     key = "max_sessions" if args.engine == "cascaded" else "max_sessions_realtime"
     figures = {"engine": args.engine, key: best, "rss_mb_idle": round(RSS_IDLE[0], 1)}
+    if args.silence != 2.0:
+        figures["silence_s"] = args.silence
     figures["rss_mb_per_session"] = round(PER_SESSION[-1], 2) if PER_SESSION else None
     print(f"resident memory: {RSS_IDLE[0]:.0f} MB idle")
     print(json.dumps(figures))
