@@ -129,5 +129,6 @@ def test_barge_in_still_works_while_a_tool_runs(
     assert replies[0].interrupted and defaults.TOOL_FILLER.startswith(replies[0].content.rstrip("…."))
     billed = lambda: [e.model for e in store.usage.events_for(user_id=user.id) if e.kind == "tool"]  # noqa: E731
     assert billed() == []
-    # ... and is billed once it ends.
-    wait_until(lambda: billed() == ["board__slow_report"], timeout=15)
+    # ... and is billed once it ends (the scripted chat also answers "Stop, never mind." with the tool, so a
+    # second call of it may be billed in the same write).
+    wait_until(lambda: "board__slow_report" in billed(), timeout=15)

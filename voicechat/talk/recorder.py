@@ -12,8 +12,8 @@ knows (the conversation, the stored messages) is touched only by worker jobs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import replace
@@ -53,6 +53,9 @@ from voicechat.voices import TALK_RATE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNFINISHED = "The voice engine could not finish this reply."  # kept with a failed reply
+# Usage is billed in one write at each reply's end, or this long after it was measured if no reply ends
+# first. A process killed meanwhile loses at most that much of its calls' bills.
+BILL_GATHER_SECONDS = 1.0
 
 
 class TurnRecorder:
@@ -81,8 +84,8 @@ class TurnRecorder:
         self._latest: str | None = None  # the newest reply (the only one a provider still corrects)
         self._turn_end: tuple[float | None, float | None] = (None, None)
         self._user_messages: dict[str, Future[Message]] = {}
-        self._unbilled: list[Usage] = []  # measured on the loop, written by the next billing job
-        self._unbilled_lock = threading.Lock()
+        self._unbilled: list[Usage] = []  # measured, not yet handed to the worker (loop-owned)
+        self._billing: asyncio.TimerHandle | None = None
         # Worker-owned:
         self._conversation_id = conversation_id
         self._opened = False
@@ -130,6 +133,7 @@ class TurnRecorder:
             self._job(self._add_reply, reply.key, event.text, MessageMeta(tool_steps=tuple(reply.tool_steps)))
 
     def _done(self, event: ReplyDone) -> None:
+        self.bill_now()  # the turn's usage is written before the turn is counted
         reply = self._replies.pop(event.key, None)
         if reply is None:
             return
@@ -171,13 +175,20 @@ class TurnRecorder:
             self._job(self._correct, event.key, event.text)
 
     def _owe(self, usage: Usage) -> None:
-        """Bill a provider call: the next billing job writes it with every other usage measured before that
-        job runs (one write for all of them, instead of one per call); a job is queued when none is."""
-        with self._unbilled_lock:
-            self._unbilled.append(usage)
-            queue = len(self._unbilled) == 1
-        if queue:
-            self._job(self._bill)
+        """Bill a provider call when its reply ends (or within ``BILL_GATHER_SECONDS``), in one write with
+        the others measured by then (a turn's transcription, chat and speech: three operations, not nine)."""
+        self._unbilled.append(usage)
+        if self._billing is None:
+            self._billing = asyncio.get_running_loop().call_later(BILL_GATHER_SECONDS, self.bill_now)
+
+    def bill_now(self) -> None:
+        """Hand every usage measured so far to the worker (on the loop; the session calls it as it stops)."""
+        if self._billing is not None:
+            self._billing.cancel()
+            self._billing = None
+        if self._unbilled:
+            usages, self._unbilled = self._unbilled, []
+            self._job(self._bill, usages)
 
     def _job(self, work: Callable[..., T], *args: Any) -> Future[T]:
         try:
@@ -353,7 +364,5 @@ class TurnRecorder:
         if message is not None and message.role == "assistant":
             self._writer.correct(message, text)
 
-    def _bill(self) -> None:
-        with self._unbilled_lock:
-            usages, self._unbilled = self._unbilled, []
+    def _bill(self, usages: list[Usage]) -> None:
         self._writer.bill(usages, self._conversation_id)

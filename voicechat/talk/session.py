@@ -166,7 +166,7 @@ class TalkSession:
             self._stopping = True  # audio from now on is not heard
             if self._loop.alive:
                 try:
-                    self._loop.submit(self._engine.close()).result(timeout=10)
+                    self._loop.submit(self._close_engine()).result(timeout=10)
                 except Exception as exc:  # the worker still stores what was queued
                     log.warning("talk engine close: %s", type(exc).__name__)
             self._worker.shutdown(wait=True)  # every write done; what they report waits on the loop
@@ -179,6 +179,13 @@ class TalkSession:
         )
 
     # On the session's loop -----------------------------------------------------------------------------
+
+    async def _close_engine(self) -> None:
+        """Close the engine, then bill every usage it measured (what closing it reports too)."""
+        try:
+            await self._engine.close()
+        finally:
+            self._recorder.bill_now()
 
     def _emit(self, event: TalkEvent) -> None:
         self._view.apply(event)

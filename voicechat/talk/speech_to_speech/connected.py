@@ -279,6 +279,7 @@ class ConnectedEngine(TalkEngine):
         if reply.finished:
             return
         reply.finished = True
+        self._finished(reply)  # its bill first: the recorder writes a turn's usage before counting the turn
         status: ReplyStatus = "interrupted" if reply.interrupted else "failed" if reply.failed else "complete"
         self._host.emit(
             ReplyDone(
@@ -289,7 +290,6 @@ class ConnectedEngine(TalkEngine):
                 error=FAILED_REPLY if reply.failed else None,
             )
         )
-        self._finished(reply)
 
     def _finished(self, reply: Speaking) -> None:
-        """Hook: a reply was reported finished (for per-reply billing)."""
+        """Hook: a reply is finished, just before it is reported (for per-reply billing)."""
