@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.e2e.test_browser_talk import stored_turns
-from tests.e2e.webrtc import QUESTION, end_call, start_call
+from tests.e2e.webrtc import QUESTION, end_call, inbound_audio_stats, start_call
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 
@@ -71,5 +71,11 @@ def test_the_call_screen_starts_mutes_captions_and_ends_a_call(
     assert page.locator(".st-key-call-screen").count() == 0  # type: ignore[attr-defined]
 
     start_call(page)  # a second call connects from scratch
-    page.locator(".st-key-call-screen").get_by_text("Listening").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    try:
+        page.locator(".st-key-call-screen").get_by_text("Listening").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    except Exception:  # say whether the second call connected, heard, or answered
+        print("page:", page.inner_text("body")[-2000:])  # type: ignore[attr-defined]
+        print("call audio:", inbound_audio_stats(page))
+        print("app:", app.output()[-5000:])
+        raise
     end_call(page)
