@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
-from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION, Microphone
+from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION, Microphone, microphone_args
 from tests.fakes.elevenlabs_server import API_KEY as ELEVENLABS_KEY
 from tests.fakes.elevenlabs_server import FakeElevenLabs
 from tests.fakes.oidc import OIDCProvider
@@ -102,14 +102,7 @@ def talking_page(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[obj
     mic: Microphone = getattr(request, "param", Microphone())
     microphone = tmp_path / "question.wav"
     microphone.write_bytes(mic.speak(QUESTION, pad_seconds=mic.pause))  # Chromium loops the file
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone}",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    args = [*CHROMIUM_ARGS, *microphone_args(microphone)]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         context = browser.new_context(permissions=["microphone"])

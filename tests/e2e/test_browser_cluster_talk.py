@@ -19,7 +19,14 @@ from pymongo import MongoClient
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_browser_cluster import cluster, replica, replica_after_failover  # noqa: F401
-from tests.e2e.webrtc import KEEP_PEER_CONNECTIONS, QUESTION, Microphone, inbound_audio_stats, start_call
+from tests.e2e.webrtc import (
+    KEEP_PEER_CONNECTIONS,
+    QUESTION,
+    Microphone,
+    inbound_audio_stats,
+    microphone_args,
+    start_call,
+)
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -34,14 +41,7 @@ def microphone_browser(tmp_path: Path) -> Iterator[Any]:
     microphone = tmp_path / "question.wav"
     mic = Microphone(pause=10.0)
     microphone.write_bytes(mic.speak(QUESTION, pad_seconds=mic.pause))
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone}",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    args = [*CHROMIUM_ARGS, *microphone_args(microphone)]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield browser

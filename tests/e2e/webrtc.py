@@ -87,3 +87,15 @@ class Microphone:
 
     pause: float = 4.0
     speak: Callable[..., bytes] = spoken_wav  # espeak-ng
+
+
+def microphone_args(wav: object) -> list[str]:
+    """Chromium's switches for a fake microphone that loops ``wav`` (a path), granted without asking, on
+    loopback WebRTC, with the reply allowed to autoplay."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
