@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from voicechat.audio.encode import encode_for_storage
+from voicechat.audio.clip_encoder import encode_clip
 from voicechat.models import Message, MessageStatus, Role, ToolStep, TurnMetrics, User
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.store import Store
@@ -53,9 +53,9 @@ class TurnWriter:
         return self._add("user", conversation_id, text, meta or MessageMeta())
 
     def keep_clip(self, conversation_id: str, pcm: bytes, sample_rate: int) -> KeptClip:
-        """Encode 16-bit mono PCM compactly and store it in the conversation (``NotFound`` when it was
-        deleted meanwhile: nothing is left behind)."""
-        data, content_type = encode_for_storage(pcm, sample_rate=sample_rate)
+        """Encode 16-bit mono PCM compactly (in the clip encoder's helper process) and store it in the
+        conversation (``NotFound`` when it was deleted meanwhile: nothing is left behind)."""
+        data, content_type = encode_clip(pcm, sample_rate=sample_rate)
         audio_id = self._store.audio.put(
             owner_id=self._user.id,
             conversation_id=conversation_id,
