@@ -16,6 +16,7 @@ from tests.fakes.servers import MongoServer
 from voicechat.config import Settings
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database
+from voicechat.storage.embedded import CLIENT_OPTIONS
 from voicechat.storage.store import Store
 
 ROOT = Path(__file__).parents[1]
@@ -27,7 +28,7 @@ def bench_store(name: str) -> Iterator[Store]:
     with tempfile.TemporaryDirectory() as tmp:
         mongo = MongoServer(Path(tmp) / "db")
         mongo.start()
-        db = Database.connect(mongo.uri + name)
+        db = Database.connect(f"{mongo.uri}{name}?{CLIENT_OPTIONS}")  # as the app's embedded server
         db.ensure_indexes()
         store = Store.over(db, cache=MemoryContextCache(), context_size=30)
         try:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import sys
 import threading
@@ -71,6 +73,36 @@ def frame_of(samples: np.ndarray) -> av.AudioFrame:
     return frame
 
 
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this process's threads, by kind (their name without a ``-<n>`` ending)."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = names.get(int(task.name), "native")
+        kind = re.sub(r"[-_]\d+(_\d+)?$", "", name)
+        used[kind] = used.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores, all processes), from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_shares(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Each kind of thread's CPU over ``seconds``, as % of one core, the busiest first."""
+    shares = {kind: (after[kind] - before.get(kind, 0.0)) / seconds * 100 for kind in after}
+    busiest = sorted(shares.items(), key=lambda item: -item[1])
+    return ", ".join(f"{kind} {share:.0f}%" for kind, share in busiest if share >= 1)
+
+
 def rss_mb() -> float:
     """This process's resident memory in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -112,7 +144,12 @@ def measure(
 
     feeder = threading.Thread(target=feed, name="feeder", daemon=True)
     feeder.start()
-    time.sleep(seconds)
+    time.sleep(2.0)  # the part of the run the lags below skip
+    cpu_before, busy_before, cpu_started = thread_cpu_seconds(), machine_busy_seconds(), time.perf_counter()
+    time.sleep(seconds - 2.0)
+    elapsed = time.perf_counter() - cpu_started
+    cpu = cpu_shares(cpu_before, thread_cpu_seconds(), elapsed)
+    machine = (machine_busy_seconds() - busy_before) / elapsed * 100
     stop.set()
     feeder.join()
     lags = [lag for session in sessions for lag in session.frame_lags_ms()[100:]]  # skip the first 2 s
@@ -124,6 +161,7 @@ def measure(
         f"  {count:3d} sessions: lag p50 {statistics.median(lags):6.2f} ms, p95 {p95(lags):6.2f} ms, "
         f"max {max(lags):7.1f} ms, {turns} turns answered, {grown / count:.2f} MB per session"
     )
+    print(f"       CPU (% of a core): the machine {machine:.0f}%, this process's threads: {cpu}")
     PER_SESSION.append(grown / count)
     return lags
 
