@@ -53,9 +53,11 @@ from voicechat.voices import TALK_RATE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNFINISHED = "The voice engine could not finish this reply."  # kept with a failed reply
-# Usage is billed in one write at each reply's end, or this long after it was measured if no reply ends
-# first. A process killed meanwhile loses at most that much of its calls' bills.
-BILL_GATHER_SECONDS = 1.0
+# Usage is billed in one write when a turn ends (its reply ends, or it fails), or this long after it was
+# measured if no turn ends first (a reply still playing, a cancelled draft). A process killed meanwhile loses
+# at most that much of its calls' bills. At 1 s a turn's transcription was usually billed apart from its
+# reply (six operations, not three; the embedded database's CPU is a cascaded call's largest cost).
+BILL_GATHER_SECONDS = 5.0
 
 
 class TurnRecorder:
@@ -118,6 +120,8 @@ class TurnRecorder:
             self._corrected(event)
         elif isinstance(event, UsageMeasured):
             self._owe(event.usage)
+        elif isinstance(event, EngineError):
+            self.bill_now()  # a turn that ended without a reply (nothing heard, a provider failed)
         elif isinstance(event, ToolActivity) and event.step and (reply := self._replies.get(event.key)):
             reply.tool_steps.append(event.step)
 
