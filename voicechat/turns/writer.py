@@ -91,6 +91,8 @@ class TurnWriter:
             status="complete" if text is not None else "failed",
             error=error,
             metrics=metrics,
+            # With the text, its steps: the search terms cover both, and need not be read back first.
+            tool_steps=message.tool_steps if text is not None else None,
         )
         if text and retitle:
             self._store.conversations.rename(
@@ -142,7 +144,7 @@ class TurnWriter:
             interrupted=True if status == "interrupted" else None,
             audio_id=audio_id,
             metrics=metrics,
-            tool_steps=tool_steps or None,
+            tool_steps=tool_steps or (message.tool_steps if heard is not None else None),
         )
         self._store.context.forget(message.conversation_id)
         return settled
