@@ -7,8 +7,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessageParam,
+    ChatCompletionToolParam,
+)
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
+from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
 from voicechat.errors import ProviderError
 from voicechat.providers.base import (
@@ -31,18 +37,29 @@ class OpenAIChat(LLM):
         self._client = client
 
     def _open_stream(self, request: ChatRequest) -> tuple[Iterator[ChatChunk], Callable[[], None]]:
-        messages = [_wire_message(m) for m in request.messages]
-        stream = self._client.chat.completions.create(
-            model=request.model,
-            messages=messages,
-            tools=[_wire_tool(t) for t in request.tools] if request.tools else openai.omit,
+        params: CompletionCreateParamsStreaming = {
+            "model": request.model,
+            "messages": [_wire_message(m) for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.tools:
+            params["tools"] = [_wire_tool(t) for t in request.tools]
+        if request.temperature is not None:  # None: the model's default (some models refuse any other)
+            params["temperature"] = request.temperature
+        if request.max_output_tokens is not None:
+            params["max_completion_tokens"] = request.max_output_tokens
+        # ``chat.completions.create(**params)`` sends exactly this body, but first walks it through the
+        # SDK's type-directed transform: 12 ms of the GIL for a 30-message context with five tools (against
+        # 0.07 ms to serialise it), on the process that carries every call's audio. Our parameters are plain
+        # JSON already, which that transform leaves as they are, so the request goes through the client's
+        # own ``post`` (the SDK's documented way to call any endpoint: same headers, retries, errors).
+        stream = self._client.post(
+            "/chat/completions",
+            body=params,
+            cast_to=ChatCompletion,
             stream=True,
-            stream_options={"include_usage": True},
-            # None leaves the model's default (some reasoning models refuse any other temperature).
-            temperature=openai.omit if request.temperature is None else request.temperature,
-            max_completion_tokens=openai.omit
-            if request.max_output_tokens is None
-            else request.max_output_tokens,
+            stream_cls=openai.Stream[ChatCompletionChunk],
         )
 
         def chunks() -> Iterator[ChatChunk]:
