@@ -117,6 +117,9 @@ if current is not None:
             st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
             st.rerun()
         shown_messages = [m for m in history.items if m.status != "replaced"]
+        regenerating = state.pending_action == message_actions.REGENERATE and typed is None
+        if regenerating and shown_messages and shown_messages[-1].role == "assistant":
+            shown_messages.pop()  # the new reply streams in its place below: never both on the page
         for message in shown_messages:
             show_message(message, state, last=message is shown_messages[-1])
         confirmation = answered_confirmation(shown_messages)

@@ -61,9 +61,9 @@ def run_regenerate(app: AppContext, state: ChatState, current: str) -> None:
             llm=_llm(app, state),
             watch=tool_steps.live_watch(),
         )
-    except VoicechatError as exc:
-        st.error(exc.user_message)
-        return
+    except VoicechatError as exc:  # shown on a fresh page, with the reply it did not replace
+        state.notice = ("error", exc.user_message)
+        st.rerun()
     _reply(app, state, turn, speak=state.speak_replies)
     st.rerun()  # the new reply with its actions, from storage
 

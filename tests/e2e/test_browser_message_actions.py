@@ -44,9 +44,12 @@ def test_stop_generating_then_rate_and_regenerate(
     page.get_by_text("Thanks for the feedback.").wait_for(timeout=30_000)
     fake_openai.script_chat(ChatScript(reply="A short one."))
     page.get_by_role("button", name="Regenerate").click()
-    # While the page reruns, the streamed reply and the stored one can both be on screen (a fresh-clone run
-    # failed on that with a strict-mode error): wait for the first; what is stored is checked below.
-    page.get_by_text("A short one.").first.wait_for(timeout=30_000)
+    # The new reply takes the old one's place: never both on the page (strict: one match only), not while it
+    # streams nor once it is shown from storage.
+    page.get_by_text("A short one.").wait_for(timeout=30_000)
+    assert page.get_by_text("Sentence 1 of a reply").count() == 0
+    page.get_by_role("button", name="Regenerate").wait_for(timeout=30_000)  # the stored reply's actions
+    page.get_by_text("A short one.").wait_for(timeout=30_000)
     rows = stored(mongo_uri)
     assert [(r[0], r[2]) for r in rows] == [
         ("user", "complete"),
