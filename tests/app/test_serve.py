@@ -45,6 +45,7 @@ def test_the_launchers_warm_up_leaves_the_call_component_for_the_page(tmp_path: 
         "import serve; serve.warm_up()\n"
         "print('component imported early' if 'streamlit_webrtc' in sys.modules else 'component left')\n"
         "print('aiortc warmed' if 'aiortc' in sys.modules else 'aiortc cold')\n"
+        "import gc; print('frozen', gc.get_freeze_count())\n"
     )
     env = {**os.environ, "VOICECHAT_DATA_DIR": str(tmp_path), "MONGODB_URI": mongo_uri}  # no embedded server
     done = subprocess.run(
@@ -60,3 +61,20 @@ def test_the_launchers_warm_up_leaves_the_call_component_for_the_page(tmp_path: 
         done.stdout + done.stderr[-2000:]
     )
     assert "database and models ready" in done.stdout
+    # What it loaded is out of the collector's sight: a full collection no longer walks it (300-430 ms
+    # holding the GIL on a slow machine, against the calls' audio).
+    assert int(done.stdout.split("frozen ")[1].split()[0]) > 100_000
+
+
+def test_streamlit_does_not_collect_garbage_after_every_run() -> None:
+    """The call screen reruns every 0.4 s; Streamlit's full collection after each run held the GIL for
+    300-430 ms on a slow machine, and calls heard nothing (the Talk browser tests failed there)."""
+    probe = (
+        "from streamlit import config\n"
+        "config.get_config_options(force_reparse=True)\n"
+        "print('postScriptGC', config.get_option('runner.postScriptGC'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "postScriptGC False" in done.stdout, done.stdout + done.stderr[-2000:]
