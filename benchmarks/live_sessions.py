@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from benchmarks.bench_env import bench_settings, bench_store, fake_provider_process
 from tests.fakes.audio_samples import silence_pcm, spoken_wav
 from voicechat.audio.decode import decode_upload
+from voicechat.audio.smart_turn import load_turn_model
 from voicechat.config import Settings
 from voicechat.models import VoicePreferences
 from voicechat.storage.store import Store
@@ -101,6 +102,21 @@ def cpu_shares(before: dict[str, float], after: dict[str, float], seconds: float
     shares = {kind: (after[kind] - before.get(kind, 0.0)) / seconds * 100 for kind in after}
     busiest = sorted(shares.items(), key=lambda item: -item[1])
     return ", ".join(f"{kind} {share:.0f}%" for kind, share in busiest if share >= 1)
+
+
+def turn_model_ms() -> float | None:
+    """This machine's speed, for comparing counts across machines: the median time of one end-of-turn model
+    inference (None without the model). The same figure was 43-64 ms on one 2-core machine, 125-175 on
+    another, whose counts were about half."""
+    model = load_turn_model()
+    if model is None:
+        return None
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        model(b"\0\0" * 16_000 * 3)  # its cost does not depend on what it hears (always the last 8 s)
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
 
 
 def rss_mb() -> float:
@@ -192,6 +208,8 @@ def main() -> None:
     frames = browser_frames(args.silence)
     spoken = len(frames) * FRAME / 48_000 - args.silence
     print(f"each session asks a {spoken:.1f} s question, then {args.silence:g} s of silence, over and over")
+    reference = turn_model_ms()
+    print(f"this machine: one end-of-turn model inference takes {reference} ms (median of 7)")
     best = 0
     with fake_provider_process() as base_url, bench_store("bench_sessions") as store:
         settings = bench_settings(base_url)
@@ -204,7 +222,12 @@ def main() -> None:
                 break
     print(f"most sessions with frame lag p95 under {LAG_TARGET_MS:.0f} ms: {best}")
     key = "max_sessions" if args.engine == "cascaded" else "max_sessions_realtime"
-    figures = {"engine": args.engine, key: best, "rss_mb_idle": round(RSS_IDLE[0], 1)}
+    figures = {
+        "engine": args.engine,
+        key: best,
+        "rss_mb_idle": round(RSS_IDLE[0], 1),
+        "turn_model_ms": reference,
+    }
     if args.silence != 2.0:
         figures["silence_s"] = args.silence
     figures["rss_mb_per_session"] = round(PER_SESSION[-1], 2) if PER_SESSION else None
