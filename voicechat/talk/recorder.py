@@ -56,7 +56,7 @@ UNFINISHED = "The voice engine could not finish this reply."  # kept with a fail
 # Usage is billed in one write when a turn ends (its reply ends, or it fails), or this long after it was
 # measured if no turn ends first (a reply still playing, a cancelled draft). A process killed meanwhile loses
 # at most that much of its calls' bills. At 1 s a turn's transcription was usually billed apart from its
-# reply (six operations, not three; the embedded database's CPU is a cascaded call's largest cost).
+# reply (six operations, not three; the database is a cascaded call's second cost, after the turn model).
 BILL_GATHER_SECONDS = 5.0
 
 
