@@ -24,7 +24,7 @@ from streamlit_webrtc import (
     webrtc_streamer,
 )
 
-from ui import call_screen
+from ui import call_screen, webrtc_frontend
 from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
 from ui.turn_runner import browser_timezone
@@ -103,6 +103,7 @@ def render(app: AppContext, state: ChatState, *, enabled: bool) -> bool:
     rate = setup.engine.output_rate
     output = create_pcm_audio_source_track(key=f"talk-reply-{rate}", sample_rate=rate)
     sink = create_audio_sink_track(callback=holder.push_frame, key="talk-microphone", on_ended=holder.end)
+    webrtc_frontend.serve_patched_frontend()  # one connection per call, not three
     context = webrtc_streamer(
         key=call.key,
         mode=WebRtcMode.SENDRECV,
