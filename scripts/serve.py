@@ -10,7 +10,6 @@ Usage: python scripts/serve.py [streamlit options...]
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import sys
@@ -56,8 +55,8 @@ def warm_up() -> None:
         importlib.import_module("voicechat.tokens").warm_up()
         # The modules, models and caches loaded so far live as long as the process: moved out of the
         # collector's sight, a full collection no longer walks them (300-430 ms holding the GIL, on a slow
-        # 2-core machine, against the calls' audio; after this, a few ms).
-        gc.freeze()
+        # 2-core machine, against the calls' audio; after this, a few ms). The first call does it again.
+        importlib.import_module("voicechat.talk.runtime.audio_loop").settle_collector()
     except Exception as exc:  # the page reports configuration and database problems in words
         log.warning("warm-up stopped early (%s)", type(exc).__name__)
     else:

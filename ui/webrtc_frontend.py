@@ -85,8 +85,10 @@ def patched_frontend() -> Path | None:
 def serve_patched_frontend() -> None:
     """Serve the call's frame from the patched copy (idempotent; call it inside a script run, before the
     first ``webrtc_streamer``)."""
+    if not Runtime.exists():
+        return
     directory = patched_frontend()
-    if directory is None or not Runtime.exists():
+    if directory is None:
         return
     name: str = component._component_func.name
     registry = Runtime.instance().component_registry
