@@ -75,7 +75,11 @@ class Call:
     on: bool = False
 
     def start(self) -> None:
-        """A new call, with its own component key."""
+        """A new call, with its own component key; the last call's connection state goes now, not at its
+        hang-up: its frame may still report a change in the run after the hang-up, and streamlit-webrtc's
+        change callback then reads that state (a KeyError and an error page, seen when End call was pressed
+        just as the call connected)."""
+        st.session_state.pop(self.key, None)
         self.number += 1
         self.on = True
 
@@ -193,7 +197,6 @@ def _hang_up(call: Call, holder: SessionHolder) -> None:
     component, so the browser drops the connection with the frame."""
     holder.end()
     call.on = False
-    st.session_state.pop(call.key, None)
 
 
 def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]:
