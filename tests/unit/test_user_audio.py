@@ -23,6 +23,9 @@ def test_positions_map_back_to_arrival_times_and_old_audio_falls_off() -> None:
         tape.write(silence_pcm(0.02), float(n))
     assert tape.samples == 2 * SAMPLE_RATE
     assert tape.arrival_of(ms_to_samples(1990)) == 99.0
+    assert tape.arrival_of(ms_to_samples(1500)) == 75.0  # a chunk's first sample
+    assert tape.arrival_of(ms_to_samples(1519)) == 75.0  # and its last
+    assert tape.arrival_of(ms_to_samples(1000)) == 50.0  # the oldest chunk kept
     assert tape.arrival_of(ms_to_samples(500)) is None  # no longer kept
     assert tape.arrival_of(tape.samples) is None  # not yet written
     assert len(tape.between(0, tape.samples)) == SAMPLE_RATE * 2  # clipped to the last second

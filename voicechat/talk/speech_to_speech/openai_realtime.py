@@ -25,7 +25,7 @@ from voicechat.models import UsageStatus
 from voicechat.providers.base import ToolCall
 from voicechat.providers.openai.client import socket_options
 from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
-from voicechat.providers.sockets import abort_transport, audio_append, send_event
+from voicechat.providers.sockets import abort_transport, audio_append, parse_lightly, send_event
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
     EngineError,
@@ -108,6 +108,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
                 model=spec.model, websocket_connection_options=options
             ) as connection:
                 entered = connection
+                parse_lightly(connection, TYPED_EVENTS)
                 await self._talk(connection)
         finally:
             # The SDK's connection wraps a websockets one (``_connection``): make sure its socket is closed.
@@ -338,3 +339,6 @@ _HANDLERS: dict[str, Callable[[OpenAIRealtimeEngine, Any], None]] = {
     "response.done": OpenAIRealtimeEngine._response_done,
     "error": OpenAIRealtimeEngine._error,
 }
+# Read as the SDK's types: the handled events but the flat ones that come many times a second per reply.
+STREAMED_EVENTS = {"response.output_audio.delta", "response.output_audio_transcript.delta"}
+TYPED_EVENTS = frozenset(_HANDLERS) - STREAMED_EVENTS
