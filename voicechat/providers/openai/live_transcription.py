@@ -24,11 +24,19 @@ import openai
 from voicechat.audio.pcm import resample
 from voicechat.errors import ProviderUnavailable
 from voicechat.providers.openai.client import socket_options
-from voicechat.providers.sockets import abort_transport, audio_append, send_event
+from voicechat.providers.sockets import abort_transport, audio_append, parse_lightly, send_event
 from voicechat.usage import PriceTables, Usage, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
 log = logging.getLogger(__name__)
+# Read as the SDK's types: the events whose fields are read in depth (deltas and commits are flat).
+TYPED_EVENTS = frozenset(
+    {
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "error",
+    }
+)
 MIN_COMMIT_SECONDS = 0.1  # the service refuses to commit less audio than this
 SEND_SECONDS = 0.1  # audio is sent in pieces of this length (one message per 20 ms frame costs CPU per call)
 
@@ -150,6 +158,7 @@ class LiveTranscriber:
                 extra_query={"intent": "transcription"}, websocket_connection_options=socket_options(client)
             ) as connection:
                 entered = connection
+                parse_lightly(connection, TYPED_EVENTS)
                 await connection.session.update(session=cast(Any, self._session()))
                 sender = asyncio.create_task(self._send(connection))
                 try:
