@@ -8,7 +8,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from voicechat.errors import InvalidInput, NotAllowed, NotFound
-from voicechat.models import ContextMessage, UsageEvent, User
+from voicechat.models import ContextMessage, TurnMetrics, UsageEvent, User
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database, parse_id
 from voicechat.storage.store import Store
@@ -153,6 +153,49 @@ def test_message_pages_walk_backwards(store: Store, alice: User) -> None:
         owner_id=alice.id, conversation_id=conv.id, before=last.next_cursor, limit=5
     )
     assert [m.content for m in older.items] == ["m2", "m3", "m4", "m5", "m6"]
+
+
+def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
+    store: Store, alice: User, bob: User
+) -> None:
+    conv = store.conversations.create(owner_id=alice.id, title="voice")
+    pending = store.conversations.add_message(
+        owner_id=alice.id, conversation_id=conv.id, role="user", content="", status="pending", is_voice=True
+    )
+    clip = store.audio.put(
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        data=b"ID3" * 10,
+        content_type="audio/mpeg",
+        duration_seconds=1.0,
+    )
+    store.conversations.attach_audio(owner_id=alice.id, message_id=pending.id, audio_id=clip)
+    filled = store.conversations.update_message(
+        owner_id=alice.id,
+        message_id=pending.id,
+        content="penguins in winter",
+        status="complete",
+        metrics=TurnMetrics(stt_ms=120.0),
+    )
+    timed = store.conversations.update_message(
+        owner_id=alice.id, message_id=pending.id, metrics=TurnMetrics(first_token_ms=300.0)
+    )
+    # What is returned is what is stored: earlier changes, the audio, and both timings merged.
+    assert (filled.content, filled.status, filled.audio_id) == ("penguins in winter", "complete", clip)
+    assert (timed.content, timed.audio_id, timed.metrics.stt_ms, timed.metrics.first_token_ms) == (
+        "penguins in winter",
+        clip,
+        120.0,
+        300.0,
+    )
+    assert [h.message_id for h in store.search.search(owner_id=alice.id, query="penguins")] == [pending.id]
+    for owner, message_id in ((bob.id, pending.id), (alice.id, "0" * 24), (alice.id, "nope")):
+        with pytest.raises(NotFound):
+            store.conversations.attach_audio(owner_id=owner, message_id=message_id, audio_id=clip)
+        with pytest.raises(NotFound):
+            store.conversations.update_message(owner_id=owner, message_id=message_id, status="failed")
+    page = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id)
+    assert [(m.status, m.audio_id) for m in page.items] == [("complete", clip)]  # Bob changed nothing
 
 
 def test_search_finds_all_words_only_in_own_messages(store: Store, alice: User, bob: User) -> None:

@@ -10,10 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from voicechat import defaults
 from voicechat.errors import InvalidInput, NotFound
@@ -28,6 +26,7 @@ from voicechat.models import (
     TurnMetrics,
 )
 from voicechat.storage.database import Database, Document, parse_id
+from voicechat.storage.documents import conversation_of, message_of, steps_of
 from voicechat.storage.search import searchable, terms_of
 from voicechat.storage.usage_events import record_conversation_started
 
@@ -80,11 +79,11 @@ class ConversationRepository:
         }
         self._db.run(lambda db: db.conversations.insert_one(doc))
         record_conversation_started(self._db, owner_id=doc["owner_id"], when=now)
-        return _to_conversation(doc)
+        return conversation_of(doc)
 
     def get(self, *, owner_id: str, conversation_id: str) -> Conversation:
         """The conversation, if it exists and belongs to ``owner_id``; else NotFound."""
-        return _to_conversation(self._owned(owner_id, conversation_id))
+        return conversation_of(self._owned(owner_id, conversation_id))
 
     def list_page(
         self, *, owner_id: str, cursor: str | None = None, limit: int = defaults.HISTORY_PAGE_SIZE
@@ -107,7 +106,7 @@ class ConversationRepository:
         # embedded server's planner would answer with a scan.
         if before:
             docs = [d for d in docs if _sort_key(d) < (before[0], before[1])]
-        items = [_to_conversation(d) for d in docs[:limit]]
+        items = [conversation_of(d) for d in docs[:limit]]
         next_cursor = _make_cursor(docs[limit - 1]) if len(docs) > limit else None
         return Page(items=items, next_cursor=next_cursor)
 
@@ -236,7 +235,7 @@ class ConversationRepository:
         if self._db.run(lambda db: db.conversations.update_one(live, update)).matched_count == 0:
             self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
             raise NotFound()
-        return _to_message(doc)
+        return message_of(doc)
 
     def update_message(
         self,
@@ -252,7 +251,8 @@ class ConversationRepository:
         tool_steps: tuple[ToolStep, ...] | None = None,
     ) -> Message:
         """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
-        ended, more timings (merged with those already stored). Ownership checked; returns the message."""
+        ended, more timings (merged with those already stored). Ownership checked; returns the message as
+        stored after the change (read back)."""
         changes: Document = {}
         if content is not None:
             if len(content) > MAX_STORED_CONTENT_CHARS:
@@ -274,18 +274,24 @@ class ConversationRepository:
         for name, value in asdict(metrics or TurnMetrics()).items():
             if value is not None:
                 changes[f"metrics.{name}"] = value
-        doc = self._db.run(
-            lambda db: (
-                db.messages.find_one_and_update(
-                    query, {"$set": changes}, projection={"terms": 0}, return_document=ReturnDocument.AFTER
-                )
-                if changes
-                else db.messages.find_one(query, {"terms": 0})
-            )
-        )
+        if changes:
+            self._set(query, changes)
+        doc = self._db.run(lambda db: db.messages.find_one(query, {"terms": 0}))
         if doc is None:
             raise NotFound("That message was not found.")
-        return _to_message(doc)
+        return message_of(doc)
+
+    def attach_audio(self, *, owner_id: str, message_id: str, audio_id: str) -> None:
+        """Attach a stored recording to a message (ownership checked), without reading the message back."""
+        self._set(
+            {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}, {"audio_id": parse_id(audio_id)}
+        )
+
+    def _set(self, query: Document, changes: Document) -> None:
+        """One plain update of a message. Not a find-and-modify: on the embedded server that took ~7.5 ms
+        against ~2.4-3.2 for an update and ~1.2 for the read back, three times per Talk turn."""
+        if self._db.run(lambda db: db.messages.update_one(query, {"$set": changes})).matched_count == 0:
+            raise NotFound("That message was not found.")
 
     def _terms_after(
         self, query: Document, content: str | None, steps: tuple[ToolStep, ...] | None
@@ -296,7 +302,7 @@ class ConversationRepository:
             if doc is None:
                 raise NotFound("That message was not found.")
             content = doc["content"] if content is None else content
-            steps = _to_message_steps(doc) if steps is None else steps
+            steps = steps_of(doc) if steps is None else steps
         return terms_of(searchable(content, steps))
 
     def messages_page(
@@ -318,7 +324,7 @@ class ConversationRepository:
             )
         )
         older = str(docs[limit - 1]["_id"]) if len(docs) > limit else None
-        return Page(items=[_to_message(d) for d in reversed(docs[:limit])], next_cursor=older)
+        return Page(items=[message_of(d) for d in reversed(docs[:limit])], next_cursor=older)
 
     def recent_context(self, *, conversation_id: str, limit: int) -> list[ContextMessage]:
         """The last ``limit`` complete or partial messages, oldest first, as the model should see them."""
@@ -371,47 +377,3 @@ def _parse_cursor(cursor: str) -> tuple[datetime, ObjectId]:
     if not match:
         raise NotFound("That page link is not valid any more.")
     return datetime.fromtimestamp(int(match[1]) / 1000, tz=UTC), ObjectId(match[2])
-
-
-def _to_conversation(doc: Document) -> Conversation:
-    return Conversation(
-        id=str(doc["_id"]),
-        owner_id=str(doc["owner_id"]),
-        title=doc.get("title") or "New conversation",
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        message_count=int(doc.get("message_count", 0)),
-        has_voice=bool(doc.get("has_voice")),
-        model=doc.get("model"),
-        system_prompt=doc.get("system_prompt"),
-        last_message_id=str(doc["last_message_id"]) if doc.get("last_message_id") else None,
-    )
-
-
-def _to_message(doc: Document) -> Message:
-    metrics: dict[str, Any] = doc.get("metrics") or {}
-    return Message(
-        id=str(doc["_id"]),
-        conversation_id=str(doc["conversation_id"]),
-        owner_id=str(doc["owner_id"]),
-        role=doc["role"],
-        content=doc["content"],
-        created_at=doc["created_at"],
-        status=doc.get("status", "complete"),
-        is_voice=bool(doc.get("is_voice")),
-        audio_id=str(doc["audio_id"]) if doc.get("audio_id") else None,
-        interrupted=bool(doc.get("interrupted")),
-        model=doc.get("model"),
-        error=doc.get("error"),
-        metrics=TurnMetrics(**{k: v for k, v in metrics.items() if k in TurnMetrics.__dataclass_fields__}),
-        tool_steps=_to_message_steps(doc),
-        rating=(doc.get("feedback") or {}).get("rating"),
-        rating_comment=(doc.get("feedback") or {}).get("comment"),
-    )
-
-
-def _to_message_steps(doc: Document) -> tuple[ToolStep, ...]:
-    return tuple(
-        ToolStep(**{k: v for k, v in step.items() if k in ToolStep.__dataclass_fields__})
-        for step in doc.get("tool_steps") or ()
-    )

@@ -68,7 +68,7 @@ class TurnWriter:
     def attach_clip(self, message: Message, pcm: bytes, sample_rate: int) -> KeptClip:
         """Store a recording and attach it to ``message``."""
         clip = self.keep_clip(message.conversation_id, pcm, sample_rate)
-        self._store.conversations.update_message(
+        self._store.conversations.attach_audio(
             owner_id=self._user.id, message_id=message.id, audio_id=clip.id
         )
         return clip
