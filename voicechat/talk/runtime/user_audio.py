@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
+from operator import itemgetter
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class UserAudioTape:
         """When the chunk holding ``sample`` arrived (None if it is no longer kept or not yet written)."""
         if not self._arrivals or sample < self._dropped or sample >= self.samples:
             return None
-        index = bisect_right(self._arrivals, sample, key=_chunk_start) - 1  # no copy of a call's chunks
+        index = bisect_right(self._arrivals, sample, key=itemgetter(0)) - 1  # no copy of a call's chunks
         return self._arrivals[max(0, index)][1]
 
     def between(self, start: int, end: int) -> bytes:
@@ -90,10 +91,6 @@ class UserAudioTape:
         first = max(start, self._dropped) - self._dropped
         last = max(first, min(end, self.samples) - self._dropped)
         return bytes(self._pcm[first * 2 : last * 2])
-
-
-def _chunk_start(arrival: tuple[int, float]) -> int:
-    return arrival[0]
 
 
 def ms_to_samples(ms: float) -> int:
