@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pymongo.errors import DuplicateKeyError
 
 from voicechat.errors import InvalidInput, NotAllowed, NotFound
-from voicechat.models import ContextMessage, TurnMetrics, UsageEvent, User
+from voicechat.models import ContextMessage, ToolStep, TurnMetrics, UsageEvent, User
 from voicechat.storage.cache import MemoryContextCache
 from voicechat.storage.database import Database, parse_id
+from voicechat.storage.documents import MessageChange
 from voicechat.storage.store import Store
 from voicechat.storage.users import Identity, migrate_users
 
@@ -196,6 +198,45 @@ def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
             store.conversations.update_message(owner_id=owner, message_id=message_id, status="failed")
     page = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id)
     assert [(m.status, m.audio_id) for m in page.items] == [("complete", clip)]  # Bob changed nothing
+
+
+def test_a_change_applied_to_a_message_is_the_message_then_stored(store: Store, alice: User) -> None:
+    # Talk turns amend messages without reading them back, trusting applied_to to say what is stored.
+    conv = store.conversations.create(owner_id=alice.id, title="voice")
+    message = store.conversations.add_message(
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        role="assistant",
+        content="Penguins live",
+        is_voice=True,
+        metrics=TurnMetrics(end_of_turn_ms=40.0),
+    )
+    clip = store.audio.put(
+        owner_id=alice.id,
+        conversation_id=conv.id,
+        data=b"ID3" * 10,
+        content_type="audio/mpeg",
+        duration_seconds=1,
+    )
+    step = ToolStep(name="current_time", arguments="{}", result="noon", status="ok")
+    changes = (
+        MessageChange(metrics=TurnMetrics(first_token_ms=300.0, total_ms=900.0)),
+        MessageChange(content="Penguins", status="interrupted", interrupted=True, audio_id=clip),
+        MessageChange(error="cut", tool_steps=(step,), metrics=TurnMetrics(total_ms=950.0)),
+    )
+    for change in changes:
+        store.conversations.amend_message(owner_id=alice.id, message_id=message.id, change=change)
+        message = change.applied_to(message)
+        [stored] = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id).items
+        assert replace(message, created_at=stored.created_at) == stored
+    assert (message.metrics.end_of_turn_ms, message.metrics.first_token_ms, message.metrics.total_ms) == (
+        40.0,
+        300.0,
+        950.0,
+    )
+    assert [h.message_id for h in store.search.search(owner_id=alice.id, query="penguins noon")] == [
+        message.id
+    ]
 
 
 def test_search_finds_all_words_only_in_own_messages(store: Store, alice: User, bob: User) -> None:

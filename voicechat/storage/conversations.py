@@ -26,7 +26,7 @@ from voicechat.models import (
     TurnMetrics,
 )
 from voicechat.storage.database import Database, Document, parse_id
-from voicechat.storage.documents import conversation_of, message_of, steps_of
+from voicechat.storage.documents import MessageChange, conversation_of, message_of, steps_of
 from voicechat.storage.search import searchable, terms_of
 from voicechat.storage.usage_events import record_conversation_started
 
@@ -250,42 +250,44 @@ class ConversationRepository:
         metrics: TurnMetrics | None = None,
         tool_steps: tuple[ToolStep, ...] | None = None,
     ) -> Message:
-        """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
-        ended, more timings (merged with those already stored). Ownership checked; returns the message as
-        stored after the change (read back)."""
-        changes: Document = {}
-        if content is not None:
-            if len(content) > MAX_STORED_CONTENT_CHARS:
-                raise InvalidInput("That message is too large to store.")
-            changes |= {"content": content}
-        if tool_steps is not None:
-            changes["tool_steps"] = [asdict(step) for step in tool_steps]
-        query = {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}
-        if content is not None or tool_steps is not None:
-            changes["terms"] = self._terms_after(query, content, tool_steps)
-        if status is not None:
-            changes["status"] = status
-        if audio_id is not None:
-            changes["audio_id"] = parse_id(audio_id)
-        if error is not None:
-            changes["error"] = error
-        if interrupted is not None:
-            changes["interrupted"] = interrupted
-        for name, value in asdict(metrics or TurnMetrics()).items():
-            if value is not None:
-                changes[f"metrics.{name}"] = value
-        if changes:
-            self._set(query, changes)
-        doc = self._db.run(lambda db: db.messages.find_one(query, {"terms": 0}))
+        """``amend_message``, then the message as stored after the change (read back)."""
+        change = MessageChange(content, status, audio_id, error, interrupted, metrics, tool_steps)
+        self.amend_message(owner_id=owner_id, message_id=message_id, change=change)
+        doc = self._db.run(lambda db: db.messages.find_one(self._message(owner_id, message_id), {"terms": 0}))
         if doc is None:
             raise NotFound("That message was not found.")
         return message_of(doc)
 
+    def amend_message(self, *, owner_id: str, message_id: str, change: MessageChange) -> None:
+        """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
+        ended, more timings (merged with those already stored). Ownership checked (NotFound); a caller
+        holding the message as stored gets it as changed from ``change.applied_to``."""
+        changes: Document = {}
+        if change.content is not None:
+            if len(change.content) > MAX_STORED_CONTENT_CHARS:
+                raise InvalidInput("That message is too large to store.")
+            changes["content"] = change.content
+        if change.tool_steps is not None:
+            changes["tool_steps"] = [asdict(step) for step in change.tool_steps]
+        query = self._message(owner_id, message_id)
+        if change.content is not None or change.tool_steps is not None:
+            changes["terms"] = self._terms_after(query, change.content, change.tool_steps)
+        for name in ("status", "error", "interrupted"):
+            if (value := getattr(change, name)) is not None:
+                changes[name] = value
+        if change.audio_id is not None:
+            changes["audio_id"] = parse_id(change.audio_id)
+        for name, value in asdict(change.metrics or TurnMetrics()).items():
+            if value is not None:
+                changes[f"metrics.{name}"] = value
+        if changes:
+            self._set(query, changes)
+        elif self._db.run(lambda db: db.messages.find_one(query, {"_id": 1})) is None:
+            raise NotFound("That message was not found.")
+
     def attach_audio(self, *, owner_id: str, message_id: str, audio_id: str) -> None:
         """Attach a stored recording to a message (ownership checked), without reading the message back."""
-        self._set(
-            {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}, {"audio_id": parse_id(audio_id)}
-        )
+        self._set(self._message(owner_id, message_id), {"audio_id": parse_id(audio_id)})
 
     def _set(self, query: Document, changes: Document) -> None:
         """One plain update of a message. Not a find-and-modify: on the embedded server that took ~7.5 ms
@@ -351,6 +353,10 @@ class ConversationRepository:
         if doc is None:
             raise NotFound()
         return doc
+
+    @staticmethod
+    def _message(owner_id: str, message_id: str) -> Document:
+        return {"_id": parse_id(message_id), "owner_id": parse_id(owner_id)}
 
     def _update_owned(self, owner_id: str, conversation_id: str, update: Document) -> None:
         query = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}

@@ -1,10 +1,11 @@
-"""Stored conversation and message documents as the app's models."""
+"""Stored conversation and message documents as the app's models, and changes to a stored message."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from voicechat.models import Conversation, Message, ToolStep, TurnMetrics
+from voicechat.models import Conversation, Message, MessageStatus, ToolStep, TurnMetrics
 from voicechat.storage.database import Document
 
 
@@ -53,3 +54,27 @@ def steps_of(doc: Document) -> tuple[ToolStep, ...]:
         ToolStep(**{k: v for k, v in step.items() if k in ToolStep.__dataclass_fields__})
         for step in doc.get("tool_steps") or ()
     )
+
+
+@dataclass(frozen=True)
+class MessageChange:
+    """What becomes known of a stored message after it was added (None: left as it is). The repository
+    writes it; ``applied_to`` gives the message as it is then stored, without reading it back."""
+
+    content: str | None = None
+    status: MessageStatus | None = None
+    audio_id: str | None = None
+    error: str | None = None
+    interrupted: bool | None = None
+    metrics: TurnMetrics | None = None  # merged with the timings already stored
+    tool_steps: tuple[ToolStep, ...] | None = None
+
+    def applied_to(self, message: Message) -> Message:
+        """``message`` as stored after this change (``message`` must be as stored before it)."""
+        given = {
+            name: getattr(self, name)
+            for name in ("content", "status", "audio_id", "error", "interrupted", "tool_steps")
+            if getattr(self, name) is not None
+        }
+        timings = {k: v for k, v in asdict(self.metrics or TurnMetrics()).items() if v is not None}
+        return replace(message, **given, metrics=replace(message.metrics, **timings))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voicechat.audio.decode import AudioRejected, decode_upload, is_silent
 from voicechat.config import Settings
@@ -114,10 +114,10 @@ class VoiceTurnService:
                     conversation_id=conversation.id,
                 )
             except ProviderError as exc:
-                kept.result()
+                pending = replace(pending, audio_id=kept.result().id)
                 failed = writer.transcribed(pending, None, error=type(exc).__name__)
                 raise TranscriptionFailed(exc, message=failed) from exc
-            kept.result()
+            pending = replace(pending, audio_id=kept.result().id)
         text = clean_transcript(transcript.text)
         if not text:
             raise NothingHeard(message=writer.transcribed(pending, None, error="NothingHeard"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from voicechat.audio.clip_encoder import encode_clip
 from voicechat.models import Message, MessageStatus, Role, ToolStep, TurnMetrics, User
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
+from voicechat.storage.documents import MessageChange
 from voicechat.storage.store import Store
 from voicechat.usage import Usage
 
@@ -84,15 +85,16 @@ class TurnWriter:
     ) -> Message:
         """Fill in a pending message's transcript (None: recognition failed; the recording stays), and with
         ``retitle`` name the conversation after it."""
-        filled = self._store.conversations.update_message(
-            owner_id=self._user.id,
-            message_id=message.id,
-            content=text,
-            status="complete" if text is not None else "failed",
-            error=error,
-            metrics=metrics,
-            # With the text, its steps: the search terms cover both, and need not be read back first.
-            tool_steps=message.tool_steps if text is not None else None,
+        filled = self._amend(
+            message,
+            MessageChange(
+                content=text,
+                status="complete" if text is not None else "failed",
+                error=error,
+                metrics=metrics,
+                # With the text, its steps: the search terms cover both, and need not be read back first.
+                tool_steps=message.tool_steps if text is not None else None,
+            ),
         )
         if text and retitle:
             self._store.conversations.rename(
@@ -136,25 +138,30 @@ class TurnWriter:
     ) -> Message:
         """A stored reply as it ended: what was heard of it (when cut short), how it ended, its audio, the
         tools it called."""
-        settled = self._store.conversations.update_message(
-            owner_id=self._user.id,
-            message_id=message.id,
-            content=storable(heard)[0] if heard is not None else None,
-            status=status,
-            interrupted=True if status == "interrupted" else None,
-            audio_id=audio_id,
-            metrics=metrics,
-            tool_steps=tool_steps or (message.tool_steps if heard is not None else None),
+        settled = self._amend(
+            message,
+            MessageChange(
+                content=storable(heard)[0] if heard is not None else None,
+                status=status,
+                interrupted=True if status == "interrupted" else None,
+                audio_id=audio_id,
+                metrics=metrics,
+                tool_steps=tool_steps or (message.tool_steps if heard is not None else None),
+            ),
         )
         self._store.context.forget(message.conversation_id)
         return settled
 
     def correct(self, message: Message, text: str) -> None:
         """Replace a stored reply's text (the provider's own account of what was heard)."""
-        self._store.conversations.update_message(
-            owner_id=self._user.id, message_id=message.id, content=storable(text)[0]
-        )
+        self._amend(message, MessageChange(content=storable(text)[0]))
         self._store.context.forget(message.conversation_id)
+
+    def _amend(self, message: Message, change: MessageChange) -> Message:
+        """Write ``change`` and return the message as changed (not read back: a Talk turn changes each
+        message twice or three times, and each read is a database command)."""
+        self._store.conversations.amend_message(owner_id=self._user.id, message_id=message.id, change=change)
+        return change.applied_to(message)
 
     def bill(self, usage: Usage | list[Usage], conversation_id: str | None) -> None:
         """Record a priced provider call (or several in one write)."""
