@@ -165,6 +165,28 @@ def test_deleting_the_conversation_while_the_reply_plays_leaves_no_recording_and
     assert store.db.run(lambda db: db.conversations.count_documents({"_id": oid})) == 0
 
 
+def test_a_call_ended_before_the_transcript_came_keeps_the_recording_on_the_message(
+    session_factory,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    speech: dict[str, bytes],  # type: ignore[no-untyped-def]
+) -> None:
+    # A recording is attached together with its transcript (one write); one whose transcript never comes is
+    # attached as the call ends.
+    fake_openai.live_transcription.completed_delay = fake_openai.transcription_delay = 60.0
+    session, _ = session_factory()
+    feed(session, silence_pcm(0.3) + speech["question"] + silence_pcm(AFTER))
+    snap = wait_for(session, lambda s: s.conversation_id is not None)
+    wait_until(lambda: store.db.run(lambda db: db["audio.files"].count_documents({})) == 1)
+    [said] = stored(store, user, snap.conversation_id)
+    assert (said.status, said.audio_id) == ("pending", None)  # held for the transcript
+    session.stop()  # waits for the turn (its transcript) up to the engine's limit, then ends without it
+    [said] = stored(store, user, snap.conversation_id)
+    assert (said.status, said.audio_id is not None) == ("pending", True)
+    assert len(store.audio.get(owner_id=user.id, audio_id=str(said.audio_id)).data) > 1000
+
+
 def test_a_cough_does_not_start_a_turn(session_factory, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     session, _ = session_factory()
     rng = np.random.default_rng(7)

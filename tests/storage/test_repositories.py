@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -198,6 +199,26 @@ def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
             store.conversations.update_message(owner_id=owner, message_id=message_id, status="failed")
     page = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id)
     assert [(m.status, m.audio_id) for m in page.items] == [("complete", clip)]  # Bob changed nothing
+
+
+def test_a_message_added_without_reading_the_conversation_again_still_goes_only_to_its_live_owner(
+    store: Store, alice: User, bob: User
+) -> None:
+    # owner_checked skips the ownership read (Talk turns add two messages each); the count's update still
+    # refuses someone else's conversation, or a deleted one, and takes the message back out.
+    mine = store.conversations.create(owner_id=alice.id, title="mine")
+    theirs = store.conversations.create(owner_id=bob.id, title="theirs")
+    add = functools.partial(store.conversations.add_message, role="user", content="hi", owner_checked=True)
+    added = add(owner_id=alice.id, conversation_id=mine.id)
+    assert store.conversations.get(owner_id=alice.id, conversation_id=mine.id).last_message_id == added.id
+    with pytest.raises(NotFound):
+        add(owner_id=alice.id, conversation_id=theirs.id)
+    store.conversations.mark_deleted(owner_id=alice.id, conversation_id=mine.id)
+    with pytest.raises(NotFound):
+        add(owner_id=alice.id, conversation_id=mine.id)
+    left = store.db.run(lambda db: db.messages.count_documents({}))
+    assert left == 1  # only the first; nothing was written to Bob's, nor after the delete
+    assert store.conversations.get(owner_id=bob.id, conversation_id=theirs.id).message_count == 0
 
 
 def test_a_change_applied_to_a_message_is_the_message_then_stored(store: Store, alice: User) -> None:

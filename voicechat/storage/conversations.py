@@ -197,12 +197,18 @@ class ConversationRepository:
         metrics: TurnMetrics | None = None,
         tool_steps: tuple[ToolStep, ...] = (),
         at: datetime | None = None,
+        owner_checked: bool = False,
     ) -> Message:
         """Append a message (ownership checked) and update the conversation's counters (``at``: when it was
-        said, for imports; default now)."""
+        said, for imports; default now). ``owner_checked``: the caller has just read the conversation as
+        ``owner_id``'s, so it is not read again (one command fewer; a conversation deleted since is still
+        refused)."""
         if len(content) > MAX_STORED_CONTENT_CHARS:
             raise InvalidInput("That message is too large to store.")
-        conversation = self._owned(owner_id, conversation_id)
+        if owner_checked:
+            conversation = {"_id": parse_id(conversation_id), "owner_id": parse_id(owner_id)}
+        else:
+            conversation = self._owned(owner_id, conversation_id)
         now = at or datetime.now(UTC)
         doc: Document = {
             "_id": ObjectId(),
@@ -229,9 +235,9 @@ class ConversationRepository:
         }
         if is_voice:
             update["$set"]["has_voice"] = True
-        # Counted only while the conversation is live: matching nothing means it was deleted meanwhile, and
-        # the message is taken back out (one round trip for the check and the count).
-        live = {"_id": conversation["_id"], "owner_id": {"$ne": None}}
+        # Counted only while the conversation is its owner's (a deleted one has none): matching nothing means
+        # it was deleted meanwhile, and the message is taken back out (one round trip for check and count).
+        live = {"_id": conversation["_id"], "owner_id": conversation["owner_id"]}
         if self._db.run(lambda db: db.conversations.update_one(live, update)).matched_count == 0:
             self._db.run(lambda db: db.messages.delete_one({"_id": doc["_id"]}))
             raise NotFound()

@@ -93,6 +93,7 @@ class TurnRecorder:
         self._opened = False
         self._titled = conversation_id is not None
         self._messages: dict[str, Message] = {}
+        self._clips: dict[str, str] = {}  # recordings stored while their transcript is awaited, by utterance
 
     # On the loop -------------------------------------------------------------------------------------------
 
@@ -185,8 +186,14 @@ class TurnRecorder:
         if self._billing is None:
             self._billing = asyncio.get_running_loop().call_later(BILL_GATHER_SECONDS, self.bill_now)
 
+    def finish(self) -> None:
+        """The call is ending (on the loop): bill what was measured, attach recordings whose transcript never
+        came. Writes queued by events from now on are still made."""
+        self.bill_now()
+        self._job(self._attach_held_recordings)
+
     def bill_now(self) -> None:
-        """Hand every usage measured so far to the worker (on the loop; the session calls it as it stops)."""
+        """Hand every usage measured so far to the worker (on the loop)."""
         if self._billing is not None:
             self._billing.cancel()
             self._billing = None
@@ -258,6 +265,7 @@ class TurnRecorder:
                 title=title_from(text) if text else VOICE_TITLE,
             )
             self._opened, self._titled = True, self._titled or bool(text)
+            self._writer.opened(conversation)
             if conversation.id != self._conversation_id:
                 self._conversation_id = conversation.id
                 self._emit_soon(ConversationOpened(conversation.id))
@@ -273,8 +281,18 @@ class TurnRecorder:
         return message
 
     def _attach_recording(self, key: str, pcm: bytes) -> None:
-        if (message := self._messages.get(key)) is not None:
-            self._writer.attach_clip(message, pcm, TALK_RATE)
+        if (message := self._messages.get(key)) is None:
+            return
+        clip = self._writer.keep_clip(message.conversation_id, pcm, TALK_RATE).id
+        if message.status == "pending":
+            self._clips[key] = clip  # attached with the transcript: one write to the message, not two
+        else:
+            self._writer.attach(message, clip)
+
+    def _attach_held_recordings(self) -> None:
+        for key, clip in list(self._clips.items()):
+            del self._clips[key]
+            self._writer.attach(self._messages[key], clip)
 
     def _transcribed(self, key: str, text: str | None, error: str | None, stt_ms: float | None) -> None:
         message = self._messages.get(key)
@@ -283,7 +301,12 @@ class TurnRecorder:
         retitle = bool(text) and not self._titled
         self._titled = self._titled or retitle
         self._messages[key] = self._writer.transcribed(
-            message, text, error=error, metrics=TurnMetrics(stt_ms=stt_ms), retitle=retitle
+            message,
+            text,
+            error=error,
+            metrics=TurnMetrics(stt_ms=stt_ms),
+            retitle=retitle,
+            audio_id=self._clips.pop(key, None),
         )
 
     def _answer(

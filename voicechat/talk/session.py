@@ -181,11 +181,12 @@ class TalkSession:
     # On the session's loop -----------------------------------------------------------------------------
 
     async def _close_engine(self) -> None:
-        """Close the engine, then bill every usage it measured (what closing it reports too)."""
+        """Close the engine, then let the recorder finish: bill every usage it measured (what closing it
+        reports too), attach recordings still waiting for a transcript."""
         try:
             await self._engine.close()
         finally:
-            self._recorder.bill_now()
+            self._recorder.finish()
 
     def _emit(self, event: TalkEvent) -> None:
         self._view.apply(event)

@@ -98,6 +98,7 @@ class VoiceTurnService:
         )
         context = self._store.context.load(conversation)
         writer = TurnWriter(self._store, user)
+        writer.opened(conversation)
         pending = writer.user_message(conversation.id, "", MessageMeta(status="pending", is_voice=True))
         # The recording is encoded and stored while the recogniser works (it is off the critical path), and is
         # attached to the message before anything else happens to it.

@@ -62,7 +62,11 @@ class ChatService:
         )
         context = self._store.context.load(conversation)
         message = self._store.conversations.add_message(
-            owner_id=user.id, conversation_id=conversation.id, role="user", content=content
+            owner_id=user.id,
+            conversation_id=conversation.id,
+            role="user",
+            content=content,
+            owner_checked=True,
         )
         return self.reply_to(
             user=user,

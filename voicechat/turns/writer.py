@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from voicechat.audio.clip_encoder import encode_clip
-from voicechat.models import Message, MessageStatus, Role, ToolStep, TurnMetrics, User
+from voicechat.models import Conversation, Message, MessageStatus, Role, ToolStep, TurnMetrics, User
 from voicechat.storage.conversations import MAX_STORED_CONTENT_CHARS, title_from
 from voicechat.storage.documents import MessageChange
 from voicechat.storage.store import Store
@@ -48,6 +48,12 @@ class TurnWriter:
     def __init__(self, store: Store, user: User) -> None:
         self._store = store
         self._user = user
+        self._opened: set[str] = set()
+
+    def opened(self, conversation: Conversation) -> None:
+        """``conversation`` was just read as the user's: messages added to it are not checked again."""
+        if conversation.owner_id == self._user.id:
+            self._opened.add(conversation.id)
 
     def user_message(self, conversation_id: str, text: str, meta: MessageMeta | None = None) -> Message:
         """Add the user's message (a pending one gets its transcript later)."""
@@ -69,10 +75,14 @@ class TurnWriter:
     def attach_clip(self, message: Message, pcm: bytes, sample_rate: int) -> KeptClip:
         """Store a recording and attach it to ``message``."""
         clip = self.keep_clip(message.conversation_id, pcm, sample_rate)
-        self._store.conversations.attach_audio(
-            owner_id=self._user.id, message_id=message.id, audio_id=clip.id
-        )
+        self.attach(message, clip.id)
         return clip
+
+    def attach(self, message: Message, audio_id: str) -> None:
+        """Attach a stored clip to ``message``."""
+        self._store.conversations.attach_audio(
+            owner_id=self._user.id, message_id=message.id, audio_id=audio_id
+        )
 
     def transcribed(
         self,
@@ -82,9 +92,11 @@ class TurnWriter:
         error: str | None = None,
         metrics: TurnMetrics | None = None,
         retitle: bool = False,
+        audio_id: str | None = None,
     ) -> Message:
-        """Fill in a pending message's transcript (None: recognition failed; the recording stays), and with
-        ``retitle`` name the conversation after it."""
+        """Fill in a pending message's transcript (None: recognition failed; the recording stays), with its
+        recording when that was stored meanwhile (``audio_id``), and with ``retitle`` name the conversation
+        after it."""
         filled = self._amend(
             message,
             MessageChange(
@@ -92,6 +104,7 @@ class TurnWriter:
                 status="complete" if text is not None else "failed",
                 error=error,
                 metrics=metrics,
+                audio_id=audio_id,
                 # With the text, its steps: the search terms cover both, and need not be read back first.
                 tool_steps=message.tool_steps if text is not None else None,
             ),
@@ -124,6 +137,7 @@ class TurnWriter:
             error=meta.error,
             metrics=meta.metrics,
             tool_steps=meta.tool_steps,
+            owner_checked=conversation_id in self._opened,
         )
 
     def settle_reply(
