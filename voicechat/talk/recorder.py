@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from voicechat.errors import VoicechatError
+from voicechat.errors import NotFound, VoicechatError
 from voicechat.models import ContextMessage, Message, MessageStatus, TurnMetrics, User
 from voicechat.providers.base import LLM
 from voicechat.storage.conversations import title_from
@@ -292,7 +292,10 @@ class TurnRecorder:
     def _attach_held_recordings(self) -> None:
         for key, clip in list(self._clips.items()):
             del self._clips[key]
-            self._writer.attach(self._messages[key], clip)
+            try:
+                self._writer.attach(self._messages[key], clip)
+            except NotFound:  # deleted with its conversation meanwhile; the others are still attached
+                log.info("talk recorder: a held recording's message is gone")
 
     def _transcribed(self, key: str, text: str | None, error: str | None, stt_ms: float | None) -> None:
         message = self._messages.get(key)
