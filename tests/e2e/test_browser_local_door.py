@@ -40,7 +40,7 @@ def test_a_page_reached_through_another_host_name_gets_sign_in_advice_not_the_ap
     fake_openai.script_chat(ChatScript(reply="Noted: the teal launch plan."))
     owner.get_by_test_id("stChatInputTextArea").fill("Remember the teal launch plan")
     owner.keyboard.press("Enter")
-    owner.get_by_text("Noted: the teal launch plan.").wait_for(timeout=30_000)
+    owner.get_by_text("Noted: the teal launch plan.").first.wait_for(timeout=30_000)  # a stale copy may show
 
     attacker = rebinding_browser.new_context().new_page()
     for path in ("/", "/history", "/admin_usage"):

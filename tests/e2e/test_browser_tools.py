@@ -55,7 +55,7 @@ def test_a_typed_question_uses_a_tool_and_shows_the_step(
     page.goto(app_url)
     page.get_by_test_id("stChatInputTextArea").fill("What is on the incident board?")
     page.keyboard.press("Enter")
-    page.get_by_text("From the tool: INC-7").wait_for(timeout=30_000)
+    page.get_by_text("From the tool: INC-7").first.wait_for(timeout=30_000)  # a stale copy may show
     step = page.get_by_text("Tool: board: list incidents - done")
     step.wait_for(timeout=30_000)
     step.click()  # opens the step: its result as plain text
