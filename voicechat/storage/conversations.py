@@ -257,7 +257,15 @@ class ConversationRepository:
         tool_steps: tuple[ToolStep, ...] | None = None,
     ) -> Message:
         """``amend_message``, then the message as stored after the change (read back)."""
-        change = MessageChange(content, status, audio_id, error, interrupted, metrics, tool_steps)
+        change = MessageChange(
+            content=content,
+            status=status,
+            audio_id=audio_id,
+            error=error,
+            interrupted=interrupted,
+            metrics=metrics,
+            tool_steps=tool_steps,
+        )
         self.amend_message(owner_id=owner_id, message_id=message_id, change=change)
         doc = self._db.run(lambda db: db.messages.find_one(self._message(owner_id, message_id), {"terms": 0}))
         if doc is None:
