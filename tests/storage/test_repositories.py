@@ -158,6 +158,17 @@ def test_message_pages_walk_backwards(store: Store, alice: User) -> None:
     assert [m.content for m in older.items] == ["m2", "m3", "m4", "m5", "m6"]
 
 
+def a_clip(store: Store, owner_id: str, conversation_id: str) -> str:
+    """A small stored clip of the conversation."""
+    return store.audio.put(
+        owner_id=owner_id,
+        conversation_id=conversation_id,
+        data=b"ID3" * 10,
+        content_type="audio/mpeg",
+        duration_seconds=1.0,
+    )
+
+
 def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
     store: Store, alice: User, bob: User
 ) -> None:
@@ -165,25 +176,19 @@ def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
     pending = store.conversations.add_message(
         owner_id=alice.id, conversation_id=conv.id, role="user", content="", status="pending", is_voice=True
     )
-    clip = store.audio.put(
-        owner_id=alice.id,
-        conversation_id=conv.id,
-        data=b"ID3" * 10,
-        content_type="audio/mpeg",
-        duration_seconds=1.0,
-    )
+    clip = a_clip(store, alice.id, conv.id)
     store.conversations.attach_audio(owner_id=alice.id, message_id=pending.id, audio_id=clip)
-    filled = store.conversations.update_message(
+    amend = store.conversations.amend_message
+    change = MessageChange(content="penguins in winter", status="complete", metrics=TurnMetrics(stt_ms=120.0))
+    amend(owner_id=alice.id, message_id=pending.id, change=change)
+    [filled] = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id).items
+    amend(
         owner_id=alice.id,
         message_id=pending.id,
-        content="penguins in winter",
-        status="complete",
-        metrics=TurnMetrics(stt_ms=120.0),
+        change=MessageChange(metrics=TurnMetrics(first_token_ms=300.0)),
     )
-    timed = store.conversations.update_message(
-        owner_id=alice.id, message_id=pending.id, metrics=TurnMetrics(first_token_ms=300.0)
-    )
-    # What is returned is what is stored: earlier changes, the audio, and both timings merged.
+    [timed] = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id).items
+    # What is stored: earlier changes, the audio, and both timings merged.
     assert (filled.content, filled.status, filled.audio_id) == ("penguins in winter", "complete", clip)
     assert (timed.content, timed.audio_id, timed.metrics.stt_ms, timed.metrics.first_token_ms) == (
         "penguins in winter",
@@ -196,7 +201,9 @@ def test_a_message_is_filled_in_and_given_its_audio_by_its_owner_only(
         with pytest.raises(NotFound):
             store.conversations.attach_audio(owner_id=owner, message_id=message_id, audio_id=clip)
         with pytest.raises(NotFound):
-            store.conversations.update_message(owner_id=owner, message_id=message_id, status="failed")
+            amend(owner_id=owner, message_id=message_id, change=MessageChange(status="failed"))
+        with pytest.raises(NotFound):
+            amend(owner_id=owner, message_id=message_id, change=MessageChange())
     page = store.conversations.messages_page(owner_id=alice.id, conversation_id=conv.id)
     assert [(m.status, m.audio_id) for m in page.items] == [("complete", clip)]  # Bob changed nothing
 
@@ -232,13 +239,7 @@ def test_a_change_applied_to_a_message_is_the_message_then_stored(store: Store, 
         is_voice=True,
         metrics=TurnMetrics(end_of_turn_ms=40.0),
     )
-    clip = store.audio.put(
-        owner_id=alice.id,
-        conversation_id=conv.id,
-        data=b"ID3" * 10,
-        content_type="audio/mpeg",
-        duration_seconds=1,
-    )
+    clip = a_clip(store, alice.id, conv.id)
     step = ToolStep(name="current_time", arguments="{}", result="noon", status="ok")
     changes = (
         MessageChange(metrics=TurnMetrics(first_token_ms=300.0, total_ms=900.0)),

@@ -243,35 +243,6 @@ class ConversationRepository:
             raise NotFound()
         return message_of(doc)
 
-    def update_message(
-        self,
-        *,
-        owner_id: str,
-        message_id: str,
-        content: str | None = None,
-        status: MessageStatus | None = None,
-        audio_id: str | None = None,
-        error: str | None = None,
-        interrupted: bool | None = None,
-        metrics: TurnMetrics | None = None,
-        tool_steps: tuple[ToolStep, ...] | None = None,
-    ) -> Message:
-        """``amend_message``, then the message as stored after the change (read back)."""
-        change = MessageChange(
-            content=content,
-            status=status,
-            audio_id=audio_id,
-            error=error,
-            interrupted=interrupted,
-            metrics=metrics,
-            tool_steps=tool_steps,
-        )
-        self.amend_message(owner_id=owner_id, message_id=message_id, change=change)
-        doc = self._db.run(lambda db: db.messages.find_one(self._message(owner_id, message_id), {"terms": 0}))
-        if doc is None:
-            raise NotFound("That message was not found.")
-        return message_of(doc)
-
     def amend_message(self, *, owner_id: str, message_id: str, change: MessageChange) -> None:
         """Fill in what was not known when the message was stored: its transcript, its spoken audio, how it
         ended, more timings (merged with those already stored). Ownership checked (NotFound); a caller

@@ -21,6 +21,7 @@ from voicechat.models import (
 from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import offered_chat_models
 from voicechat.storage.conversations import title_from
+from voicechat.storage.documents import MessageChange
 from voicechat.storage.store import Store
 from voicechat.tokens import warm_up
 from voicechat.tools.catalog import toolbox_for
@@ -151,7 +152,9 @@ class ChatService:
         if len(last.items) < 2 or (last.items[-2].role, last.items[-1].role) != ("user", "assistant"):
             raise InvalidInput("There is no reply to regenerate yet.")
         question, replaced = last.items[-2], last.items[-1]
-        self._store.conversations.update_message(owner_id=user.id, message_id=replaced.id, status="replaced")
+        self._store.conversations.amend_message(
+            owner_id=user.id, message_id=replaced.id, change=MessageChange(status="replaced")
+        )
         self._store.context.forget(conversation.id)
         before = [m for m in self._store.context.load(conversation) if m.id != question.id]
         return self.reply_to(
