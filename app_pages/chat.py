@@ -90,16 +90,18 @@ def show_message(message: Message, state: ChatState, *, last: bool = False) -> N
             message_actions.render(app, state, message, last=last)
 
 
-def answered_confirmation(messages: list[Message]) -> str | None:
+def answered_confirmation(messages: list[Message]) -> tool_steps.Pressed | None:
     """The user's answer to the last reply's held tool call, if they just clicked one."""
-    if not messages or messages[-1].role != "assistant":
+    if not messages or messages[-1].role != "assistant" or not messages[-1].tool_steps:
         return None
-    return tool_steps.confirm_buttons(messages[-1].id, messages[-1].tool_steps)
+    last = messages[-1]
+    waiting = app.store.held_calls.waiting(owner_id=app.user.id, conversation_id=last.conversation_id)
+    return tool_steps.confirm_buttons(last.id, last.tool_steps, waiting=waiting is not None)
 
 
 wait_for_previous_reply(state)
 current = conversation_id()
-confirmation: str | None = None
+confirmation: tool_steps.Pressed | None = None
 if current is not None:
     try:
         conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
@@ -122,7 +124,8 @@ if current is not None:
             shown_messages.pop()  # the new reply streams in its place below: never both on the page
         for message in shown_messages:
             show_message(message, state, last=message is shown_messages[-1])
-        confirmation = answered_confirmation(shown_messages)
+        if typed is None:  # a typed message answers a held call itself: no buttons under it meanwhile
+            confirmation = answered_confirmation(shown_messages)
 
 if state.notice is not None:
     kind, text = state.notice
@@ -136,14 +139,14 @@ if not talk_panel.render(app, state, enabled=key_available):
         key=f"recorder-{state.recorder_generation}",
         disabled=not key_available,
     )
-prompt = typed or confirmation
+prompt = typed or (confirmation.words if confirmation is not None else None)
 if (off := tools_off_reason(app.settings, state.model)) is not None and app.settings.tools_enabled:
     st.caption(f":material/build: {off}")
 if state.pending_action == message_actions.REGENERATE and current is not None and prompt is None:
     state.pending_action = None
     run_regenerate(app, state, current)
 elif prompt is not None:
-    run_text_turn(app, state, current, prompt)
+    run_text_turn(app, state, current, prompt, pressed=None if typed else confirmation)
 elif recording is not None and recording.file_id != state.handled_recording:
     state.handled_recording = recording.file_id
     run_voice_turn(app, state, current, recording.getvalue())

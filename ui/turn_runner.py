@@ -18,13 +18,21 @@ from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.speech_factory import recogniser_for, speaker_for
 from voicechat.rendering import stream_without_remote_images, without_remote_images
-from voicechat.tools.runner import held_steps
+from voicechat.tools.runner import held_step
 from voicechat.turns.push_to_talk import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 
 
-def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt: str) -> None:
-    """Store and answer a typed message (and speak the answer when "Speak replies" is on)."""
+def run_text_turn(
+    app: AppContext,
+    state: ChatState,
+    current: str | None,
+    prompt: str,
+    *,
+    pressed: tool_steps.Pressed | None = None,
+) -> None:
+    """Store and answer a typed message, or the Yes / No ``pressed`` under a held call (and speak the
+    answer when "Speak replies" is on)."""
     service = ChatService(store=app.store, settings=app.settings)
     try:
         admit(app, "text")
@@ -35,6 +43,8 @@ def run_text_turn(app: AppContext, state: ChatState, current: str | None, prompt
             options=_options(state),
             llm=_llm(app, state),
             watch=tool_steps.live_watch(),
+            pressed=pressed.verdict if pressed is not None else None,
+            seen=pressed.seen if pressed is not None else None,
         )
     except VoicechatError as exc:
         st.error(exc.user_message)
@@ -124,7 +134,7 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
             state.replying = None
         if turn.tool_steps:
             tool_steps.show_steps(turn.tool_steps)
-            if turn.reply is not None and held_steps(turn.tool_steps):
+            if turn.reply is not None and held_step(turn.tool_steps) is not None:
                 st.rerun()  # the confirm buttons are drawn with the stored reply
         if not speak or turn.reply is None:
             return False

@@ -32,6 +32,7 @@ class User:
     role: UserRole = "user"
     tier: str = "default"
     created_at: datetime | None = None
+    email_verified: bool = False  # the identity provider vouched for ``email`` at the last sign-in
 
     @property
     def is_admin(self) -> bool:

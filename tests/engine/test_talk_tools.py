@@ -11,7 +11,7 @@ import pytest
 from tests.engine.conftest import TalkSessions
 from tests.engine.live_helpers import feed, pcm16k, stored, wait_for, wait_until
 from tests.fakes.audio_samples import silence_pcm
-from tests.fakes.mcp_server import McpBoard
+from tests.fakes.mcp_server import McpBoard, trust_readers
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat import defaults
 from voicechat.audio.vad import SileroVAD
@@ -28,7 +28,8 @@ def user(store: Store) -> User:
 
 
 @pytest.fixture
-def call_settings(settings: Settings, mcp_board: McpBoard) -> Settings:
+def call_settings(settings: Settings, mcp_board: McpBoard, store: Store) -> Settings:
+    trust_readers(store)  # the admin's word: the board's listing and report only read
     return replace(settings, mcp_servers=Settings.from_mapping(mcp_board.settings()).mcp_servers)
 
 
@@ -85,7 +86,13 @@ def test_a_slow_tool_gets_a_spoken_filler(
     assert spoken[0] == defaults.TOOL_FILLER  # said while the tool ran, before the answer
 
 
-def test_a_confirm_first_tool_runs_after_a_spoken_yes(
+@pytest.mark.parametrize(
+    ("answer", "status", "ran"), [("Yes, please do.", "ok", ["Pager storm"]), ("No, don't.", "declined", [])]
+)
+def test_a_confirm_first_tool_runs_after_a_spoken_yes_and_never_on_a_no(
+    answer: str,
+    status: str,
+    ran: list[str],
     talk_sessions: TalkSessions,
     call_settings: Settings,
     store: Store,
@@ -94,17 +101,19 @@ def test_a_confirm_first_tool_runs_after_a_spoken_yes(
     mcp_board: McpBoard,
 ) -> None:
     opened = len(mcp_board.opened)
+    # A model that would call it again at every chance: the hold ends its turn, and the next one.
     call = ChatScript(tool_calls=(("board__open_ticket", {"title": "Pager storm"}),), repeat=True)
     fake_openai.transcript = "Open a ticket about the pager storm."
     fake_openai.script_chat(call)
     snap, _ = ask(talk_sessions, call_settings, user, "Open a ticket about the pager storm.")
     _, held = stored(store, user, snap.conversation_id)
-    assert held.tool_steps[0].status == "awaiting_confirmation" and len(mcp_board.opened) == opened
+    assert [s.status for s in held.tool_steps] == ["awaiting_confirmation"]
+    assert len(mcp_board.opened) == opened
 
-    fake_openai.transcript = "Yes, please do."
-    snap, _ = ask(talk_sessions, call_settings, user, "Yes, please do.", snap.conversation_id)
+    fake_openai.transcript = answer
+    snap, _ = ask(talk_sessions, call_settings, user, answer, snap.conversation_id)
     *_, done = stored(store, user, snap.conversation_id)
-    assert done.tool_steps[0].status == "ok" and mcp_board.opened[opened:] == ["Pager storm"]
+    assert done.tool_steps[0].status == status and mcp_board.opened[opened:] == ran
 
 
 def test_barge_in_still_works_while_a_tool_runs(

@@ -13,6 +13,7 @@ from voicechat.storage.conversations import ConversationRepository
 from voicechat.storage.database import Database
 from voicechat.storage.embedded import EmbeddedMongo
 from voicechat.storage.feedback import FeedbackRepository
+from voicechat.storage.held_calls import HeldCallRepository
 from voicechat.storage.refusals import RefusalRepository
 from voicechat.storage.search import MessageSearch
 from voicechat.storage.tool_state import ToolStateRepository
@@ -36,6 +37,7 @@ class Store:
     turn_latency: TurnLatencyRepository
     tools: ToolStateRepository
     feedback: FeedbackRepository
+    held_calls: HeldCallRepository
     embedded: EmbeddedMongo | None = None
 
     @classmethod
@@ -75,6 +77,7 @@ class Store:
             turn_latency=TurnLatencyRepository(db),
             tools=ToolStateRepository(db),
             feedback=FeedbackRepository(db),
+            held_calls=HeldCallRepository(db),
             embedded=embedded,
         )
 

@@ -1,5 +1,6 @@
-"""What the deployment allows of each tool (switched on or off, confirm first), and calls held for a user's
-confirmation. Both are shared by every process (MongoDB), so a switch or a yes counts wherever it lands."""
+"""What the deployment allows of each tool (switched on or off, confirm first, reads only), and calls held
+for a user's confirmation. Both are shared by every process (MongoDB), so a switch or a yes counts wherever
+it lands."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ SWITCHES_FRESH_SECONDS = 5.0  # a process re-reads the switches at most this oft
 
 @dataclass(frozen=True)
 class ToolSwitch:
-    """An admin's choice for one tool (absent: the tool's default)."""
+    """An admin's choice for one tool (absent: the tool's default).
+
+    ``read_only`` is the admin's word that an MCP server's tool changes nothing, so it may run ahead in a
+    drafted reply (a server's own ``readOnlyHint`` is only a suggestion); built-in tools keep their own."""
 
     enabled: bool
     confirm_first: bool
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class ToolStateRepository:
                 return dict(self._switches)
         docs = self._db.run(lambda db: list(db.tool_settings.find()))
         switches = {
-            str(d["_id"]): ToolSwitch(bool(d.get("enabled", True)), bool(d.get("confirm_first")))
+            str(d["_id"]): ToolSwitch(
+                bool(d.get("enabled", True)), bool(d.get("confirm_first")), bool(d.get("read_only"))
+            )
             for d in docs
         }
         with self._lock:
@@ -59,6 +66,7 @@ class ToolStateRepository:
         change: Document = {
             "enabled": switch.enabled,
             "confirm_first": switch.confirm_first,
+            "read_only": switch.read_only,
             "updated_by": by,
             "updated_at": datetime.now(UTC),
         }

@@ -222,6 +222,7 @@ def _to_user(doc: Document) -> User:
         role=doc.get("role", "user"),
         tier=doc.get("tier", "default"),
         created_at=doc.get("created_at"),
+        email_verified=bool(doc.get("email_verified")),
     )
 
 

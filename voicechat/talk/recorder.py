@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import replace
@@ -218,8 +220,11 @@ class TurnRecorder:
             self._emit_soon(EngineError(exc.user_message))
             raise
         except Exception as exc:
-            # Which write failed, never its content (it could quote the user).
-            log.exception("talk recorder: %s in %s", type(exc).__name__, getattr(work, "__name__", "?"))
+            # Which write failed and where, never the exception's text nor a traceback (which ends with it):
+            # either could quote the user.
+            where = next(reversed(traceback.extract_tb(exc.__traceback__)), None)
+            at = f"{os.path.basename(where.filename)}:{where.lineno}" if where is not None else "?"
+            log.error("talk recorder: %s in %s at %s", type(exc).__name__, getattr(work, "__name__", "?"), at)
             raise
 
     # Asked by engines (worker jobs, in order after every event so far) ----------------------------------
@@ -243,11 +248,14 @@ class TurnRecorder:
         that change things wait for ``gate``."""
         return self._job(self._draft, text, llm, billing, watch, gate)
 
-    def toolbox(self, said: str, *, open_conversation: bool) -> Future[tuple[ToolBox | None, str]]:
-        """The tools a speech-to-speech model may call, for a turn in which the user said ``said``, and the
-        instructions that go with them. With ``open_conversation`` (a call to run) the conversation is
-        opened first; without (the session's set-up) only the tools' descriptions are needed."""
-        return self._job(self._toolbox, said, open_conversation)
+    def toolbox(
+        self, said: str, utterance: str, *, open_conversation: bool
+    ) -> Future[tuple[ToolBox | None, str]]:
+        """The tools a speech-to-speech model may call, for a turn in which the user said ``said`` (their
+        utterance ``utterance``: a held call is confirmed only by a later one), and the instructions that go
+        with them. With ``open_conversation`` (a call to run) the conversation is opened first; without (the
+        session's set-up) only the tools' descriptions are needed."""
+        return self._job(self._toolbox, said, utterance, open_conversation)
 
     def history(self) -> Future[list[ContextMessage]]:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
@@ -340,10 +348,14 @@ class TurnRecorder:
             gate=gate,
         )
 
-    def _toolbox(self, said: str, open_conversation: bool) -> tuple[ToolBox | None, str]:
+    def _toolbox(self, said: str, utterance: str, open_conversation: bool) -> tuple[ToolBox | None, str]:
         conversation_id = self._conversation(None) if open_conversation else self._conversation_id or ""
         box = self._chat.toolbox(
-            user=self._user, conversation_id=conversation_id, options=self._options, said=said
+            user=self._user,
+            conversation_id=conversation_id,
+            options=self._options,
+            said=said,
+            turn_id=utterance,
         )
         return box, self._chat.tool_instructions(self._user) if box is not None else ""
 

@@ -3,6 +3,7 @@ per-user memory the user can see and edit."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,8 +88,15 @@ class Remember(Tool):
         )
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> str:
-        """See ``Tool.run``."""
-        facts = context.store.users.remember(context.user.id, _text(arguments, "fact"))
+        """See ``Tool.run``. Only a fact the user's own words in this turn state is kept: a tool result or
+        a document cannot change what every later conversation is told."""
+        fact = _text(arguments, "fact")
+        if not stated_by_user(fact, context.user_said):
+            raise InvalidInput(
+                "Not remembered: a fact is kept only when the user states it in their own words in this "
+                "turn. Ask them whether they want it remembered."
+            )
+        facts = context.store.users.remember(context.user.id, fact)
         return f"Remembered. You now know {len(facts)} fact(s) about the user."
 
 
@@ -113,6 +121,26 @@ class Forget(Tool):
         """See ``Tool.run``."""
         removed = context.store.users.forget(context.user.id, _text(arguments, "about"))
         return f"Forgot {removed} fact(s)." if removed else "Nothing remembered matches that."
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words a fact about the user may add to what they said ("The user's favourite colour is teal").
+_FRAME = frozenset(
+    {
+        "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "is", "are", "was", "were",
+        "be", "been", "am", "has", "have", "had", "user", "user's", "users", "their", "they", "them", "he",
+        "she", "his", "her", "my", "me", "i", "i'm", "im", "you", "your", "that", "this", "it", "its",
+        "with", "as", "by", "about", "likes", "like", "s",
+    }
+)  # fmt: skip
+STEM = 5  # letters two words must share to count as the same word ("favourite" ~ "favourites")
+
+
+def stated_by_user(fact: str, said: str) -> bool:
+    """Whether the user's words ``said`` state ``fact``: its every content word appears in them."""
+    heard = {w[:STEM] for w in _WORD.findall(said.lower())}
+    content = [w for w in _WORD.findall(fact.lower()) if w not in _FRAME]
+    return bool(content) and all(w[:STEM] in heard for w in content)
 
 
 def built_in_tools() -> list[Tool]:

@@ -27,7 +27,8 @@ _hubs_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ToolEntry:
-    """A tool as the admin page lists it: what it is and how the deployment treats it."""
+    """A tool as the admin page lists it: what it is and how the deployment treats it. ``read_only`` is a
+    built-in's own or, for a server's tool, the admin's switch; ``read_only_hint`` what the server claims."""
 
     name: str
     description: str
@@ -35,6 +36,12 @@ class ToolEntry:
     read_only: bool
     enabled: bool
     confirm_first: bool
+    read_only_hint: bool = False
+
+    @property
+    def from_server(self) -> bool:
+        """Whether an MCP server offers it (its name, description and hints are the server's own)."""
+        return self.source != BUILT_IN
 
 
 def shared_hub(settings: Settings) -> McpHub | None:
@@ -60,10 +67,11 @@ def tools_off_reason(settings: Settings, model: str) -> str | None:
     return None
 
 
-def catalog(settings: Settings, store: Store) -> list[ToolEntry]:
-    """Every tool this deployment knows, with the admin's switches (or their defaults) applied."""
+def catalog(settings: Settings, store: Store, *, user: User | None = None) -> list[ToolEntry]:
+    """Every tool this deployment knows, with the admin's switches (or their defaults) applied; a per-user
+    MCP server's tools as ``user`` (the admin looking) sees them."""
     switches = store.tools.switches()
-    return [_entry(tool, switches.get(tool.name)) for tool in _all_tools(settings)]
+    return [_entry(tool, switches.get(tool.name)) for tool in _all_tools(settings, switches, user)]
 
 
 def toolbox_for(
@@ -75,34 +83,51 @@ def toolbox_for(
     model: str,
     timezone: str | None = None,
     user_said: str = "",
+    turn_id: str = "",
+    confirm_by_call: bool = False,
 ) -> ToolBox | None:
     """The tools a turn in ``conversation_id`` may call (None: no tools for this model or deployment)."""
     if tools_off_reason(settings, model) is not None:
         return None
     switches = store.tools.switches()
-    entries = [(tool, _entry(tool, switches.get(tool.name))) for tool in _all_tools(settings)]
+    entries = [(tool, _entry(tool, switches.get(tool.name))) for tool in _all_tools(settings, switches, user)]
     offered = tuple(tool for tool, entry in entries if entry.enabled)
     if not offered:
         return None
     context = ToolContext(
-        user=user, conversation_id=conversation_id, store=store, timezone=timezone, user_said=user_said
+        user=user,
+        conversation_id=conversation_id,
+        store=store,
+        timezone=timezone,
+        user_said=user_said,
+        turn_id=turn_id,
+        confirm_by_call=confirm_by_call,
     )
     confirm = frozenset(entry.name for _, entry in entries if entry.enabled and entry.confirm_first)
     return ToolBox(tools=offered, context=context, confirm_first=confirm)
 
 
-def _all_tools(settings: Settings) -> list[Tool]:
+def _all_tools(settings: Settings, switches: dict[str, ToolSwitch], user: User | None) -> list[Tool]:
     tools = built_in_tools()
     hub = shared_hub(settings)
     if hub is not None:
         from voicechat.tools.mcp import McpTool  # noqa: PLC0415 - as above
 
-        tools.extend(McpTool(hub, info) for info in hub.tools())
+        # Whether a server's tool only reads is the admin's word, never the server's own hint.
+        tools.extend(
+            McpTool(hub, info, read_only=_admin_says_read_only(switches.get(info.name)))
+            for info in hub.tools(user)
+        )
     return tools
 
 
+def _admin_says_read_only(switch: ToolSwitch | None) -> bool:
+    return switch is not None and switch.read_only
+
+
 def _entry(tool: Tool, switch: ToolSwitch | None) -> ToolEntry:
-    # Defaults: built-ins on and run at once; a server's tool on, but confirmed first unless it only reads.
+    # Defaults: built-ins on and run at once; a server's tool on, but confirmed first unless the admin
+    # marked it as one that only reads.
     default = ToolSwitch(enabled=True, confirm_first=tool.source != BUILT_IN and not tool.read_only)
     chosen = switch or default
     return ToolEntry(
@@ -112,4 +137,5 @@ def _entry(tool: Tool, switch: ToolSwitch | None) -> ToolEntry:
         read_only=tool.read_only,
         enabled=chosen.enabled,
         confirm_first=chosen.confirm_first,
+        read_only_hint=bool(getattr(tool, "read_only_hint", False)),
     )

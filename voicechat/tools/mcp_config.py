@@ -3,6 +3,10 @@
 A JSON list (or a list in secrets.toml) of ``{"name", "url", "headers"}`` (streamable HTTP) and
 ``{"name", "command", "args", "env"}`` (stdio). Header and environment values may name other settings as
 ``${NAME}`` (a token kept in secrets), which are filled in here so no secret sits in the list itself.
+
+Header values may also carry the signed-in user's identity, ``${user.email}`` and ``${user.id}``, so a team's
+server can authorise each person: such a server gets a session per user, with that user's verified email and
+id filled in when it opens (``headers_for``). Without them, every user acts as the configured token.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from voicechat.settings_reader import SettingsError
 
 KEY = "VOICECHAT_MCP_SERVERS"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+USER_FIELDS = ("user.email", "user.id")  # what a header may take from the signed-in user
+_USER_REFERENCE = re.compile(r"\$\{(user\.email|user\.id)\}")
+_NOT_HEADER_SAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CR, LF and other controls split or forge headers
+
+
+class UnsafeHeader(ValueError):
+    """A header value that would split or forge headers (CR, LF or another control character)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,22 @@ class McpServerConfig:
 
     def __repr__(self) -> str:  # headers and env may hold tokens: never in a log line
         return f"McpServerConfig(name={self.name!r}, {'url' if self.url else 'command'})"
+
+    @property
+    def per_user(self) -> bool:
+        """Whether its headers carry the user's identity, so each user needs a session of their own."""
+        return any(_USER_REFERENCE.search(value) for _, value in self.headers)
+
+    def headers_for(self, *, email: str, user_id: str) -> tuple[tuple[str, str], ...]:
+        """The headers with ``${user.email}`` and ``${user.id}`` filled in (pass the signed-in user's
+        verified email and id). Raises UnsafeHeader when a value would not be a single header line."""
+        values = {"user.email": email, "user.id": user_id}
+        filled = tuple(
+            (name, _USER_REFERENCE.sub(lambda m: values[m.group(1)], value)) for name, value in self.headers
+        )
+        if any(_NOT_HEADER_SAFE.search(value) for _, value in filled):
+            raise UnsafeHeader(f"a header of MCP server {self.name!r} is not header-safe")
+        return filled
 
 
 def read_mcp_servers(values: Mapping[str, Any]) -> tuple[McpServerConfig, ...]:
@@ -70,23 +97,40 @@ def _server(entry: dict[str, Any], values: Mapping[str, Any]) -> McpServerConfig
     return McpServerConfig(
         name=name,
         url=url,
-        headers=_pairs(entry.get("headers"), values, f"server {name!r} headers"),
+        headers=_headers(entry.get("headers"), values, name),
         command=command if isinstance(command, str) else None,
         args=tuple(args),
         env=_pairs(entry.get("env"), values, f"server {name!r} env"),
     )
 
 
-def _pairs(raw: Any, values: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+def _headers(raw: Any, values: Mapping[str, Any], name: str) -> tuple[tuple[str, str], ...]:
+    headers = _pairs(raw, values, f"server {name!r} headers", user_fields=True)
+    for header, value in headers:
+        if _NOT_HEADER_SAFE.search(header) or _NOT_HEADER_SAFE.search(value):
+            # Never the value itself: it may be a token (a secret pasted with its line break).
+            raise SettingsError(f"{KEY}: server {name!r} header {header.strip()!r} holds a line break")
+    return headers
+
+
+def _pairs(
+    raw: Any, values: Mapping[str, Any], where: str, *, user_fields: bool = False
+) -> tuple[tuple[str, str], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
         raise SettingsError(f"{KEY}: {where} must map names to strings")
 
     def filled(match: re.Match[str]) -> str:
-        value = values.get(match.group(1))
+        name = match.group(1)
+        if name.startswith("user."):
+            if user_fields and name in USER_FIELDS:
+                return match.group(0)  # filled per user when the user's session opens
+            allowed = ", ".join("${" + f + "}" for f in USER_FIELDS)
+            raise SettingsError(f"{KEY}: {where} may name the user only as {allowed}, in headers")
+        value = values.get(name)
         if value is None:
-            raise SettingsError(f"{KEY}: {where} refer to {match.group(1)}, which is not set")
+            raise SettingsError(f"{KEY}: {where} refer to {name}, which is not set")
         return str(value)
 
     return tuple((str(k), _REFERENCE.sub(filled, v)) for k, v in raw.items())

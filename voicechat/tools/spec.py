@@ -17,13 +17,19 @@ BUILT_IN = "built-in"
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Who a call is for, where, and what they last said (a confirm-first tool runs on their yes)."""
+    """Who a call is for, where, in which turn, and what the user said in it (their own words: a memory is
+    stored only when they state it)."""
 
     user: User
     conversation_id: str
     store: Store
     timezone: str | None = None  # IANA name from the browser; None: UTC
     user_said: str = ""
+    turn_id: str = ""  # the turn the call is made in (a call it holds cannot be confirmed within it)
+    # Speech-to-speech engines: the model itself calls a held tool again after the user's answer, and the
+    # held call runs when the user's new words in a later turn are a clear yes (other engines settle a
+    # held call before the model is asked, and never from a model's call).
+    confirm_by_call: bool = False
 
 
 class Tool(ABC):

@@ -6,6 +6,7 @@ The user's message is stored before any provider is called, and the reply is sto
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from voicechat.models import (
     ContextMessage,
     Conversation,
     Message,
+    ToolStep,
     User,
 )
 from voicechat.providers.base import LLM
@@ -25,7 +27,9 @@ from voicechat.storage.documents import MessageChange
 from voicechat.storage.store import Store
 from voicechat.tokens import warm_up
 from voicechat.tools.catalog import toolbox_for
+from voicechat.tools.confirmation import Verdict
 from voicechat.tools.runner import ToolBox
+from voicechat.turns.held_answer import held_answer
 from voicechat.turns.text_turn import TextTurn, TurnOptions
 from voicechat.turns.tool_rounds import AheadGate, ToolRounds, ToolWatch, system_note
 from voicechat.usage import Usage
@@ -52,8 +56,11 @@ class ChatService:
         options: TurnOptions,
         llm: LLM,
         watch: ToolWatch | None = None,
+        pressed: Verdict | None = None,
+        seen: ToolStep | None = None,
     ) -> TextTurn:
         """Validate and store the user's message; return the turn whose reply the page streams.
+        ``pressed``: the user pressed Yes or No under the held call ``seen`` (the message says so).
 
         Raises InvalidInput (nothing stored, no provider called) or NotFound (foreign / malformed id).
         """
@@ -77,6 +84,8 @@ class ChatService:
             options=options,
             llm=llm,
             watch=watch,
+            pressed=pressed,
+            seen=seen,
         )
 
     def open_conversation(
@@ -114,10 +123,28 @@ class ChatService:
         llm: LLM,
         handover: Callable[[Usage], None] | None = None,
         watch: ToolWatch | None = None,
+        pressed: Verdict | None = None,
+        seen: ToolStep | None = None,
+        settles: bool = True,
     ) -> TextTurn:
         """The turn answering ``message`` (already stored), given the context loaded before it was added;
-        ``handover`` as for ``TextTurn``, ``watch`` hears about its tools."""
+        ``handover`` as for ``TextTurn``, ``watch`` hears about its tools; ``pressed``/``seen`` as for
+        ``begin_text_turn``; without ``settles`` a held call is left alone (regenerate dropped it)."""
         context = self._store.context.extend(conversation.id, context, _context_of(message))
+        turn_id = uuid.uuid4().hex
+        held = (
+            held_answer(
+                self._store,
+                owner_id=user.id,
+                conversation_id=conversation.id,
+                text=message.content,
+                turn_id=turn_id,
+                pressed=pressed,
+                seen=seen,
+            )
+            if settles
+            else None
+        )
         return TextTurn(
             store=self._store,
             settings=self._settings,
@@ -128,7 +155,8 @@ class ChatService:
             options=options,
             llm=llm,
             handover=handover,
-            tools=self._tools(user, conversation.id, options, message.content, watch=watch),
+            tools=self._tools(user, conversation.id, options, message.content, turn_id, watch=watch),
+            held=held,
         )
 
     def regenerate(
@@ -156,6 +184,8 @@ class ChatService:
             owner_id=user.id, message_id=replaced.id, change=MessageChange(status="replaced")
         )
         self._store.context.forget(conversation.id)
+        # Regenerate never runs a side-effecting call again, and drops one waiting for an answer.
+        self._store.held_calls.drop(owner_id=user.id, conversation_id=conversation.id)
         before = [m for m in self._store.context.load(conversation) if m.id != question.id]
         return self.reply_to(
             user=user,
@@ -165,10 +195,22 @@ class ChatService:
             options=options,
             llm=llm,
             watch=watch,
+            settles=False,
         )
 
-    def toolbox(self, *, user: User, conversation_id: str, options: TurnOptions, said: str) -> ToolBox | None:
-        """The tools a speech-to-speech engine offers its model, and runs when it calls them (None: none)."""
+    def toolbox(
+        self,
+        *,
+        user: User,
+        conversation_id: str,
+        options: TurnOptions,
+        said: str,
+        turn_id: str,
+        confirm_by_call: bool = True,
+    ) -> ToolBox | None:
+        """The tools a speech-to-speech engine offers its model, and runs when it calls them (None: none),
+        in turn ``turn_id`` where the user said ``said``. With ``confirm_by_call`` (speech-to-speech
+        engines) the model's repeated call runs a held one on the user's clear yes in a later turn."""
         return toolbox_for(
             self._settings,
             self._store,
@@ -177,6 +219,8 @@ class ChatService:
             model=options.model,
             timezone=options.timezone,
             user_said=said,
+            turn_id=turn_id,
+            confirm_by_call=confirm_by_call,
         )
 
     def tool_instructions(self, user: User) -> str:
@@ -189,11 +233,19 @@ class ChatService:
         conversation_id: str,
         options: TurnOptions,
         said: str,
+        turn_id: str,
         *,
         watch: ToolWatch | None,
         gate: AheadGate | None = None,
     ) -> ToolRounds | None:
-        box = self.toolbox(user=user, conversation_id=conversation_id, options=options, said=said)
+        box = self.toolbox(
+            user=user,
+            conversation_id=conversation_id,
+            options=options,
+            said=said,
+            turn_id=turn_id,
+            confirm_by_call=False,
+        )
         return None if box is None else ToolRounds(box, watch or ToolWatch(), gate)
 
     def answer(
@@ -248,6 +300,13 @@ class ChatService:
             created_at=datetime.now(UTC),
             is_voice=True,
         )
+        turn_id = uuid.uuid4().hex
+        held = held_answer(
+            self._store, owner_id=user.id, conversation_id=conversation.id, text=text, turn_id=turn_id
+        )
+        tools = self._tools(
+            user, conversation.id, options, text, turn_id, watch=watch, gate=gate or AheadGate()
+        )
         return TextTurn(
             store=self._store,
             settings=self._settings,
@@ -258,7 +317,8 @@ class ChatService:
             options=options,
             llm=llm,
             handover=billing,
-            tools=self._tools(user, conversation.id, options, text, watch=watch, gate=gate or AheadGate()),
+            tools=tools,
+            held=held,
         )
 
 

@@ -19,6 +19,7 @@ from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, 
 from voicechat.storage.store import Store
 from voicechat.tools.runner import tool_usage
 from voicechat.turns.chat_usage import chat_usage
+from voicechat.turns.held_answer import HeldAnswer, settle
 from voicechat.turns.tool_rounds import ToolRounds, system_note
 from voicechat.turns.writer import MessageMeta, TurnWriter
 from voicechat.usage import Usage
@@ -52,9 +53,11 @@ class TextTurn:
         llm: LLM,
         handover: Callable[[Usage], None] | None = None,
         tools: ToolRounds | None = None,
+        held: HeldAnswer | None = None,
     ) -> None:
         """``handover``: the caller stores the reply itself (a Talk turn keeps what was heard) and takes the
-        chat call's usage through it; by default the turn stores both. ``tools``: what the model may call."""
+        chat call's usage through it; by default the turn stores both. ``tools``: what the model may call.
+        ``held``: the user's answer to a call held in an earlier turn, settled before the model is asked."""
         self._store = store
         self._writer = TurnWriter(store, user)
         self._handover = handover
@@ -69,6 +72,7 @@ class TextTurn:
         self._options = options
         self._llm = llm
         self.tools = tools
+        self._held = held
         self.reply: Message | None = None
 
     def stream_reply(self) -> Generator[str, None, None]:
@@ -81,8 +85,15 @@ class TextTurn:
         started = time.perf_counter()
         first_token_ms: float | None = None
         try:
+            settled = yield from self._settle_held(messages, parts)
+            if settled is not None:
+                status = settled
+                return  # asked once more (the model is not asked), or a drafted reply dropped
             for round_number in range(defaults.TOOL_ROUNDS + 1):
-                tools = self.tools is not None and round_number < defaults.TOOL_ROUNDS
+                # A held call ends the model's turn: the next round has no tools and words the question.
+                tools = (
+                    self.tools is not None and round_number < defaults.TOOL_ROUNDS and not self.tools.holding
+                )
                 request = self._request(messages, with_tools=tools)
                 stream: ChatStream | None = None
                 said: list[str] = []
@@ -124,6 +135,25 @@ class TextTurn:
         finally:
             self.metrics = TurnMetrics(first_token_ms=first_token_ms, total_ms=elapsed_ms(started))
             self._finish("".join(parts).strip() if self.tools else "".join(parts), status=status, error=error)
+
+    def _settle_held(
+        self, messages: list[ChatMessage], parts: list[str]
+    ) -> Generator[str, None, MessageStatus | None]:
+        """Settle the call held in an earlier turn, if this turn answers one: its messages join
+        ``messages``; the question asked once more is yielded. How the reply ended if it ends here."""
+        if self._held is None:
+            return None
+        asked = False
+        for item in settle(self._store, self.tools, self._held):
+            if isinstance(item, str):
+                asked = True
+                parts.append(item)
+                yield item
+            else:
+                messages.append(item)
+        if asked:
+            return "complete"
+        return "interrupted" if self.tools is not None and self.tools.dropped else None
 
     def abandon_tools(self) -> None:
         """Stop waiting for tools still running (the reply was cut; thread-safe): the reply ends now, and a

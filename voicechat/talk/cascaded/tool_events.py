@@ -11,6 +11,7 @@ from voicechat.models import ToolStep
 from voicechat.providers.base import ToolCall
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import ToolActivity, ToolState
+from voicechat.tools.runner import SETTLED
 from voicechat.turns.tool_rounds import ToolWatch
 
 
@@ -27,7 +28,7 @@ def activity(key: str, item: ToolCall | ToolStep) -> ToolActivity:
     """A call starting, or a step that ended, as an event of reply ``key``."""
     if isinstance(item, ToolCall):
         return ToolActivity(key, item.name, "started")
-    state: ToolState = "finished" if item.status in ("ok", "awaiting_confirmation") else "failed"
+    state: ToolState = "finished" if item.status in SETTLED else "failed"
     return ToolActivity(key, item.name, state, item)
 
 

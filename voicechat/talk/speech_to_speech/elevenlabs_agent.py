@@ -47,6 +47,7 @@ from voicechat.talk.speech_to_speech.connected import (
     Speaking,
 )
 from voicechat.talk.speech_to_speech.tool_calls import EngineTools, content_of
+from voicechat.tools.runner import SETTLED
 from voicechat.usage import Usage
 from voicechat.voices import OPENAI_VOICES, TALK_RATE
 
@@ -110,6 +111,7 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         self._greeted = False
         self._tools = EngineTools(host)
         self._user_text = ""  # the user's last words (a confirm-first tool runs on their yes)
+        self._user_key = ""  # their utterance: a yes confirms only a call held before it
 
     async def _converse(self) -> None:
         spec, host = self._spec, self._host
@@ -202,8 +204,8 @@ class ElevenLabsAgentEngine(ConnectedEngine):
             name=str(call.get("tool_name", "")),
             arguments=json.dumps(call.get("parameters") or {}),
         )
-        [result] = await self._tools.run(key, [tool_call], self._user_text)
-        failed = isinstance(result, str) or result.step.status not in ("ok", "awaiting_confirmation")
+        [result] = await self._tools.run(key, [tool_call], self._user_text, self._user_key)
+        failed = isinstance(result, str) or result.step.status not in SETTLED
         if self._socket is not None:
             await self._socket.send(client_tool_result(tool_call.id, content_of(result), is_error=failed))
 
@@ -228,7 +230,7 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         self._user_turns += 1
         ended_at = self._ended_at = host.tape.last_offset
         decided = round((host.clock() - ended_at) * 1000, 1) if ended_at is not None else None
-        key = f"user-{next(self._keys)}"
+        key = self._user_key = f"user-{next(self._keys)}"
         host.emit(UserSpeechStopped(key, pcm, ended_at=ended_at, end_of_turn_ms=decided, transcript=text))
         self._admit_turn()
 

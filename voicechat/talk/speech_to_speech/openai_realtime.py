@@ -97,6 +97,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
             None  # a reply whose calls run; the next response continues it
         )
         self._user_said = ""  # the user's last transcript (a confirm-first call runs on their yes)
+        self._user_item = ""  # its item: a yes confirms only a call held before it
 
     async def _converse(self) -> None:
         spec = self._spec
@@ -199,6 +200,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
 
     def _transcribed(self, event: Any) -> None:
         self._user_said = (event.transcript or "").strip()
+        self._user_item = event.item_id
         self._fill_in(event.item_id, self._user_said, None)
 
     def _not_transcribed(self, event: Any) -> None:
@@ -245,7 +247,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
 
     async def _answer_calls(self, reply: Speaking, calls: list[ToolCall]) -> None:
         """Run the calls, send their outputs, and ask for the answer that uses them."""
-        results = await self._tools.run(reply.key, calls, self._user_said)
+        results = await self._tools.run(reply.key, calls, self._user_said, self._user_item)
         connection = self._connection
         if connection is None:
             self._awaiting_tools = None

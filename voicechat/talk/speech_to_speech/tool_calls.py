@@ -11,7 +11,7 @@ from typing import Any
 from voicechat.providers.base import FunctionSpec, ToolCall
 from voicechat.talk.engine import EngineHost
 from voicechat.talk.events import ToolActivity, ToolState, UsageMeasured
-from voicechat.tools.runner import tool_usage
+from voicechat.tools.runner import SETTLED, tool_usage
 from voicechat.tools.spec import ToolOutcome
 
 TOOLS_OFF = json.dumps({"status": "error", "data": "Tools are not available in this conversation."})
@@ -28,24 +28,26 @@ class EngineTools:
     async def prepare(self) -> None:
         """Learn which tools the model may call (before the session is configured)."""
         box, self.instructions = await asyncio.wrap_future(
-            self._host.recorder.toolbox("", open_conversation=False)
+            self._host.recorder.toolbox("", "", open_conversation=False)
         )
         self.specs = box.specs if box is not None else ()
 
-    async def run(self, key: str, calls: list[ToolCall], said: str) -> list[ToolOutcome | str]:
-        """Run ``calls`` (made while answering reply ``key``; the user last said ``said``) together; each
-        result's content for the model, in order."""
+    async def run(
+        self, key: str, calls: list[ToolCall], said: str, utterance: str
+    ) -> list[ToolOutcome | str]:
+        """Run ``calls`` (made while answering reply ``key``; the user last said ``said``, in their
+        utterance ``utterance``) together; each result's content for the model, in order."""
         host = self._host
-        for call in calls:
-            host.emit(ToolActivity(key, call.name, "started"))
-        box, _ = await asyncio.wrap_future(host.recorder.toolbox(said, open_conversation=True))
+        box, _ = await asyncio.wrap_future(host.recorder.toolbox(said, utterance, open_conversation=True))
         if box is None:
             return [TOOLS_OFF for _ in calls]
+        for call in calls:
+            host.emit(ToolActivity(key, box.name_of(call), "started"))
         loop = asyncio.get_running_loop()
         outcomes = await asyncio.gather(*(loop.run_in_executor(None, box.run, call) for call in calls))
         for outcome in outcomes:
             step = outcome.step
-            state: ToolState = "finished" if step.status in ("ok", "awaiting_confirmation") else "failed"
+            state: ToolState = "finished" if step.status in SETTLED else "failed"
             host.emit(ToolActivity(key, step.name, state, step))
             host.emit(UsageMeasured(tool_usage(step)))
         return list(outcomes)
