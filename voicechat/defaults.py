@@ -200,6 +200,19 @@ TOOL_ROUNDS = 4  # model -> tools -> model rounds in one reply, at most
 TOOL_CONFIRM_SECONDS = 600  # how long a held confirm-first call waits for the user's yes
 MCP_RETRY_SECONDS = 30.0  # an unreachable MCP server is tried again after this long
 MCP_CONNECT_SECONDS = 10.0
+MCP_USER_IDLE_SECONDS = 300.0  # a per-user MCP session (headers with ${user.email}) closes after this idle
+MCP_STDERR_LOG_BYTES = 4_096  # of a stdio MCP server's stderr, at most this much is logged (at DEBUG)
 TOOL_FILLER = "Let me check."  # said in a call while a tool runs
 TOOL_FILLER_AFTER_SECONDS = 0.3  # a tool that answers sooner needs no filler
 FEEDBACK_SCAN_LIMIT = 100_000  # ratings read for one dashboard range, at most
+
+# Calls (Talk mode) --------------------------------------------------------------------------------------
+MAX_CALLS_PER_USER = 2  # calls one person may have open at once, across every app process
+MAX_CALL_MINUTES = 60.0  # a call ends by itself after this long
+CALL_END_WARNING_SECONDS = 60.0  # the call says it is about to end this long before it does
+CALL_BUDGET_CHECK_SECONDS = 60.0  # how often a call billed by time checks the budget again
+CALL_SLOT_TTL_SECONDS = 90.0  # a call's place in the count of open calls lapses unless renewed...
+CALL_SLOT_RENEW_SECONDS = 30.0  # ...as the call does this often (a crashed process's calls lapse)
+MAX_AUDIO_SPEED = 1.5  # browser audio arriving faster than this many times real time is dropped...
+AUDIO_BURST_SECONDS = 1.0  # ...beyond this much audio ahead of that rate (network jitter arrives in bursts)
+CALL_INBOX_FRAMES = 1_000  # frames of one call waiting for the audio loop, at most (20 s of 20 ms frames)

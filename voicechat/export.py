@@ -10,7 +10,7 @@ from dataclasses import astuple, fields
 
 from voicechat.dashboard import UserUsage
 from voicechat.models import Conversation, Message
-from voicechat.rendering import spreadsheet_safe
+from voicechat.rendering import escape_markdown, spreadsheet_safe, without_raw_html, without_remote_images
 from voicechat.storage.conversations import ConversationRepository
 
 MAX_EXPORT_MESSAGES = 20_000
@@ -37,8 +37,11 @@ def iter_messages(
 
 
 def to_markdown(conversation: Conversation, messages: list[Message]) -> str:
-    """A readable transcript; message text is quoted as written (no HTML is interpreted by viewers)."""
-    lines = [f"# {conversation.title}", "", f"_Started {conversation.created_at:%Y-%m-%d %H:%M} UTC_", ""]
+    """A readable transcript, safe in any Markdown viewer as the chat is on its page: message text as
+    written, except that images become text links and HTML tags are written as text (either would load
+    or run something the moment the file is opened); the title shows literally."""
+    title = escape_markdown(conversation.title)
+    lines = [f"# {title}", "", f"_Started {conversation.created_at:%Y-%m-%d %H:%M} UTC_", ""]
     for message in messages:
         who = "You" if message.role == "user" else "Assistant"
         marks = []
@@ -49,7 +52,8 @@ def to_markdown(conversation: Conversation, messages: list[Message]) -> str:
         elif message.status == "failed":
             marks.append("incomplete")
         suffix = f" ({', '.join(marks)})" if marks else ""
-        lines += [f"**{who}**{suffix} · {message.created_at:%H:%M}", "", message.content, ""]
+        text = without_raw_html(without_remote_images(message.content))
+        lines += [f"**{who}**{suffix} · {message.created_at:%H:%M}", "", text, ""]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import online_app
-from tests.fakes.mcp_server import McpBoard
+from tests.fakes.mcp_server import McpBoard, trust_readers
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from voicechat.models import User
 from voicechat.storage.store import Store
@@ -26,7 +26,10 @@ def expanders(app: AppTest) -> list[str]:
     return [e.label for e in app.expander]
 
 
-def test_a_tool_step_is_shown_under_the_stored_reply(app: AppTest, fake_openai: FakeOpenAI) -> None:
+def test_a_tool_step_is_shown_under_the_stored_reply(
+    app: AppTest, fake_openai: FakeOpenAI, store: Store
+) -> None:
+    trust_readers(store)
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
     app.run()
     app.chat_input[0].set_value("What's on the incident board?").run()

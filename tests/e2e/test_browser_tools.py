@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.e2e.webrtc import QUESTION, Microphone, end_call, start_call, wait_for_reply
-from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard
+from tests.fakes.mcp_server import INCIDENTS, TOKEN, McpBoard, trust_readers
 from tests.fakes.openai_server import ChatScript, FakeOpenAI
 from tests.fakes.servers import StreamlitApp
 from voicechat.models import Message
@@ -22,6 +22,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def app_settings(mcp_board: McpBoard) -> dict[str, str]:
     return mcp_board.settings()
+
+
+def trust_board_readers(mongo_uri: str) -> None:
+    """The admin's word that the board's listing only reads (the server's hint alone is not trusted)."""
+    db = Database.connect(mongo_uri)
+    try:
+        trust_readers(Store.over(db, cache=MemoryContextCache(), context_size=10))
+    finally:
+        db.close()
 
 
 def stored_replies(mongo_uri: str, *, wait: float = 0.0) -> list[Message]:
@@ -50,6 +59,7 @@ def _replies(mongo_uri: str) -> list[Message]:
 def test_a_typed_question_uses_a_tool_and_shows_the_step(
     app_url: str, browser: object, fake_openai: FakeOpenAI, mongo_uri: str, served_app: StreamlitApp
 ) -> None:
+    trust_board_readers(mongo_uri)
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(app_url)
@@ -71,6 +81,7 @@ def test_a_spoken_question_in_a_call_uses_a_tool(
     served_app: StreamlitApp, talking_page: object, fake_openai: FakeOpenAI, mongo_uri: str
 ) -> None:
     page = talking_page
+    trust_board_readers(mongo_uri)
     fake_openai.transcript = QUESTION
     # Every chat request calls the tool (a draft made at a pause takes a script too).
     fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),), repeat=True))

@@ -31,5 +31,5 @@ def test_export_contains_every_message_in_order(store: Store) -> None:
     assert data["title"] == "Plans <b>now</b>" and len(data["messages"]) == 1204
     assert data["messages"][-1]["interrupted"] is True and data["messages"][0]["role"] == "user"
     markdown = export.to_markdown(conversation, messages)
-    assert markdown.startswith("# Plans <b>now</b>")
+    assert markdown.startswith("# Plans \\<b\\>now\\</b\\>")  # the title shows literally, never as HTML
     assert "**Assistant** (interrupted)" in markdown and "\nm1202\n" in markdown

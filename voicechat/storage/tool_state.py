@@ -1,16 +1,14 @@
-"""What the deployment allows of each tool (switched on or off, confirm first, reads only), and calls held
-for a user's confirmation. Both are shared by every process (MongoDB), so a switch or a yes counts wherever
-it lands."""
+"""What the deployment allows of each tool (switched on or off, confirm first, reads only), shared by every
+process (MongoDB), so a switch counts wherever it lands. Calls held for a user's yes are in held_calls.py."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from voicechat import defaults
-from voicechat.storage.database import Database, Document, parse_id
+from voicechat.storage.database import Database, Document
 
 SWITCHES_FRESH_SECONDS = 5.0  # a process re-reads the switches at most this often
 
@@ -27,17 +25,8 @@ class ToolSwitch:
     read_only: bool = False
 
 
-@dataclass(frozen=True)
-class HeldCall:
-    """A confirm-first call waiting for the user's yes."""
-
-    name: str
-    arguments: str
-    held_at: datetime
-
-
 class ToolStateRepository:
-    """Deployment-wide tool switches (read often, cached briefly) and held calls per conversation."""
+    """Deployment-wide tool switches (read often, cached briefly)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -73,19 +62,3 @@ class ToolStateRepository:
         self._db.run(lambda db: db.tool_settings.update_one({"_id": name}, {"$set": change}, upsert=True))
         with self._lock:
             self._read_at = -SWITCHES_FRESH_SECONDS
-
-    def hold(self, conversation_id: str, name: str, arguments: str) -> None:
-        """Keep a confirm-first call until the user answers (one per conversation: the newest)."""
-        doc: Document = {"name": name, "arguments": arguments, "held_at": datetime.now(UTC)}
-        oid = parse_id(conversation_id)
-        self._db.run(lambda db: db.held_tool_calls.update_one({"_id": oid}, {"$set": doc}, upsert=True))
-
-    def take(self, conversation_id: str) -> HeldCall | None:
-        """The call held in this conversation (removed), if it is still fresh."""
-        oid = parse_id(conversation_id)
-        doc = self._db.run(lambda db: db.held_tool_calls.find_one_and_delete({"_id": oid}))
-        if doc is None:
-            return None
-        held = HeldCall(doc["name"], doc["arguments"], doc["held_at"])
-        fresh = datetime.now(UTC) - held.held_at < timedelta(seconds=defaults.TOOL_CONFIRM_SECONDS)
-        return held if fresh else None
