@@ -7,12 +7,17 @@ from the same address, so address hashing would not spread them. Every response 
 served it in ``X-Voicechat-Replica``. A process that stops answering its health check is taken out within
 about two seconds; its browsers reconnect to another process (their cookie is redispatched) and find their
 conversation there, since everything lasting is in MongoDB and the rate-limit counters are in Redis. The
-script restarts a process that exits.
+script restarts a process that exits. HAProxy sets ``X-Forwarded-For`` to the address a request came from,
+replacing any the client sent: appending (``option forwardfor``) would pass a forged ``127.0.0.1`` along.
 
 MongoDB is ``MONGODB_URI`` when set (a replica set or Atlas lets the same layout span machines), else the
 embedded server under the data directory, shared by all processes. Redis is ``REDIS_URL`` when set, else a
-``redis-server`` started here (counters and hot context only: nothing in it needs to survive). The
-processes share one Streamlit cookie secret, so a form's XSRF token from one is valid on another.
+``redis-server`` started here on 127.0.0.1 with a password made for this run (counters and hot context only:
+nothing in it needs to survive). The processes share one Streamlit cookie secret, so a form's XSRF token from
+one is valid on another. The cluster's directory (logs, the cookie secret, Redis's config) is private.
+
+A --host other than loopback opens the cluster to other machines, where local single-user mode refuses
+everyone: the script will not start that way until sign-in (``[auth]`` in the secrets) is configured.
 
 Usage: python scripts/cluster.py [--processes 3] [--host 127.0.0.1] [--port 8501] [--data-dir DIR]
        [-- extra streamlit arguments, e.g. --secrets.files path]
@@ -22,6 +27,7 @@ The state (URL, each process's pid and port) is written to DATA_DIR/cluster/stat
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -31,15 +37,17 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voicechat.storage.embedded import EmbeddedMongo  # noqa: E402
+from voicechat.config import is_loopback_host  # noqa: E402
+from voicechat.storage.embedded import PRIVATE_DIR_MODE, EmbeddedMongo  # noqa: E402
 
 HEALTH = "/_stcore/health"
 HAPROXY_CONFIG = """\
@@ -50,7 +58,6 @@ global
 defaults
     mode http
     log global
-    option forwardfor
     option redispatch
     retries 2
     retry-on conn-failure empty-response response-timeout
@@ -61,6 +68,8 @@ defaults
 
 frontend voicechat
     bind {host}:{port}
+    # The client's address, replacing any X-Forwarded-For it sent (option forwardfor would append to it).
+    http-request set-header X-Forwarded-For %[src]
     default_backend apps
 
 backend apps
@@ -72,6 +81,56 @@ backend apps
     http-response set-header X-Voicechat-Replica %[srv_name]
 {servers}
 """
+
+
+SECRETS_FILES_OPTION = "--secrets.files"
+
+
+def haproxy_config(*, host: str, port: int, servers: Mapping[str, int]) -> str:
+    """HAProxy's configuration: listen on ``host:port``, one cookie-pinned server per app process port."""
+    lines = "\n".join(
+        f"    server {name} 127.0.0.1:{app_port} check cookie {name}" for name, app_port in servers.items()
+    )
+    return HAPROXY_CONFIG.format(host=host, port=port, health=HEALTH, servers=lines)
+
+
+def secrets_files(streamlit_args: list[str]) -> list[Path]:
+    """The secrets files the app processes read: ``--secrets.files`` among the streamlit arguments, else
+    Streamlit's defaults (the user's, then the project's, as the processes run from the project)."""
+    given = [
+        following
+        for option, following in itertools.pairwise(streamlit_args)
+        if option == SECRETS_FILES_OPTION
+    ] + [arg.split("=", 1)[1] for arg in streamlit_args if arg.startswith(SECRETS_FILES_OPTION + "=")]
+    if given:
+        return [Path(path) if Path(path).is_absolute() else ROOT / path for path in given]
+    return [Path.home() / ".streamlit" / "secrets.toml", ROOT / ".streamlit" / "secrets.toml"]
+
+
+def sign_in_configured(files: list[Path]) -> bool:
+    """Whether any of the secrets files has an ``[auth]`` section (a directory: an ``auth`` entry)."""
+    for path in files:
+        if path.is_dir() and (path / "auth").exists():
+            return True
+        if path.is_file():
+            try:
+                if "auth" in tomllib.loads(path.read_text()):
+                    return True
+            except (OSError, tomllib.TOMLDecodeError):
+                continue
+    return False
+
+
+def require_sign_in_off_this_machine(host: str, streamlit_args: list[str]) -> None:
+    """Refuse (SystemExit with what to do) to serve other machines without sign-in configured."""
+    if is_loopback_host(host) or sign_in_configured(secrets_files(streamlit_args)):
+        return
+    raise SystemExit(
+        f"cluster: --host {host or '(all interfaces)'} serves other machines, but sign-in is not configured "
+        "(no [auth] section in .streamlit/secrets.toml), and local single-user mode would refuse every "
+        "one of them. Add an [auth] section (README, Sign-in; .streamlit/secrets.toml.example shows one), "
+        "or keep the default --host 127.0.0.1 (HOST=127.0.0.1 make cluster)."
+    )
 
 
 def free_port() -> int:
@@ -115,7 +174,8 @@ class Cluster:
     ) -> None:
         self.host, self.port, self.processes = host, port, processes
         self.home = data_dir.resolve() / "cluster"
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        self.home.chmod(PRIVATE_DIR_MODE)  # also when it existed before
         self._data_dir = data_dir.resolve()
         self._streamlit_args = streamlit_args
         self._env = dict(os.environ, VOICECHAT_DATA_DIR=str(self._data_dir))
@@ -136,19 +196,17 @@ class Cluster:
             self._mongo = EmbeddedMongo(self._data_dir)
             self._env["MONGODB_URI"] = self._mongo.attach()
         if not self._env.get("REDIS_URL"):
-            self._env["REDIS_URL"] = self._start_redis()
+            self._env["REDIS_URL"] = self.start_redis()
         self._env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", self._cookie_secret())
         for index in range(1, self.processes + 1):
             self._start_app(f"app{index}", free_port())
         for name, (port, _) in self._apps.items():
             wait_until(lambda p=port: answers(f"http://127.0.0.1:{p}{HEALTH}"), name, 90)
-        servers = "\n".join(
-            f"    server {name} 127.0.0.1:{port} check cookie {name}"
-            for name, (port, _) in self._apps.items()
-        )
         config = self.home / "haproxy.cfg"
         config.write_text(
-            HAPROXY_CONFIG.format(host=self.host, port=self.port, health=HEALTH, servers=servers)
+            haproxy_config(
+                host=self.host, port=self.port, servers={name: port for name, (port, _) in self._apps.items()}
+            )
         )
         self._others.append(self._spawn([haproxy, "-f", str(config), "-db"], "haproxy"))
         wait_until(lambda: answers(self.url + HEALTH), "haproxy", 30)
@@ -189,13 +247,27 @@ class Cluster:
         env = dict(self._env, VOICECHAT_REPLICA=name)
         self._apps[name] = (port, self._spawn(command, name, env=env))
 
-    def _start_redis(self) -> str:
+    def start_redis(self) -> str:
+        """A redis-server for the app processes, on 127.0.0.1 with a password made now; returns its URL.
+
+        The password is in a config file only the owner can read, not on the command line (which every
+        local user can see).
+        """
         port = free_port()
         redis = require("redis-server", "redis-server")
-        command = [redis, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-        self._others.append(self._spawn(command, "redis"))
+        password = secrets.token_urlsafe(32)
+        workdir = self.home / "redis"
+        workdir.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
+        config = self.home / "redis.conf"
+        config.touch(mode=0o600)
+        config.chmod(0o600)
+        config.write_text(
+            f"bind 127.0.0.1\nport {port}\nprotected-mode yes\nrequirepass {password}\n"
+            f'save ""\nappendonly no\ndir "{workdir}"\n'
+        )
+        self._others.append(self._spawn([redis, str(config)], "redis"))
         wait_until(lambda: _tcp_answers(port), "redis-server", 20)
-        return f"redis://127.0.0.1:{port}/0"
+        return f"redis://:{password}@127.0.0.1:{port}/0"
 
     def _cookie_secret(self) -> str:
         path = self.home / "cookie-secret"
@@ -235,6 +307,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("VOICECHAT_DATA_DIR", "data")))
     parser.add_argument("streamlit_args", nargs="*", help="after --: passed to every streamlit run")
     args = parser.parse_args()
+    require_sign_in_off_this_machine(args.host, args.streamlit_args)
     cluster = Cluster(
         processes=args.processes,
         host=args.host,

@@ -82,7 +82,7 @@ def current() -> AppContext:
         log.warning("start-up failed: %s", type(exc).__name__)
         st.error(exc.user_message)
         st.stop()
-    signed_in = bool(st.user.get("is_logged_in")) or viewer_email() is not None
+    signed_in = bool(st.user.get("is_logged_in")) or viewer_email(settings) is not None
     return AppContext(
         settings=settings,
         store=store,
@@ -98,9 +98,9 @@ def admit(app: AppContext, action: Action) -> None:
 
 
 def _signed_in_user(store: Store, settings: Settings) -> User:
-    """Who is using the app: the OpenID Connect user when sign-in is configured, the viewer a hosting platform
-    vouches for (Streamlit Community Cloud private apps put the viewer's email in ``st.user``), else the
-    local user, who is only ever served on this machine. Each account is bound to its provider's identity;
+    """Who is using the app: the OpenID Connect user when sign-in is configured, the viewer the platform in
+    front of the app vouches for (only with ``VOICECHAT_TRUST_PLATFORM_EMAIL``: see ``viewer_email``), else
+    the local user, who is only ever served on this machine. Each account is bound to its provider's identity;
     signed in once per browser session and re-read on every run, so a role an admin changes applies at once.
     """
     info = st.user
@@ -111,7 +111,7 @@ def _signed_in_user(store: Store, settings: Settings) -> User:
         st.write("Sign in to continue. Your conversations are private to your account.")
         st.button("Sign in", type="primary", on_click=st.login)
         st.stop()
-    elif platform_email := viewer_email():
+    elif platform_email := viewer_email(settings):
         identity = _allowed(settings, lambda: platform_identity(platform_email))
     else:
         _refuse_unless_local()
@@ -143,7 +143,8 @@ def _refuse_unless_local() -> None:
         host=st.context.headers.get("Host"),
         client_address=address if isinstance(address, str) else None,  # None on localhost (and in AppTest)
         page_host=urlparse(st.context.url or "").hostname,
-        forwarded_for=st.context.headers.get("X-Forwarded-For"),
+        # Every line: .get() gives one, and a proxy that appends passes a forged line along before its own.
+        forwarded_for=st.context.headers.get_all("X-Forwarded-For"),
     ):
         return
     log.warning("local mode refused a request that is not from this machine")
@@ -168,9 +169,17 @@ def _session_user(store: Store, identity: Identity, *, admin: bool) -> User:
     return user
 
 
-def viewer_email() -> str | None:
-    """The viewer's email a hosting platform supplies without an ``[auth]`` section (Community Cloud
-    private apps), lower-cased; None when there is none."""
+def viewer_email(settings: Settings | None = None) -> str | None:
+    """The viewer's email the platform in front of the app supplies in ``st.user`` without an ``[auth]``
+    section, lower-cased; None when there is none or it is not trusted.
+
+    Only trusted with ``VOICECHAT_TRUST_PLATFORM_EMAIL``: Streamlit's ``server.trustedUserHeaders`` copies a
+    request header into ``st.user``, so the email is whatever the client sent unless a proxy sets that
+    header itself. Community Cloud gives no email there since Streamlit 1.42 and has no documented signal
+    that would let the app recognise it, so nothing is trusted by default.
+    """
+    if not (settings or load_settings()).trust_platform_email:
+        return None
     info = st.user
     if "is_logged_in" in info:  # Streamlit's own sign-in is in charge
         return None

@@ -6,13 +6,15 @@ the request's host and address, and shows a refusal's ``user_message``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from voicechat.config import Settings, is_loopback_host
 from voicechat.errors import VoicechatError
 from voicechat.storage.users import Identity
 
-COMMUNITY_CLOUD_ISSUER = "streamlit-community-cloud"  # the hosting platform vouches for its viewers' emails
+# The issuer of accounts whose email the platform in front of the app vouches for (with
+# VOICECHAT_TRUST_PLATFORM_EMAIL); kept in those accounts' identities, so it keeps its first platform's name.
+COMMUNITY_CLOUD_ISSUER = "streamlit-community-cloud"
 
 
 class SignInRefused(VoicechatError):
@@ -49,7 +51,8 @@ def identity_from_claims(claims: Mapping[str, object]) -> Identity:
 
 
 def platform_identity(email: str) -> Identity:
-    """The viewer a hosting platform vouches for (Community Cloud private apps put the email in st.user)."""
+    """The viewer the platform in front of the app vouches for (its email in ``st.user``, trusted only with
+    ``VOICECHAT_TRUST_PLATFORM_EMAIL``)."""
     return Identity(
         issuer=COMMUNITY_CLOUD_ISSUER, subject=email, email=email, email_verified=True, name=email
     )
@@ -77,12 +80,19 @@ def is_listed_admin(identity: Identity, settings: Settings) -> bool:
 
 
 def is_local_request(
-    *, host: str | None, client_address: str | None, page_host: str | None, forwarded_for: str | None = None
+    *,
+    host: str | None,
+    client_address: str | None,
+    page_host: str | None,
+    forwarded_for: Iterable[str] = (),
 ) -> bool:
     """Whether a request may use local single-user mode: the Host it was sent to, the address it came from,
-    every address a proxy says it forwarded for (``X-Forwarded-For``) and the page's own host are all this
-    machine (or not known, as in a test harness).
+    every address a proxy says it forwarded for and the page's own host are all this machine (or not known,
+    as in a test harness).
 
+    ``forwarded_for`` is every ``X-Forwarded-For`` header line of the request, each a comma-separated list:
+    a proxy that appends its own line (HAProxy's ``option forwardfor``) passes a client's forged
+    ``X-Forwarded-For: 127.0.0.1`` line along before it, so every value of every line must be loopback.
     The Host header is what defeats DNS rebinding: a page at ``attacker.example`` that resolves to
     127.0.0.1 still sends ``Host: attacker.example``. Behind a proxy (``make cluster``) every request comes
     from 127.0.0.1, and the proxy names the real client; a client forging the header only makes itself
@@ -90,7 +100,8 @@ def is_local_request(
     """
     if host and not is_loopback_host(_without_port(host)):
         return False
-    forwarded = [address.strip() for address in (forwarded_for or "").split(",") if address.strip()]
+    lines = [forwarded_for] if isinstance(forwarded_for, str) else forwarded_for  # one line, not characters
+    forwarded = [address.strip() for line in lines for address in line.split(",") if address.strip()]
     if any(
         not is_loopback_host(address)
         for address in [*forwarded, *([client_address] if client_address else [])]

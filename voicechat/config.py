@@ -34,6 +34,9 @@ class Settings:
     data_dir: Path = Path(defaults.DEFAULT_DATA_DIR)
     admins: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()  # emails and @domains that may sign in (empty: anyone)
+    # Without [auth], the email in st.user is the identity: only where the platform in front of the app
+    # puts it there itself (a proxy setting server.trustedUserHeaders' header); off, anyone could claim one.
+    trust_platform_email: bool = False
     chat_model: str = defaults.DEFAULT_CHAT_MODEL
     chat_models: tuple[str, ...] = defaults.DEFAULT_CHAT_MODELS
     tts_model: str = defaults.DEFAULT_TTS_MODEL
@@ -51,6 +54,8 @@ class Settings:
     text_rate_limit: str = defaults.TEXT_RATE_LIMIT
     address_rate_limit: str = defaults.ADDRESS_RATE_LIMIT  # per client address when nobody is signed in
     monthly_budgets: tuple[tuple[str, float], ...] = ()  # US dollars per user per month, by tier
+    max_calls_per_user: int = defaults.MAX_CALLS_PER_USER  # open calls per person, across processes
+    max_call_minutes: float = defaults.MAX_CALL_MINUTES  # a call ends by itself after this long
     elevenlabs_agent_id: str | None = None
     elevenlabs_agent_price_per_minute: float = defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE
     max_audio_seconds: float = defaults.DEFAULT_MAX_AUDIO_SECONDS
@@ -148,6 +153,7 @@ class Settings:
             data_dir=Path(reader.text("VOICECHAT_DATA_DIR") or defaults.DEFAULT_DATA_DIR),
             admins=frozenset(email.lower() for email in reader.csv("VOICECHAT_ADMINS")),
             allowed_users=_allowed_users(reader.csv("VOICECHAT_ALLOWED_USERS")),
+            trust_platform_email=reader.switch("VOICECHAT_TRUST_PLATFORM_EMAIL", default=False),
             chat_model=chat_model,
             chat_models=chat_models,
             tts_model=reader.text("VOICECHAT_TTS_MODEL") or defaults.DEFAULT_TTS_MODEL,
@@ -177,6 +183,12 @@ class Settings:
             text_rate_limit=reader.rate_limit("VOICECHAT_TEXT_RATE_LIMIT", defaults.TEXT_RATE_LIMIT),
             address_rate_limit=reader.rate_limit("VOICECHAT_ADDRESS_RATE_LIMIT", defaults.ADDRESS_RATE_LIMIT),
             monthly_budgets=tuple(reader.rates("VOICECHAT_MONTHLY_BUDGETS").items()),
+            max_calls_per_user=int(
+                reader.number("VOICECHAT_MAX_CALLS_PER_USER", defaults.MAX_CALLS_PER_USER, 1, 100)
+            ),
+            max_call_minutes=reader.number(
+                "VOICECHAT_MAX_CALL_MINUTES", defaults.MAX_CALL_MINUTES, 2, 24 * 60
+            ),
             elevenlabs_agent_price_per_minute=reader.number(
                 "VOICECHAT_ELEVENLABS_AGENT_PRICE_PER_MINUTE",
                 defaults.ELEVENLABS_AGENT_PRICE_PER_MINUTE,

@@ -136,10 +136,13 @@ def test_the_admin_cannot_demote_themself(app: AppTest) -> None:
     assert app.error[0].value == "You cannot remove your own admin role; ask another admin."
 
 
-def test_a_hosting_platform_viewer_email_is_the_identity(mongo_uri: str, store: Store) -> None:
-    # Community Cloud private apps: no [auth] section, the platform puts the viewer's email in st.user.
+def test_a_platform_viewer_email_is_the_identity_only_when_trusted(mongo_uri: str, store: Store) -> None:
+    # No [auth] section: the platform in front of the app (a proxy setting the header that Streamlit's
+    # server.trustedUserHeaders copies into st.user) puts the viewer's email in st.user, and the deployment
+    # says it does so.
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["VOICECHAT_TRUST_PLATFORM_EMAIL"] = "on"
     at.user = {"email": "Viewer@Corp.example"}
     at.context = {"url": "https://voicechat.streamlit.app/"}
     at.run()
@@ -147,6 +150,27 @@ def test_a_hosting_platform_viewer_email_is_the_identity(mongo_uri: str, store: 
     assert any("Viewing as viewer@corp.example" in c.value for c in at.sidebar.caption)
     [viewer] = store.users.find_by_email("viewer@corp.example")
     assert not viewer.is_admin
+
+
+def test_without_the_setting_an_email_in_st_user_signs_nobody_in(mongo_uri: str, store: Store) -> None:
+    # The same request without VOICECHAT_TRUST_PLATFORM_EMAIL: the email is anybody's claim (a header a
+    # client sent), so local mode's rules apply: a page on another host gets sign-in advice, not the app.
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["MONGODB_URI"] = mongo_uri
+    at.secrets["VOICECHAT_ADMINS"] = "boss@example.com"
+    at.user = {"email": "boss@example.com"}
+    at.context = {"url": "https://voicechat.streamlit.app/"}
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "voicechat needs sign-in here"
+    assert not at.chat_input and not at.sidebar.caption
+    assert store.users.find_by_email("boss@example.com") == []
+    # On this machine it is local mode's one local user, never the claimed person.
+    at.context = {"url": "http://127.0.0.1:8501/"}
+    at.run()
+    assert not at.exception and at.chat_input
+    assert not any("Viewing as" in c.value for c in at.sidebar.caption)
+    assert store.users.find_by_email("boss@example.com") == []
 
 
 def test_an_unverified_email_is_refused_and_gets_no_account(app: AppTest, store: Store) -> None:

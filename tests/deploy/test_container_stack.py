@@ -1,10 +1,17 @@
 """The container image and the compose file, run with podman as a team would deploy them.
 
 ``deploy/Containerfile`` is built on a Debian base made here (Docker Hub is not reachable: see FINDINGS), and
-``deploy/compose.yaml`` is brought up with ``podman-compose`` and two app containers. An override file swaps
-the images this machine cannot pull for local ones: HAProxy and redis-server from Debian, SecantusDB (inside
-the app image) for MongoDB, and adds the fake OpenAI server (the tests' own, mounted into the app image) on
-the compose network. Real Chromium then chats through the proxy, which names the container that served it.
+``deploy/compose.yaml`` is brought up with ``podman-compose``, two app containers and the ``turn`` profile. An
+override file swaps the images this machine cannot pull for local ones: HAProxy, redis-server and coturn from
+Debian, SecantusDB (in the app image) for MongoDB, and adds the fake OpenAI server (the tests' own, mounted
+into the app image) on the compose network. Real Chromium then chats through the proxy, which names the
+container that served it.
+
+The stack is closed as the compose file makes it: Redis requires its password (a client without it is
+refused), and so does MongoDB (SecantusDB enforces SCRAM-SHA-256 with ``--auth``; its stand-in creates the
+administrator from MONGO_INITDB_ROOT_* as mongo's image does, see ``secantus_with_users.py``; what is not
+exercised is mongo:8's own entrypoint). coturn runs with the compose file's own command and refuses to relay
+to private or loopback peers.
 
 The app behind a proxy is multi-user, so it needs sign-in: the browser carries a session cookie signed with
 the deployment's cookie secret (Streamlit's own signing), as it would after signing in, since the identity
@@ -13,6 +20,7 @@ provider of the sign-in tests is not reachable from inside the containers. Sign-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -20,14 +28,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aioice import stun
 
 from tests.e2e.test_browser_chat import CHROMIUM, CHROMIUM_ARGS, browser_available
 from tests.fakes.oidc import write_auth_secrets
 from tests.fakes.servers import free_port, http_get, unavailable
+from tests.fakes.turn_server import peer_refusals
 
 # A fresh machine debootstraps the base and builds every image (about four minutes); later runs reuse layers.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -37,19 +48,33 @@ BASE = "localhost/debian:bookworm"
 APP_IMAGE = "localhost/voicechat:test"
 REDIS_IMAGE = "localhost/voicechat-test-redis:latest"
 PROXY_IMAGE = "localhost/voicechat-test-haproxy:latest"
+COTURN_IMAGE = "localhost/voicechat-test-coturn:latest"
 COOKIE_SECRET = "compose-cookie-secret-0c7e2b9d4a61"
+MONGO_PASSWORD = "0d9c41f6a7e2b5c8"
+REDIS_PASSWORD = "7a3e9b1c5d0f2468"
+TURN_SECRET = "compose-turn-secret-5b8e1f"
 APPS = 2
-SECANTUS = [
-    "secantusd-py",
-    "--host",
-    "0.0.0.0",
-    "--port",
-    "27017",
-    "--storage-path",
-    "/data/db",
-    "--sync-on-commit",
-    "--standalone",  # like mongo:8 (as a replica set it would advertise 0.0.0.0 to the drivers)
-]
+# Run in the app container, on the compose network: what a client without the passwords gets.
+WITHOUT_PASSWORDS = """
+import json, os, redis, pymongo
+from pymongo.errors import OperationFailure
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+out = {}
+try:
+    redis.Redis(host="redis", socket_timeout=5, retry=Retry(NoBackoff(), 0)).ping()
+    out["redis"] = "answered"
+except redis.AuthenticationError:
+    out["redis"] = "refused"
+out["redis_with_password"] = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=5).ping()
+client = pymongo.MongoClient("mongodb://mongo:27017/voicechat", serverSelectionTimeoutMS=10000)
+try:
+    client.voicechat.probe.insert_one({"x": 1})
+    out["mongo"] = "answered"
+except OperationFailure as exc:
+    out["mongo"] = exc.code
+print(json.dumps(out))
+"""
 ENV = dict(os.environ, CONTAINERS_CONF=str(HERE / "containers.conf"))
 
 
@@ -129,13 +154,28 @@ def build_images() -> None:
         APP_IMAGE,
         str(ROOT),
     )
-    for image, file in ((REDIS_IMAGE, "redis.Containerfile"), (PROXY_IMAGE, "haproxy.Containerfile")):
+    stand_ins = (
+        (REDIS_IMAGE, "redis.Containerfile"),
+        (PROXY_IMAGE, "haproxy.Containerfile"),
+        (COTURN_IMAGE, "coturn.Containerfile"),
+    )
+    for image, file in stand_ins:
         podman("build", *base, "-f", str(HERE / file), "-t", image, str(HERE))
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[str]:
-    """The compose stack with two app containers; yields the proxy's URL."""
+@dataclass(frozen=True)
+class Stack:
+    """A running compose project: the proxy's URL, the project name, coturn's port on this machine."""
+
+    url: str
+    project: str
+    turn_port: int
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The compose stack with two app containers and coturn (brought up once: it takes minutes)."""
+    tmp_path = tmp_path_factory.mktemp("stack")
     podman_available()
     browser_available()
     ensure_base_image(tmp_path)
@@ -168,10 +208,12 @@ def stack(tmp_path: Path) -> Iterator[str]:
                     "mongo": {
                         "image": APP_IMAGE,
                         "user": "root",
-                        "command": SECANTUS,
+                        "command": ["python", "/stand-in/secantus_with_users.py"],
+                        "volumes": [f"{HERE}:/stand-in:ro"],
                         "healthcheck": {"disable": True},
                     },
-                    "redis": {"image": REDIS_IMAGE},
+                    "redis": {"image": REDIS_IMAGE},  # the compose file's command: --requirepass
+                    "coturn": {"image": COTURN_IMAGE},  # the compose file's command, hardening and all
                     "fake-openai": {
                         "image": APP_IMAGE,
                         "volumes": [f"{ROOT / 'tests'}:/app/tests:ro"],
@@ -185,9 +227,18 @@ def stack(tmp_path: Path) -> Iterator[str]:
     project = f"vctest{os.getpid()}"
     compose = [
         str(Path(sys.executable).with_name("podman-compose")),
-        "-p", project, "-f", str(ROOT / "deploy" / "compose.yaml"), "-f", str(override),
+        "-p", project, "--profile", "turn", "-f", str(ROOT / "deploy" / "compose.yaml"), "-f", str(override),
     ]  # fmt: skip
-    env = dict(ENV, VOICECHAT_COOKIE_SECRET=COOKIE_SECRET, PORT=str(port))
+    turn_port = free_port()
+    env = dict(
+        ENV,
+        VOICECHAT_COOKIE_SECRET=COOKIE_SECRET,
+        VOICECHAT_MONGO_PASSWORD=MONGO_PASSWORD,
+        VOICECHAT_REDIS_PASSWORD=REDIS_PASSWORD,
+        VOICECHAT_TURN_SECRET=TURN_SECRET,
+        VOICECHAT_TURN_PORT=str(turn_port),
+        PORT=str(port),
+    )
     url = f"http://127.0.0.1:{port}"
     up = subprocess.run(
         [*compose, "up", "-d", "--no-build", "--scale", f"app={APPS}"],
@@ -196,7 +247,7 @@ def stack(tmp_path: Path) -> Iterator[str]:
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         wait_for_replicas(url, APPS)
-        yield url
+        yield Stack(url=url, project=project, turn_port=turn_port)
     finally:
         logs = subprocess.run(
             [*compose, "logs"], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -262,15 +313,17 @@ def signed_in_cookie(url: str) -> str:
     return create_signed_value(COOKIE_SECRET, "_streamlit_user", json.dumps(payload)).decode("latin-1")
 
 
-def test_the_compose_stack_serves_a_chat_through_the_proxy(stack: str) -> None:
+def test_the_compose_stack_serves_a_chat_through_the_proxy(stack: Stack) -> None:
     from playwright.sync_api import sync_playwright
+
+    url = stack.url
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context()
-        context.add_cookies([{"name": "_streamlit_user", "value": signed_in_cookie(stack), "url": stack}])
+        context.add_cookies([{"name": "_streamlit_user", "value": signed_in_cookie(url), "url": url}])
         page = context.new_page()
-        response = page.goto(stack)
+        response = page.goto(url)
         assert response is not None and response.headers["x-voicechat-replica"].startswith("app")
         try:
             page.get_by_text("Signed in as carol@example.com").wait_for(timeout=60_000)
@@ -283,11 +336,40 @@ def test_the_compose_stack_serves_a_chat_through_the_proxy(stack: str) -> None:
             timeout=60_000
         )  # the fake echoes: the reply came from the fake provider, through the app container
         page.wait_for_url("**?c=*", timeout=30_000)
-        served_by = page.request.get(f"{stack}/_stcore/health").headers["x-voicechat-replica"]
+        served_by = page.request.get(f"{url}/_stcore/health").headers["x-voicechat-replica"]
         page.reload()  # stored in the compose file's MongoDB: the conversation is still there
         page.get_by_test_id("stChatMessage").nth(1).get_by_text("Containers, are you there?").wait_for(
             timeout=60_000
         )
         assert page.get_by_test_id("stChatMessage").count() == 2
-        assert page.request.get(f"{stack}/_stcore/health").headers["x-voicechat-replica"] == served_by
+        assert page.request.get(f"{url}/_stcore/health").headers["x-voicechat-replica"] == served_by
         browser.close()
+
+
+def service_container(project: str, service: str) -> str:
+    """The id of one running container of a compose service."""
+    ids = podman(
+        "ps", "-q", "--filter", f"label=io.podman.compose.project={project}",
+        "--filter", f"label=com.docker.compose.service={service}",
+    ).stdout.split()  # fmt: skip
+    assert ids, f"no {service} container is running"
+    return ids[0]
+
+
+def test_the_stack_is_closed_by_default(stack: Stack) -> None:
+    # From inside the compose network, as any container there could try: no password, no data.
+    app = service_container(stack.project, "app")
+    probe = json.loads(podman("exec", app, "python", "-c", WITHOUT_PASSWORDS, timeout=120).stdout)
+    assert probe == {"redis": "refused", "redis_with_password": True, "mongo": 13}  # 13: Unauthorized
+    # coturn, run with the compose file's command, relays to public peers only.
+    service_container(stack.project, "coturn")
+    peers = ["10.89.0.1", "172.17.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254", "203.0.113.7"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            outcome = asyncio.run(peer_refusals(stack.turn_port, TURN_SECRET, peers))
+            break
+        except (OSError, ConnectionError, stun.TransactionFailed, stun.TransactionTimeout):
+            assert time.monotonic() < deadline, "coturn did not answer"
+            time.sleep(1)
+    assert outcome == {**dict.fromkeys(peers[:-1], 403), "203.0.113.7": None}

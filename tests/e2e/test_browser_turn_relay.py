@@ -1,6 +1,9 @@
-"""Talk mode through TURN only: coturn on 127.0.0.1 with ``use-auth-secret``, the browser forced to relay
-candidates (``VOICECHAT_ICE_TRANSPORT_POLICY=relay``), credentials minted by the app per call from the
-shared secret. A turn is answered, its audio arrives, and the media path is the relay."""
+"""Talk mode through TURN only: coturn on 127.0.0.1 with ``use-auth-secret`` and the deployment's hardening,
+the browser forced to relay candidates (``VOICECHAT_ICE_TRANSPORT_POLICY=relay``), credentials minted by the
+app per call from the shared secret. A turn is answered, its audio arrives, and the media path is the relay.
+
+Browser and app are both on this machine, so the relay's peers are loopback addresses, which the deployment
+refuses: this test alone allows 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ ICE_STATE = """async () => {
 
 @pytest.fixture
 def turn_server() -> Iterator[TurnServer]:
-    server = TurnServer(TURN_SECRET)
+    server = TurnServer(TURN_SECRET, allowed_peers=["127.0.0.1"])
     try:
         server.start()
     except ServerUnavailable as exc:

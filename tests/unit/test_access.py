@@ -79,13 +79,21 @@ def test_local_mode_answers_this_machine_only(
 @pytest.mark.parametrize(
     ("forwarded", "local"),
     [
-        ("127.0.0.1", True),  # make cluster's proxy, for a browser on this machine
-        ("10.1.2.3", False),  # the proxy forwarded for another machine
-        ("127.0.0.1, 10.1.2.3", False),  # any hop that is not this machine
-        ("", True),
+        (["127.0.0.1"], True),  # make cluster's proxy, for a browser on this machine
+        (["10.1.2.3"], False),  # the proxy forwarded for another machine
+        (["127.0.0.1, 10.1.2.3"], False),  # any hop that is not this machine
+        (["127.0.0.1, 10.0.0.9"], False),
+        # A client's forged line first, then the line a proxy that appends (option forwardfor) adds.
+        (["127.0.0.1", "10.0.0.9"], False),
+        (["127.0.0.1", "::1, 127.0.0.2"], True),
+        (["", " , "], True),
+        ([], True),
+        ("127.0.0.1, 10.0.0.9", False),  # one line given as a string is still one line
     ],
 )
-def test_behind_a_proxy_the_client_it_names_must_be_this_machine(forwarded: str, local: bool) -> None:
+def test_behind_a_proxy_every_client_it_names_must_be_this_machine(
+    forwarded: list[str] | str, local: bool
+) -> None:
     assert (
         is_local_request(
             host="127.0.0.1:8501", client_address="127.0.0.1", page_host=None, forwarded_for=forwarded

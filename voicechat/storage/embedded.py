@@ -4,6 +4,7 @@ It runs as its own process on 127.0.0.1 with its data under the data directory, 
 on the machine: the first process starts it and records its pid and port; the others attach. Each attached
 process registers itself; the last one to detach stops the server. If the server dies, the next database call
 restarts it on the same port (see ``Database.run``). We only ever talk to it over the wire (it is GPL-2.0).
+Its directory is its owner's only (``PRIVATE_DIR_MODE``): the database files hold every conversation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
 SERVER_NAME = "secantusd"  # how its process shows in a command line (the script, or python running it)
 HOST = "127.0.0.1"
+PRIVATE_DIR_MODE = 0o700  # a directory only its owner may list, read or enter
 
 
 # One local server, never a failover: retryable writes only cost it bookkeeping on every write, and polled
@@ -107,7 +110,7 @@ class EmbeddedMongo:
 
     def _start_locked(self, port: int) -> None:
         executable = _find_executable()
-        (self.home / "db").mkdir(parents=True, exist_ok=True)
+        (self.home / "db").mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         with (self.home / "server.log").open("ab") as log_file:
             process = subprocess.Popen(  # noqa: S603 (fixed executable, no shell)
                 [
@@ -189,7 +192,9 @@ class EmbeddedMongo:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        if stat.S_IMODE(self.home.stat().st_mode) != PRIVATE_DIR_MODE:  # made before, more open
+            self.home.chmod(PRIVATE_DIR_MODE)
         with (self.home / "lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
