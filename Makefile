@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-SMART_TURN_WHEEL := pipecat-ai==1.14.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8501
@@ -68,12 +67,9 @@ $(VENV)/bin/python:
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	# Nothing else: the Smart Turn end-of-turn model ships in the repository (voicechat/audio/models), so a
+	# plain `pip install -r requirements.txt` (Streamlit Community Cloud) gets the same app as `make setup`.
 	$(PY) -m pip install -q -r requirements.txt
-	# The Smart Turn end-of-turn model (BSD-2) ships inside the pipecat-ai wheel: only its one file is unpacked
-	# (pipecat's own dependencies are not wanted); voicechat checks it against its pinned SHA-256 when loading.
-	$(PY) -m pip download -q --no-deps --dest $(VENV)/wheels $(SMART_TURN_WHEEL)
-	$(PY) scripts/unpack_package.py $(VENV)/wheels/pipecat_ai-1.14.0-*.whl \
-		pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed

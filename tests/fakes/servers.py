@@ -160,10 +160,13 @@ class StreamlitApp:
         drop: tuple[str, ...] = ("MONGODB_URI", "REDIS_URL", "OPENAI_API_KEY"),
         secrets_file: Path | None = None,
         launcher: bool = False,
+        python: str = sys.executable,
     ):
         """``launcher``: start it as ``make run`` does (scripts/serve.py: the slow parts warm up alongside the
-        server), not with a bare ``streamlit run``."""
+        server), not with a bare ``streamlit run``. ``python``: the environment's interpreter (this one's by
+        default)."""
         self.port = free_port()
+        self._python = python
         self.launcher = launcher
         self._secrets = ["--secrets.files", str(secrets_file)] if secrets_file else []
         self._env = {k: v for k, v in os.environ.items() if k not in drop} | env
@@ -181,7 +184,7 @@ class StreamlitApp:
         command = ["scripts/serve.py"] if self.launcher else ["-m", "streamlit", "run", "streamlit_app.py"]
         self._process = subprocess.Popen(
             [
-                sys.executable,
+                self._python,
                 *command,
                 "--server.address",
                 "127.0.0.1",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sysconfig
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,8 @@ from voicechat.audio.whisper_features import log_mel_features
 from voicechat.voices import TALK_RATE
 
 log = logging.getLogger(__name__)
-SMART_TURN_FILE = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+# Shipped in the repository (BSD-2, Daily; from the pipecat-ai 1.14.0 wheel): every install path has it.
+SMART_TURN_FILE = Path(__file__).parent / "models" / "smart-turn-v3.2-cpu.onnx"
 SMART_TURN_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
 WINDOW_SECONDS = 8  # the model hears the last 8 s
 
@@ -44,8 +44,8 @@ class TurnCompletion(Protocol):
 
 
 def smart_turn_path() -> Path:
-    """Where ``make setup`` puts the model file (inside this environment's site-packages)."""
-    return Path(sysconfig.get_paths()["purelib"]) / SMART_TURN_FILE
+    """The model file, shipped beside this module (see ``models/README.md``)."""
+    return SMART_TURN_FILE
 
 
 @functools.cache
