@@ -5,6 +5,9 @@ gain on) arrives in a push-based sink track whose callback only forwards frames 
 go back through a PCM source track. The component's own buttons are hidden (``desired_playing_state``): the
 call starts and ends from the app's buttons. The session lives in this browser session's state and is stopped
 when the call ends, the page is left, or the tab is closed (the track ends and the sink's ``on_ended`` fires).
+
+A call is admitted when its session starts (limits, budget, the person's open calls): a refused one hangs up
+at once with the reason. A call that ends by itself (its longest length, the budget spent) shows why.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ui import call_screen, webrtc_frontend
 from ui.context import AppContext, admit
 from ui.state import ChatState, conversation_id, open_conversation
 from ui.turn_runner import browser_timezone
-from voicechat.errors import VoicechatError
+from voicechat.errors import Refused, VoicechatError
 from voicechat.talk.session import TalkSession
 from voicechat.talk.setup import TalkSetup, talk_setup
 from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
@@ -132,8 +135,8 @@ def render(app: AppContext, state: ChatState, *, enabled: bool) -> bool:
     if setup.note:
         st.caption(setup.note)
     if context.state.playing and holder.session is None:
-        holder.attach(
-            TalkSession(
+        try:
+            session = TalkSession(
                 store=app.store,
                 settings=app.settings,
                 setup=setup,
@@ -141,12 +144,16 @@ def render(app: AppContext, state: ChatState, *, enabled: bool) -> bool:
                 output_rate=rate,
                 stall_timeout=STALL_TIMEOUT_SECONDS,
             )
-        )
+        except Refused as exc:  # nothing was said or billed
+            state.notice = ("warning", exc.user_message)
+            _hang_up(call, holder)
+            st.rerun()
+        holder.attach(session)
     call_screen.style()
     if holder.session is None:  # connecting: drawn once (a timed fragment would rerun during the setup)
         _act(call_screen.show(None), call, holder)
     else:
-        _live_view(holder, call)
+        _live_view(holder, call, state)
     return True
 
 
@@ -162,6 +169,7 @@ def _setup(app: AppContext, state: ChatState) -> TalkSetup:
         openai_api_key=state.api_key,
         conversation_id=conversation_id(),
         admit=lambda: admit(app, "voice"),
+        quota=app.quotas.for_call(app.user, client_address=app.client_address),
     )
 
 
@@ -221,11 +229,15 @@ def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]
 
 
 @st.fragment(run_every=0.4)
-def _live_view(holder: SessionHolder, call: Call) -> None:
+def _live_view(holder: SessionHolder, call: Call, state: ChatState) -> None:
     session = holder.session
     snap = session.snapshot() if session is not None else None
     if snap is not None and snap.conversation_id and snap.conversation_id != conversation_id():
         open_conversation(snap.conversation_id)  # a new conversation: the URL (and a reload) reopens it
+    if snap is not None and snap.state == "stopped" and snap.error:  # it ended by itself, and says why
+        state.notice = ("warning", snap.error)
+        _hang_up(call, holder)
+        st.rerun(scope="app")
     _act(call_screen.show(snap), call, holder)
 
 

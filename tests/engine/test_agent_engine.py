@@ -225,7 +225,7 @@ def test_a_client_tool_call_is_run_here_and_answered(
     fake_elevenlabs.agent.tool_calls = [("current_time", {}), ("no_such_tool", {})]
     session, _ = session_factory()
     connected(session, fake_elevenlabs)
-    assert "- My desk is on the third floor" in str(fake_elevenlabs.agent.connections[0].initiation)
+    assert '- "My desk is on the third floor"' in str(fake_elevenlabs.agent.connections[0].initiation)
     feed(session, question)
     snap = wait_for(session, lambda s: s.turns == 1 and s.state == "listening")
 

@@ -7,6 +7,13 @@ to the engine (``engine``), which decides the turns and reports events. Each eve
 the page shows) and to the recorder (what is stored); the recorder's writes run on the session's storage
 lane (``Lane``: in order, on threads every call shares); blocking provider calls run in the loop's
 executor. The page reads ``snapshot()``, an immutable copy.
+
+Limits: the call is admitted before anything is built (``CallQuota.begin``: the budget, one voice turn, a
+slot among the person's open calls), so a refused call speaks no greeting and bills nothing. While it runs,
+``CallLimits`` says when to renew that slot, when to warn that the call nears its longest length and end it
+there, and, for engines billed by the minute, when to check the budget again. Browser frames faster than
+``MAX_AUDIO_SPEED`` times real time are dropped (``FrameGate``), and the audio loop holds a bounded number
+of each call's frames; dropped frames are counted in the log, never their content.
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from voicechat import defaults
 from voicechat.audio.vad import SileroVAD, SpeechProbability
 from voicechat.config import Settings
+from voicechat.errors import Refused
 from voicechat.storage.store import Store
 from voicechat.talk.engine import EngineHost
-from voicechat.talk.events import TalkEvent
+from voicechat.talk.events import EngineError, TalkEvent, UsageMeasured
 from voicechat.talk.recorder import TurnRecorder
 from voicechat.talk.runtime.audio_loop import AudioLoop, shared_audio_loop
+from voicechat.talk.runtime.call_limits import CallDue, CallLimits
+from voicechat.talk.runtime.frame_gate import FrameGate
 from voicechat.talk.runtime.intake import FrameIntake
 from voicechat.talk.runtime.playback import AudioOutput, PlaybackMeter
 from voicechat.talk.runtime.user_audio import UserAudioTape
@@ -38,6 +49,9 @@ from voicechat.talk.view import TalkSnapshot, TalkView
 from voicechat.turns.text import ChatService
 
 log = logging.getLogger(__name__)
+ENDING_SOON = "This call ends in {left}: calls last at most {minutes} minutes."
+ENDED_AT_LIMIT = "The call ended: calls last at most {minutes} minutes. Start a new one to go on talking."
+ENDED_ON_BUDGET = "The call ended. {reason}"
 
 
 class TalkSession:
@@ -60,7 +74,42 @@ class TalkSession:
         by itself when no audio arrives for that long (a closed tab sends nothing, while an open call sends
         frames even in silence); None for callers that feed audio in bursts. ``clock``: monotonic seconds; a
         clock with a ``speed`` attribute (its seconds per real second) lets tests play replies faster.
-        ``audio_loop``: the process's shared one by default."""
+        ``audio_loop``: the process's shared one by default.
+
+        Raises ``Refused`` when ``setup.quota`` does not admit the call (then nothing has started)."""
+        self._quota = setup.quota
+        if self._quota is not None:
+            self._quota.begin()  # before anything is built: a refused call greets nobody, bills nothing
+        try:
+            self._start(
+                store=store,
+                settings=settings,
+                setup=setup,
+                output=output,
+                output_rate=output_rate,
+                vad=vad,
+                clock=clock,
+                stall_timeout=stall_timeout,
+                audio_loop=audio_loop,
+            )
+        except BaseException:
+            if self._quota is not None:
+                self._quota.end()
+            raise
+
+    def _start(  # the constructor's arguments, once the call is admitted
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        setup: TalkSetup,
+        output: AudioOutput,
+        output_rate: int | None,
+        vad: SpeechProbability | None,
+        clock: Callable[[], float],
+        stall_timeout: float | None,
+        audio_loop: AudioLoop | None,
+    ) -> None:
         spec = setup.engine
         self._clock = clock
         self._meter = PlaybackMeter(
@@ -122,6 +171,18 @@ class TalkSession:
         self._stall_timeout = stall_timeout
         self._lags: deque[float] = deque(maxlen=3000)  # ms from a frame's arrival to its processing done
         self._last_audio = clock()
+        self._gate = FrameGate(now=self._last_audio)
+        self._overflow = 0  # frames the audio loop's inbox had no room for
+        self._max_minutes = settings.max_call_minutes
+        self._price_per_minute = setup.price_per_minute
+        self._started_at = self._last_audio
+        self._billed_usd = 0.0  # what this call's usage events priced so far
+        self._checks: set[asyncio.Future[None]] = set()
+        self._limits = CallLimits(
+            started=self._last_audio,
+            max_seconds=settings.max_call_minutes * 60,
+            budget_every=defaults.CALL_BUDGET_CHECK_SECONDS if setup.price_per_minute else None,
+        )
         if stall_timeout is not None:
             self._loop.call(self._watch)
         self._loop.call(self._engine.start)
@@ -129,12 +190,31 @@ class TalkSession:
     # Called from other threads ---------------------------------------------------------------------------
 
     def push_frame(self, frame: av.AudioFrame) -> None:
-        """A browser audio frame (any rate and layout); only queued, processed on the audio loop."""
-        self._audio.deliver(self, frame, self._clock())
+        """A browser audio frame (any rate and layout); only queued, processed on the audio loop. Dropped
+        when frames come faster than real time allows (``FrameGate``) or the call's inbox is full."""
+        now = self._clock()
+        seconds = frame.samples / frame.sample_rate if frame.sample_rate else 0.0
+        if not self._gate.admit(seconds, now):
+            if self._gate.dropped == 1:
+                log.warning("talk session: audio arrives faster than real time; dropping the excess")
+            return
+        self._queue(frame, now)
 
     def push_pcm(self, pcm: bytes) -> None:
-        """16 kHz mono 16-bit PCM (tests, benchmarks); only queued, processed on the audio loop."""
-        self._audio.deliver(self, pcm, self._clock())
+        """16 kHz mono 16-bit PCM (tests, benchmarks: in bursts, so not held to real time); only queued,
+        processed on the audio loop (dropped when the call's inbox is full)."""
+        self._queue(pcm, self._clock())
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames dropped so far: faster than real time, or no room in the audio loop's inbox."""
+        return self._gate.dropped + self._overflow
+
+    def _queue(self, item: object, now: float) -> None:
+        if not self._audio.deliver(self, item, now):
+            self._overflow += 1  # one writer per call (its audio thread); a lost count is no harm
+            if self._overflow == 1:
+                log.warning("talk session: the audio loop is behind; dropping this call's newest frames")
 
     def flush(self, timeout: float = 10.0) -> None:
         """Return once the audio loop has processed every frame pushed so far (a drain of them is queued
@@ -174,8 +254,16 @@ class TalkSession:
                 with contextlib.suppress(Exception):
                     self._loop.submit(asyncio.sleep(0)).result(timeout=5)  # ...and is shown now
             self._view.stop()
+            if self._quota is not None:
+                try:
+                    self._quota.end()
+                except Exception as exc:  # its slot lapses by itself
+                    log.warning("talk session: the call's slot was not freed: %s", type(exc).__name__)
         log.info(
-            "talk session stopped engine=%s turns=%d", self._view.snapshot().engine, self.snapshot().turns
+            "talk session stopped engine=%s turns=%d dropped_frames=%d",
+            self._view.snapshot().engine,
+            self.snapshot().turns,
+            self.dropped_frames,
         )
 
     # On the session's loop -----------------------------------------------------------------------------
@@ -189,8 +277,53 @@ class TalkSession:
             self._recorder.finish()
 
     def _emit(self, event: TalkEvent) -> None:
+        if isinstance(event, UsageMeasured):
+            self._billed_usd += event.usage.cost_usd
         self._view.apply(event)
         self._recorder.record(event)
+
+    def _keep_within_limits(self, now: float) -> None:
+        """Do what the call's limits say is due at clock time ``now``."""
+        for due in self._limits.due(now):
+            self._do(due, now)
+
+    def _do(self, due: CallDue, now: float) -> None:
+        quota = self._quota
+        if self._stopping:
+            return
+        if due == "warn":
+            self._emit(EngineError(ending_soon(self._max_minutes)))
+        elif due == "end":
+            log.info("talk session: the call reached its longest length, stopping")
+            self._end(ENDED_AT_LIMIT.format(minutes=f"{self._max_minutes:g}"))
+        elif due == "renew" and quota is not None:
+            self._off_loop(quota.renew)
+        elif due == "budget" and quota is not None and self._price_per_minute is not None:
+            unbilled = self._price_per_minute * (now - self._started_at) / 60 - self._billed_usd
+            self._off_loop(lambda: quota.check_budget(pending_usd=max(0.0, unbilled)))
+
+    def _off_loop(self, check: Callable[[], None]) -> None:
+        """Run a blocking limit check in the loop's executor; a refusal ends the call with its reason."""
+        future = self._loop.loop.run_in_executor(None, check)
+        self._checks.add(future)
+        future.add_done_callback(self._checked)
+
+    def _checked(self, future: asyncio.Future[None]) -> None:
+        self._checks.discard(future)
+        exc = future.exception()
+        if isinstance(exc, Refused):
+            log.info("talk session: refused mid-call reason=%s, stopping", exc.reason)
+            self._end(ENDED_ON_BUDGET.format(reason=exc.user_message))
+        elif exc is not None:
+            log.warning("talk session: a limit check failed: %s", type(exc).__name__)
+
+    def _end(self, message: str) -> None:
+        """Say why, then stop the call (off the loop: stopping waits on it)."""
+        if self._stopping:
+            return
+        self._emit(EngineError(message))
+        self._stopping = True  # audio from now on is not heard
+        threading.Thread(target=self.stop, name="talk-stop", daemon=True).start()
 
     def take(self, pcm: bytes, arrived: float) -> bytes | None:
         """A frame's 16 kHz PCM, written to the tape; what the engine hears of it (silence while the user
@@ -198,6 +331,7 @@ class TalkSession:
         if self._stopping:
             return None
         self._last_audio = arrived
+        self._keep_within_limits(arrived)
         if self._view.muted:
             pcm = bytes(len(pcm))
         self._tape.write(pcm, arrived)
@@ -216,8 +350,15 @@ class TalkSession:
 
     def _watch(self) -> None:
         assert self._stall_timeout is not None
+        self._keep_within_limits(self._clock())
         if self._clock() - self._last_audio > self._stall_timeout:
             log.info("talk session: no audio for %.0f s, stopping", self._stall_timeout)
             threading.Thread(target=self.stop, name="talk-stop", daemon=True).start()
         elif not self._stopping:
             self._loop.loop.call_later(1.0, self._watch)
+
+
+def ending_soon(max_minutes: float, warn_before: float = defaults.CALL_END_WARNING_SECONDS) -> str:
+    """The warning a call shows ``warn_before`` seconds before its longest length."""
+    left = "a minute" if warn_before == 60 else f"{warn_before:g} seconds"
+    return ENDING_SOON.format(left=left, minutes=f"{max_minutes:g}")

@@ -8,8 +8,10 @@ from datetime import date
 
 from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
+from voicechat.quotas import CallQuota
 from voicechat.talk.engine import EngineSpec
 from voicechat.talk.registry import FALLBACK, SpecRequest, engine_offers, engine_spec
+from voicechat.talk.speech_to_speech.elevenlabs_agent import AgentSpec
 from voicechat.turns.text import TurnOptions
 
 
@@ -25,6 +27,8 @@ class TalkSetup:
     greeting: str = ""  # spoken when the session starts (not stored: it is not part of the conversation)
     note: str | None = None  # why the chosen engine was replaced, for the page
     admit: Callable[[], None] | None = None  # rate limits and budget, checked at each user turn
+    quota: CallQuota | None = None  # the call's own limits: admitted at start, open calls, budget
+    price_per_minute: float | None = None  # engines billed by call time (the ElevenLabs agent)
 
 
 def talk_setup(
@@ -37,6 +41,7 @@ def talk_setup(
     openai_api_key: str | None = None,
     conversation_id: str | None = None,
     admit: Callable[[], None] | None = None,
+    quota: CallQuota | None = None,
 ) -> TalkSetup:
     """The engine this user chose, if this deployment offers it (else the fallback one, with a note why).
 
@@ -56,13 +61,16 @@ def talk_setup(
         today=today,
         openai_api_key=openai_api_key,
     )
+    spec = engine_spec(chosen, request)
     return TalkSetup(
         user=user,
         options=options,
-        engine=engine_spec(chosen, request),
+        engine=spec,
         barge_in=preferences.barge_in,
         conversation_id=conversation_id,
         greeting=preferences.greeting,
         note=note,
         admit=admit,
+        quota=quota,
+        price_per_minute=spec.price_per_minute if isinstance(spec, AgentSpec) else None,
     )

@@ -1,13 +1,14 @@
 """The process's audio loop: every call of the process on one event loop, their audio handled in batches.
 
-Audio callbacks (aiortc's thread, tests, benchmarks) only append a frame to the inbox; the first frame after
-a drain posts one drain to the loop. A drain takes everything that arrived meanwhile, from every call: all
-the frames are resampled together (``intake``) and taped, the windows every call's voice detector will score
-are scored in one Silero inference per round (``score_batch``), then each call's engine hears its audio. An
-idle machine drains each frame at once; a busy one drains many calls' frames with one wake-up and a few
-inferences, instead of one thread, one wake-up and one inference per call per window. Blocking provider
-calls run on the loop's executor, sized for every call's streams at once; storage writes on a few threads
-shared by every call's ``Lane``.
+Audio callbacks (aiortc's thread, tests, benchmarks) only append a frame to the inbox; the first frame after a
+drain posts one drain to the loop. The inbox holds at most ``CALL_INBOX_FRAMES`` of each call (a stalled loop
+or a flood cannot grow it without end): a call's frames beyond that are dropped. A drain takes everything that
+arrived meanwhile, from every call: all the frames are resampled together (``intake``) and taped, the windows
+every call's voice detector will score are scored in one Silero inference per round (``score_batch``), then
+each call's engine hears its audio. An idle machine drains each frame at once; a busy one drains many calls'
+frames with one wake-up and a few inferences, instead of one thread, one wake-up and one inference per call
+per window. Blocking provider calls run on the loop's executor, sized for every call's streams at once;
+storage writes on a few threads shared by every call's ``Lane``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from voicechat import defaults
 from voicechat.audio.vad import SileroVAD, score_batch
 from voicechat.talk.runtime.intake import FrameIntake, to_talk_rate
 from voicechat.talk.runtime.lanes import Lane
@@ -63,7 +65,8 @@ class Listening(Protocol):
 class AudioLoop:
     """One event loop thread for every call of the process, and the inbox their audio comes through."""
 
-    def __init__(self, *, name: str = "talk-audio") -> None:
+    def __init__(self, *, name: str = "talk-audio", call_inbox: int = defaults.CALL_INBOX_FRAMES) -> None:
+        """``call_inbox``: how many frames of one call may wait for a drain."""
         # OpenBLAS keeps a worker thread spinning after each matrix product (the turn model's features): it
         # took 40% of a core from the calls. One thread is faster for these small products anyway.
         threadpool_limits(limits=1, user_api="blas")
@@ -81,23 +84,32 @@ class AudioLoop:
         )
         self._lock = threading.Lock()
         self._inbox: list[tuple[Listening, object, float]] = []
+        self._waiting: dict[int, int] = {}  # frames in the inbox, by id of their call
+        self._call_inbox = call_inbox
         self._posted = False
 
     def lane(self) -> Lane:
         """A new call's storage lane: its writes in order, on the threads the process's calls share."""
         return Lane(self._store_pool)
 
-    def deliver(self, call: Listening, item: object, arrived: float) -> None:
-        """Queue a frame (any thread); it is handled in the next drain, after every frame before it."""
+    def deliver(self, call: Listening, item: object, arrived: float) -> bool:
+        """Queue a frame (any thread); it is handled in the next drain, after every frame before it. False:
+        the call already has ``call_inbox`` frames waiting, and this one is dropped."""
         with self._lock:
+            waiting = self._waiting.get(id(call), 0)
+            if waiting >= self._call_inbox:
+                return False
+            self._waiting[id(call)] = waiting + 1
             self._inbox.append((call, item, arrived))
             post, self._posted = not self._posted, True
         if post:
             self.thread.call(self._drain)
+        return True
 
     def _drain(self) -> None:
         with self._lock:
             items, self._inbox, self._posted = self._inbox, [], False
+            self._waiting.clear()
         converted = _converted([(call.intake, item) for call, item, _ in items])
         frames: list[tuple[Listening, bytes, float]] = []
         for (call, _, arrived), pcm in zip(items, converted, strict=True):
