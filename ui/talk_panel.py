@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -48,7 +49,23 @@ class SessionHolder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.session: TalkSession | None = None
-        self.turn: TurnCredentials | None = None  # this browser's TURN credentials, minted per call
+        self._turn: TurnCredentials | None = None  # TURN credentials for the call being set up or running
+        self._turn_used = False  # a call has used them: the next call gets its own
+
+    def turn_credentials(
+        self, mint: Callable[[], TurnCredentials], *, renew_within: float
+    ) -> TurnCredentials:
+        """The TURN credentials of the call being set up or running: kept while it runs (and across page
+        reruns before it starts), minted anew for every new call, and before they come within
+        ``renew_within`` seconds of expiring."""
+        with self._lock:
+            turn = self._turn
+            if turn is None or (
+                self.session is None and (self._turn_used or turn.expires_at - time.time() < renew_within)
+            ):
+                turn, self._turn_used = mint(), False
+                self._turn = turn
+            return turn
 
     def push_frame(self, frame: av.AudioFrame) -> None:
         """The sink callback: hand the frame over, nothing else."""
@@ -60,6 +77,7 @@ class SessionHolder:
         """Start forwarding frames to ``session``."""
         with self._lock:
             self.session = session
+            self._turn_used = True
 
     def end(self) -> None:
         """Stop the session (its turn's storage completes) on a separate thread; idempotent."""
@@ -208,23 +226,19 @@ def _hang_up(call: Call, holder: SessionHolder) -> None:
 
 
 def _ice_servers(app: AppContext, holder: SessionHolder) -> list[dict[str, Any]]:
-    """The configured STUN servers plus TURN with credentials minted for the next call (kept while a call
-    runs, renewed between calls once half their life is gone); never a long-lived TURN password."""
+    """The configured STUN servers plus TURN with credentials minted for each call (kept while it runs);
+    never a long-lived TURN password."""
     settings = app.settings
     servers = list(settings.ice_servers)
     if settings.turn_urls and settings.turn_secret:
-        credentials = holder.turn
-        if holder.session is None and (
-            credentials is None or credentials.expires_at - time.time() < settings.turn_ttl_seconds / 2
-        ):
-            credentials = holder.turn = mint_turn_credentials(
-                urls=settings.turn_urls,
-                secret=settings.turn_secret,
-                user_id=app.user.id,
-                ttl_seconds=settings.turn_ttl_seconds,
-            )
-        if credentials is not None:
-            servers.append(credentials.ice_server())
+        urls, secret = settings.turn_urls, settings.turn_secret
+        credentials = holder.turn_credentials(
+            lambda: mint_turn_credentials(
+                urls=urls, secret=secret, user_id=app.user.id, ttl_seconds=settings.turn_ttl_seconds
+            ),
+            renew_within=settings.turn_ttl_seconds / 2,
+        )
+        servers.append(credentials.ice_server())
     return servers
 
 

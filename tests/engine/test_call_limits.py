@@ -136,7 +136,7 @@ def test_a_call_over_the_budget_is_refused_before_the_greeting(
 
 
 def test_a_call_warns_a_minute_before_its_longest_length_then_ends(
-    calls: Calls, store: Store, settings: Settings, user: User
+    calls: Calls, store: Store, settings: Settings, user: User, fake_openai: FakeOpenAI
 ) -> None:
     short = replace(settings, max_call_minutes=2)
     quotas, clock = Quotas(short, store), HandClock()
@@ -152,6 +152,13 @@ def test_a_call_warns_a_minute_before_its_longest_length_then_ends(
     warned = session.snapshot()
     assert warned.error == "This call ends in a minute: calls last at most 2 minutes."
     assert warned.state != "stopped"
+    spoken = lambda: [r.body["input"] for r in fake_openai.requests if r.path == "/v1/audio/speech"]  # noqa: E731
+    wait_until(lambda: " ".join(spoken()) == warned.error, timeout=10)  # said too, clause by clause
+    assert not [
+        m
+        for c in store.conversations.list_page(owner_id=user.id).items
+        for m in store.conversations.messages_page(owner_id=user.id, conversation_id=c.id).items
+    ]  # not stored
     clock.advance(60)
     session.push_pcm(FRAME_PCM)
     ended = wait_for(session, lambda s: s.state == "stopped")

@@ -10,7 +10,7 @@ import hmac
 import pytest
 
 from voicechat.config import Settings, SettingsError
-from voicechat.turn_credentials import mint_turn_credentials
+from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
 
 
 def test_credentials_follow_the_turn_rest_scheme_and_expire() -> None:
@@ -48,3 +48,29 @@ def test_static_turn_passwords_are_refused_and_turn_needs_its_secret() -> None:
     )
     assert settings.turn_urls == ("turn:t.example:3478", "turns:t.example:5349")
     assert "turn-shared-secret-7f3a" not in repr(settings)
+
+
+def test_every_call_gets_its_own_credentials_and_keeps_them_while_it_runs() -> None:
+    from ui.talk_panel import SessionHolder
+
+    holder = SessionHolder()
+    minted: list[int] = []
+
+    def mint() -> TurnCredentials:
+        minted.append(len(minted))
+        return mint_turn_credentials(urls=("turn:t",), secret="s", user_id=f"u{len(minted)}", ttl_seconds=600)
+
+    def ask() -> TurnCredentials:
+        return holder.turn_credentials(mint, renew_within=300)
+
+    class Session:
+        def stop(self) -> None:
+            pass
+
+    first = ask()
+    assert ask() == first  # page reruns before the call starts: the same
+    holder.attach(Session())  # type: ignore[arg-type]
+    assert ask() == first  # kept while the call runs
+    holder.end()
+    second = ask()
+    assert second != first and ask() == second and len(minted) == 2  # the next call has its own

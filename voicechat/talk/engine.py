@@ -78,6 +78,11 @@ class TalkEngine(ABC):
     async def close(self) -> None:
         """Stop speaking, end the connection, report the current turn's end (on the loop; idempotent)."""
 
+    def announce(self, text: str) -> None:
+        """Say a notice about the call itself ("this call ends in a minute"), outside the conversation and
+        without cutting a reply (on the loop). An engine that cannot only shows it (the session does)."""
+        return  # the ElevenLabs agent has no "say this" message
+
 
 class EngineSpec(Protocol):
     """How to build an engine for a session, and the audio rate it speaks at (chosen before the call)."""

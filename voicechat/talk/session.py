@@ -292,7 +292,9 @@ class TalkSession:
         if self._stopping:
             return
         if due == "warn":
-            self._emit(EngineError(ending_soon(self._max_minutes)))
+            warning = ending_soon(self._max_minutes)
+            self._emit(EngineError(warning))
+            self._engine.announce(warning)  # spoken where the engine can (not stored)
         elif due == "end":
             log.info("talk session: the call reached its longest length, stopping")
             self._end(ENDED_AT_LIMIT.format(minutes=f"{self._max_minutes:g}"))

@@ -80,12 +80,13 @@ def history_item(message: ContextMessage) -> dict[str, Any]:
     }
 
 
-def greeting_response(greeting: str) -> dict[str, Any]:
-    """An out-of-band response that says the user's greeting (kept out of the conversation's items)."""
+def greeting_response(greeting: str, *, purpose: str = "greeting") -> dict[str, Any]:
+    """An out-of-band response that says the user's greeting, or a notice about the call (``purpose``),
+    word for word (kept out of the conversation's items)."""
     return {
         "conversation": "none",
         "output_modalities": ["audio"],
-        "instructions": f"Say exactly this greeting, word for word, and nothing else: {greeting}",
+        "instructions": f"Say exactly this {purpose}, word for word, and nothing else: {greeting}",
         "input": [],
-        "metadata": {"purpose": "greeting"},
+        "metadata": {"purpose": purpose},
     }

@@ -125,13 +125,14 @@ class CascadedEngine(TalkEngine):
         )
         self.vad_name = self._listener.description
         self._turn: _Turn | None = None
+        self._closed = False
 
     def start(self) -> None:
         """Open the live transcription; say the greeting, if there is one."""
         self._listener.start()
         if self._host.greeting:
             turn = self._turn = _Turn("greeting")
-            turn.task = asyncio.ensure_future(self._greet(turn))
+            turn.task = asyncio.ensure_future(self._say(turn, self._host.greeting))
 
     def vad_windows(self, pcm: bytes) -> tuple[SileroVAD, npt.NDArray[np.float32]] | None:
         """See ``TalkEngine.vad_windows``."""
@@ -141,8 +142,20 @@ class CascadedEngine(TalkEngine):
         """Give the audio to the listener (which calls back at speech and at the end of a turn)."""
         self._listener.hear(pcm, arrived)
 
+    def announce(self, text: str) -> None:
+        """See ``TalkEngine.announce``: said like the greeting, once the reply being spoken has ended."""
+        current = self._turn
+        if self._closed:
+            return
+        if current is not None and current.busy and current.task is not None:
+            current.task.add_done_callback(lambda _: self.announce(text))
+            return
+        turn = self._turn = _Turn("notice")
+        turn.task = asyncio.ensure_future(self._say(turn, text))
+
     async def close(self) -> None:
         """Stop the reply being spoken; the turn reports how it ended before this returns."""
+        self._closed = True
         turn = self._turn
         if turn is not None and turn.busy:
             self._interrupt(turn, onset=None)
@@ -264,16 +277,17 @@ class CascadedEngine(TalkEngine):
             )
         )
 
-    async def _greet(self, turn: _Turn) -> None:
-        """Say the user's greeting (interruptible like any reply); the session listens meanwhile."""
+    async def _say(self, turn: _Turn, text: str) -> None:
+        """Say the greeting or a notice, never stored (interruptible like any reply); the session listens
+        meanwhile."""
         reply = turn.reply = SpokenReply(self._host, self._spec.speaker, turn.key, greeting=True)
-        await reply.run(_once(self._host.greeting))
+        await reply.run(_once(text))
         self._host.emit(
             ReplyDone(
                 reply.key,
                 status="interrupted" if turn.interrupted() else "complete",
                 played_samples=reply.played_samples,
-                text=self._host.greeting,
+                text=text,
                 error=reply.error,
             )
         )

@@ -99,6 +99,15 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._user_said = ""  # the user's last transcript (a confirm-first call runs on their yes)
         self._user_item = ""  # its item: a yes confirms only a call held before it
 
+    def announce(self, text: str) -> None:
+        """See ``TalkEngine.announce``: an out-of-band response says it, outside the conversation."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._greeting_pending = True  # the response it creates is not a turn of the conversation
+        notice = greeting_response(text, purpose="notice")
+        self._spawn(connection.response.create(response=cast(Any, notice)))
+
     async def _converse(self) -> None:
         spec = self._spec
         entered: Any = None
