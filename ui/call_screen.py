@@ -12,7 +12,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from ui.tool_steps import label
-from voicechat.rendering import without_remote_images
+from voicechat.rendering import escape_markdown, without_remote_images
 from voicechat.talk.call_status import call_status, call_time
 from voicechat.talk.view import TalkSnapshot
 
@@ -96,6 +96,13 @@ def _captions(snap: TalkSnapshot | None) -> None:
                 st.caption("✋ interrupted - kept as far as you heard it")
     if snap.tool:
         st.caption(f":material/build: Using {label(snap.tool)}…")
+    if snap.held is not None:  # what a spoken yes will run, exactly, whatever the model's question said
+        held = snap.held
+        st.caption(
+            f":material/help: Waiting for your yes: **{label(held.name)}** from "
+            f"{escape_markdown(held.source)}, with these arguments (say yes or no):"
+        )
+        st.code(held.arguments or "{}", language="json", wrap_lines=True)
     if snap.error:
         st.warning(snap.error)
 

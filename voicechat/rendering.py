@@ -23,7 +23,9 @@ IMAGE_LABEL = "Image: "
 _MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()#+-.!<>|~:$&=@")
 # A fenced code block shows tags as text already; everywhere else (inline code too: its edges are easy to
 # fake with escaped backticks) "<" opening a tag, comment or declaration is what a viewer renders as HTML.
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})([^\n]*)\n", re.MULTILINE)
+# Only a fence at the line's start is taken as one: an indented one may belong to a list item that the next
+# unindented line ends, closing the code block early (and a tag after it would render).
+_FENCE = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n", re.MULTILINE)
 _TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")
 # A cell that a spreadsheet would run as a formula (OWASP's list: = + - @, tab and carriage return).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

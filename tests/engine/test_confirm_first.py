@@ -20,7 +20,7 @@ from voicechat.providers.openai.client import make_client
 from voicechat.providers.openai.llm import OpenAIChat
 from voicechat.storage.database import parse_id
 from voicechat.storage.store import Store
-from voicechat.turns.held_answer import ASK_AGAIN
+from voicechat.turns.held_answer import ASK_AGAIN, heard_in_call
 from voicechat.turns.text import ChatService, TextTurn
 
 OPEN = "board__open_ticket"
@@ -217,7 +217,7 @@ def test_another_users_yes_cannot_run_a_held_call(
     assert mcp_board.opened[opened:] == []
 
 
-def test_a_speech_to_speech_models_repeated_call_runs_only_on_a_later_clear_yes_with_the_same_arguments(
+def test_a_speech_to_speech_models_repeated_call_runs_only_on_the_next_utterances_clear_yes(
     service: ChatService,
     store: Store,
     user: User,
@@ -228,6 +228,11 @@ def test_a_speech_to_speech_models_repeated_call_runs_only_on_a_later_clear_yes_
     opened = len(mcp_board.opened)
     conversation = store.conversations.create(owner_id=user.id, title="call", model="gpt-6-luna")
 
+    def heard(said: str, utterance: str) -> None:  # as the engines report each transcript
+        heard_in_call(
+            store, owner_id=user.id, conversation_id=conversation.id, said=said, utterance=utterance
+        )
+
     def call(said: str, utterance: str, title: str) -> str:
         box = service.toolbox(
             user=user, conversation_id=conversation.id, options=OPTIONS, said=said, turn_id=utterance
@@ -237,9 +242,32 @@ def test_a_speech_to_speech_models_repeated_call_runs_only_on_a_later_clear_yes_
 
     assert call("Open a ticket for the outage", "u1", "Outage") == "awaiting_confirmation"
     assert call("Yes, go ahead.", "u1", "Outage") == "awaiting_confirmation"  # the same utterance: stale
+    heard("Yes, go ahead.", "u2")
     assert call("Yes, go ahead.", "u2", "Other") == "awaiting_confirmation"  # other arguments: held anew
+    heard("Of course not", "u3")  # drops it
     assert call("Of course not", "u3", "Other") == "awaiting_confirmation"
+    heard("Sure, what's the weather?", "u4")  # a new question drops it
+    assert call("Yes, go ahead.", "u4", "Other") == "awaiting_confirmation"
+    heard("Yes.", "u5")
+    heard("Yes, go ahead.", "u6")  # a later yes: the hold was answered by u5, whose reply did not run it
+    assert call("Yes, go ahead.", "u6", "Other") == "awaiting_confirmation"
     assert mcp_board.opened[opened:] == []
-    assert call("Yes, go ahead.", "u4", "Other") == "ok"
-    assert call("Yes, go ahead.", "u4", "Other") == "awaiting_confirmation"  # once
+    heard("Yes, go ahead.", "u7")
+    assert call("Yes, go ahead.", "u7", "Other") == "ok"
+    assert call("Yes, go ahead.", "u7", "Other") == "awaiting_confirmation"  # once: asked anew
     assert mcp_board.opened[opened:] == ["Other"]
+
+
+def test_regenerate_holds_any_call_that_changes_something(
+    service: ChatService, store: Store, user: User, llm: OpenAIChat, fake_openai: FakeOpenAI
+) -> None:
+    # remember runs at once in a turn (it is not confirm-first), but answering again must not repeat it.
+    fact = {"fact": "I take my coffee black"}
+    fake_openai.script_chat(ChatScript(tool_calls=(("remember", fact),)))
+    turn = ask(service, user, llm, "Remember that I take my coffee black")
+    store.users.forget(user.id, "coffee")
+    fake_openai.script_chat(ChatScript(tool_calls=(("remember", fact),)))
+    again = service.regenerate(user=user, conversation_id=turn.conversation.id, options=OPTIONS, llm=llm)
+    "".join(again.stream_reply())
+    assert store.users.memory(user.id) == []
+    assert again.reply is not None and [s.status for s in again.reply.tool_steps] == ["awaiting_confirmation"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -17,10 +19,33 @@ from aioice import stun
 from aioice.turn import TurnClientUdpProtocol
 
 from tests.fakes.servers import ServerUnavailable, free_port
-from voicechat.turn_credentials import mint_turn_credentials
+from voicechat.turn_credentials import TurnCredentials, mint_turn_credentials
 
 COMPOSE = Path(__file__).parents[2] / "deploy" / "compose.yaml"
 FIRST_CHANNEL = 0x4000  # TURN channel numbers start here (RFC 8656)
+
+
+RELAY_PORTS = 100  # relay ports each test server has to itself
+
+
+def free_udp_range(size: int) -> int:
+    """The first of ``size`` consecutive UDP ports on 127.0.0.1 that are free now."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(20_000, 60_000 - size)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(first, first + size):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise ServerUnavailable(f"no {size} free UDP ports in a row")
 
 
 def deployment_flags() -> list[str]:
@@ -39,6 +64,9 @@ class TurnServer:
 
     def __init__(self, secret: str, *, allowed_peers: Sequence[str] = ()) -> None:
         self.port = free_port()
+        # Relay ports of its own: two servers at once (another test run, or workers) sharing one range
+        # took each other's ports, and an allocation failed.
+        self._relays = free_udp_range(RELAY_PORTS)
         self.secret = secret
         self.allowed_peers = tuple(allowed_peers)
         self._home = Path(tempfile.mkdtemp(prefix="coturn-"))
@@ -61,7 +89,8 @@ class TurnServer:
         command = [
             binary, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", f"--listening-port={self.port}",
             f"--static-auth-secret={self.secret}", "--realm=voicechat.test", "--no-tls", "--no-dtls",
-            "--min-port=40000", "--max-port=40999", f"--log-file={self._log}", "--simple-log", "--verbose",
+            f"--min-port={self._relays}", f"--max-port={self._relays + RELAY_PORTS - 1}",
+            f"--log-file={self._log}", "--simple-log", "--verbose",
             f"--pidfile={self._home / 'turn.pid'}", *deployment_flags(), *allowances,
         ]  # fmt: skip
         self._process = subprocess.Popen(
@@ -89,11 +118,18 @@ class TurnServer:
 
 
 async def allocate(
-    port: int, secret: str, *, user_id: str = "5f0c" * 6, host: str = "127.0.0.1"
+    port: int,
+    secret: str,
+    *,
+    user_id: str = "5f0c" * 6,
+    host: str = "127.0.0.1",
+    credentials: TurnCredentials | None = None,
 ) -> tuple[asyncio.BaseTransport, TurnClientUdpProtocol]:
-    """A UDP relay on the TURN server at ``host:port``, with credentials minted as the app mints them."""
+    """A UDP relay on the TURN server at ``host:port``, with ``credentials`` or ones minted as the app mints
+    them (their username holds the expiry second: minted again a second later, it is another username)."""
     url = f"turn:{host}:{port}"
-    credentials = mint_turn_credentials(urls=(url,), secret=secret, user_id=user_id, ttl_seconds=600)
+    if credentials is None:
+        credentials = mint_turn_credentials(urls=(url,), secret=secret, user_id=user_id, ttl_seconds=600)
     transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: TurnClientUdpProtocol(
             (host, port),

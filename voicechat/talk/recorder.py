@@ -46,6 +46,7 @@ from voicechat.talk.events import (
 )
 from voicechat.talk.heard import Reply, grow, heard
 from voicechat.tools.runner import ToolBox
+from voicechat.turns.held_answer import heard_in_call
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
 from voicechat.turns.tool_rounds import AheadGate, ToolWatch
 from voicechat.turns.writer import VOICE_TITLE, MessageMeta, TurnWriter
@@ -257,6 +258,11 @@ class TurnRecorder:
         session's set-up) only the tools' descriptions are needed."""
         return self._job(self._toolbox, said, utterance, open_conversation)
 
+    def heard(self, said: str, utterance: str) -> None:
+        """A speech-to-speech engine's user said ``said`` (utterance ``utterance``): it answers a call held
+        for their yes, if one waits (queued in order before the tools of the reply to it)."""
+        self._job(self._heard, said, utterance)
+
     def history(self) -> Future[list[ContextMessage]]:
         """The conversation so far (empty before its first turn), to seed a provider after a reconnect."""
         return self._job(self._history)
@@ -358,6 +364,16 @@ class TurnRecorder:
             turn_id=utterance,
         )
         return box, self._chat.tool_instructions(self._user) if box is not None else ""
+
+    def _heard(self, said: str, utterance: str) -> None:
+        if self._conversation_id is not None:
+            heard_in_call(
+                self._store,
+                owner_id=self._user.id,
+                conversation_id=self._conversation_id,
+                said=said,
+                utterance=utterance,
+            )
 
     def _history(self) -> list[ContextMessage]:
         if self._conversation_id is None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from voicechat.models import Role, TurnMetrics
+from voicechat.models import Role, ToolStep, TurnMetrics
 from voicechat.talk import events
 
 TalkState = Literal["idle", "listening", "thinking", "speaking", "stopped"]
@@ -46,6 +46,7 @@ class TalkSnapshot:
     engine: str = "cascaded"
     connected: bool = True  # the engine's provider connection is up (speech-to-speech engines may lose it)
     tool: str | None = None  # the tool the assistant is using right now
+    held: ToolStep | None = None  # the call waiting for the user's yes, exactly as it would run
     muted: bool = False  # the user muted their microphone: the engine hears silence
     elapsed_s: float = 0.0  # since the call started
 
@@ -123,7 +124,7 @@ class TalkView:
             self._waiting = True
             if event.transcript is not None or not self._shows(event.key):
                 self._caption(event.key, event.transcript or PENDING_TEXT)
-            self._set(state="thinking", error=None)
+            self._set(state="thinking", error=None, held=None)  # the user answered (or moved on)
         elif isinstance(event, events.UserTranscript) and not event.final:
             self._caption(event.key, event.text or "")  # live words while the user speaks ("" takes it away)
         elif isinstance(event, events.UserTranscript):
@@ -160,7 +161,12 @@ class TalkView:
         elif isinstance(event, events.ConversationOpened):
             self._set(conversation_id=event.conversation_id)
         elif isinstance(event, events.ToolActivity):
-            self._set(tool=event.name if event.state == "started" else None)
+            step = event.step
+            waiting = step if step is not None and step.status == "awaiting_confirmation" else None
+            if event.state == "started":
+                self._set(tool=event.name)
+            else:
+                self._set(tool=None, held=waiting)
 
     def _error(self, event: events.EngineError) -> None:
         if event.message is not None:

@@ -118,12 +118,18 @@ class Forget(Tool):
         )
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> str:
-        """See ``Tool.run``."""
-        removed = context.store.users.forget(context.user.id, _text(arguments, "about"))
+        """See ``Tool.run``. Only when the user's own words in this turn ask to forget it."""
+        about = _text(arguments, "about")
+        if not stated_by_user(about, context.user_said, asks=ASKS_TO_FORGET):
+            raise InvalidInput(
+                "Not forgotten: a fact is forgotten only when the user asks for it in their own words in "
+                "this turn."
+            )
+        removed = context.store.users.forget(context.user.id, about)
         return f"Forgot {removed} fact(s)." if removed else "Nothing remembered matches that."
 
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Words a fact about the user may add to what they said ("The user's favourite colour is teal").
 _FRAME = frozenset(
     {
@@ -136,11 +142,33 @@ _FRAME = frozenset(
 STEM = 5  # letters two words must share to count as the same word ("favourite" ~ "favourites")
 
 
-def stated_by_user(fact: str, said: str) -> bool:
-    """Whether the user's words ``said`` state ``fact``: its every content word appears in them."""
-    heard = {w[:STEM] for w in _WORD.findall(said.lower())}
-    content = [w for w in _WORD.findall(fact.lower()) if w not in _FRAME]
-    return bool(content) and all(w[:STEM] in heard for w in content)
+ASKS_TO_KEEP = re.compile(
+    r"\b(remember|memori[sz]e|keep in mind|don'?t forget|note (that|down|this)|make a note"
+    r"|save (that|this))\b",
+    re.IGNORECASE,
+)
+ASKS_TO_FORGET = re.compile(r"\b(forget|delete|remove|erase|drop)\b", re.IGNORECASE)
+_NEGATIONS = frozenset(
+    {"not", "never", "no", "don't", "dont", "doesn't", "isn't", "won't", "can't", "cannot"}
+)
+
+
+def stated_by_user(fact: str, said: str, *, asks: re.Pattern[str] = ASKS_TO_KEEP) -> bool:
+    """Whether the user's words ``said`` ask for it (``asks``) and state ``fact``: its content words appear
+    in them in the same order, and a negation in either is in both (a tool result or a document cannot
+    change what every later conversation is told)."""
+    if not asks.search(said):
+        return False
+    said_words = _WORD.findall(said.lower().replace("\u2019", "'"))
+    fact_words = _WORD.findall(fact.lower().replace("\u2019", "'"))
+    content = [w[:STEM] for w in fact_words if w not in _FRAME]
+    heard = iter(w[:STEM] for w in said_words)
+    in_order = all(word in heard for word in content)  # consumes the iterator: a subsequence
+    return bool(content) and in_order and _negated(said_words) == _negated(fact_words)
+
+
+def _negated(words: list[str]) -> bool:
+    return any(w in _NEGATIONS or w.endswith("n't") for w in words)
 
 
 def built_in_tools() -> list[Tool]:

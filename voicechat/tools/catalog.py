@@ -4,6 +4,7 @@ models that can call tools (the offline model cannot: tools are off there, and t
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 _hubs: dict[tuple[McpServerConfig, ...], McpHub] = {}
 _hubs_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,21 @@ def _all_tools(settings: Settings, switches: dict[str, ToolSwitch], user: User |
             McpTool(hub, info, read_only=_admin_says_read_only(switches.get(info.name)))
             for info in hub.tools(user)
         )
-    return tools
+    return _unique(tools)
+
+
+def _unique(tools: list[Tool]) -> list[Tool]:
+    """``tools`` without the later ones whose name (cleaned and cut for the model) repeats an earlier one's:
+    two tools under one name would share its switches (one's "reads only" or "runs at once" for both)."""
+    seen: set[str] = set()
+    kept: list[Tool] = []
+    for tool in tools:
+        if tool.name in seen:
+            log.warning("tool name taken twice; the later one (from %s) is not offered", tool.source)
+            continue
+        seen.add(tool.name)
+        kept.append(tool)
+    return kept
 
 
 def _admin_says_read_only(switch: ToolSwitch | None) -> bool:

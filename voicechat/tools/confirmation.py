@@ -41,7 +41,8 @@ _HEDGES = frozenset(
         "who", "when", "where", "can", "could", "would", "should", "me", "wrong",
     }
 )  # fmt: skip
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Words in any script (so words of another language are never mistaken for nothing), apostrophes kept.
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
 LONGEST_ANSWER = 8  # words: a longer utterance is a statement or a question, not an answer
 
 

@@ -86,3 +86,14 @@ def settle(store: Store, rounds: ToolRounds | None, answer: HeldAnswer) -> Itera
     rounds.record(outcome)
     yield ChatMessage(role="assistant", content="", tool_calls=(call,))
     yield ChatMessage(role="tool", content=outcome.content, tool_call_id=outcome.call_id)
+
+
+def heard_in_call(store: Store, *, owner_id: str, conversation_id: str, said: str, utterance: str) -> None:
+    """A speech-to-speech call's user said ``said`` (utterance ``utterance``): the first utterance after a
+    hold answers it. Anything but a clear yes drops it; a yes lets only this utterance's reply run it (the
+    model calls it again, with the same arguments); any later utterance drops it."""
+    held = store.held_calls.waiting(owner_id=owner_id, conversation_id=conversation_id)
+    if held is None or held.turn_id == utterance:
+        return
+    if judge(said) != "yes" or not store.held_calls.answered_by(held, utterance):
+        store.held_calls.drop(owner_id=owner_id, conversation_id=conversation_id)

@@ -129,7 +129,8 @@ class ChatService:
     ) -> TextTurn:
         """The turn answering ``message`` (already stored), given the context loaded before it was added;
         ``handover`` as for ``TextTurn``, ``watch`` hears about its tools; ``pressed``/``seen`` as for
-        ``begin_text_turn``; without ``settles`` a held call is left alone (regenerate dropped it)."""
+        ``begin_text_turn``; without ``settles`` (regenerate, which dropped any held call) nothing held is
+        settled and a call that changes anything is held."""
         context = self._store.context.extend(conversation.id, context, _context_of(message))
         turn_id = uuid.uuid4().hex
         held = (
@@ -155,7 +156,9 @@ class ChatService:
             options=options,
             llm=llm,
             handover=handover,
-            tools=self._tools(user, conversation.id, options, message.content, turn_id, watch=watch),
+            tools=self._tools(
+                user, conversation.id, options, message.content, turn_id, watch=watch, again=not settles
+            ),
             held=held,
         )
 
@@ -237,7 +240,10 @@ class ChatService:
         *,
         watch: ToolWatch | None,
         gate: AheadGate | None = None,
+        again: bool = False,
     ) -> ToolRounds | None:
+        """The tools of a turn; ``again`` (regenerate): a call that changes anything is held for the
+        user's yes, so answering again never repeats what the first answer did."""
         box = self.toolbox(
             user=user,
             conversation_id=conversation_id,
@@ -246,6 +252,9 @@ class ChatService:
             turn_id=turn_id,
             confirm_by_call=False,
         )
+        if box is not None and again:
+            changing = frozenset(tool.name for tool in box.tools if not tool.read_only)
+            box = replace(box, confirm_first=box.confirm_first | changing)
         return None if box is None else ToolRounds(box, watch or ToolWatch(), gate)
 
     def answer(

@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,7 +231,8 @@ class ElevenLabsAgentEngine(ConnectedEngine):
         self._user_turns += 1
         ended_at = self._ended_at = host.tape.last_offset
         decided = round((host.clock() - ended_at) * 1000, 1) if ended_at is not None else None
-        key = self._user_key = f"user-{next(self._keys)}"
+        key = self._user_key = f"user-{next(self._keys)}-{uuid.uuid4().hex[:8]}"  # unique across connections
+        self._tools.heard(text, key)
         host.emit(UserSpeechStopped(key, pcm, ended_at=ended_at, end_of_turn_ms=decided, transcript=text))
         self._admit_turn()
 

@@ -97,15 +97,14 @@ class OpenAIRealtimeEngine(ConnectedEngine):
             None  # a reply whose calls run; the next response continues it
         )
         self._user_said = ""  # the user's last transcript (a confirm-first call runs on their yes)
-        self._user_item = ""  # its item: a yes confirms only a call held before it
+        self._user_item = ""  # the newest utterance's item: a yes confirms only a call held before it
 
     def announce(self, text: str) -> None:
         """See ``TalkEngine.announce``: an out-of-band response says it, outside the conversation."""
         connection = self._connection
         if connection is None:
             return
-        self._greeting_pending = True  # the response it creates is not a turn of the conversation
-        notice = greeting_response(text, purpose="notice")
+        notice = greeting_response(text, purpose="notice")  # known by its metadata when it is created
         self._spawn(connection.response.create(response=cast(Any, notice)))
 
     async def _converse(self) -> None:
@@ -203,14 +202,19 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         ended_at = host.tape.arrival_of(max(self._base, end - 1))
         decided = round((host.clock() - ended_at) * 1000, 1) if ended_at is not None else None
         self._ended_at, self._speech_start = ended_at, None
+        # The newest utterance, transcribed or not: tools called from now on are called in its turn, and
+        # until its own transcript comes the user has said nothing a held call could take as a yes.
+        self._user_item, self._user_said = event.item_id, ""
         host.emit(UserSpeechStopped(event.item_id, pcm, ended_at=ended_at, end_of_turn_ms=decided))
         self._admit_turn()
         self._pending[event.item_id] = len(pcm) / 2 / TALK_RATE
 
     def _transcribed(self, event: Any) -> None:
-        self._user_said = (event.transcript or "").strip()
-        self._user_item = event.item_id
-        self._fill_in(event.item_id, self._user_said, None)
+        said = (event.transcript or "").strip()
+        if event.item_id == self._user_item:  # a late transcript of an earlier utterance is not "the last"
+            self._user_said = said
+            self._tools.heard(said, event.item_id)
+        self._fill_in(event.item_id, said, None)
 
     def _not_transcribed(self, event: Any) -> None:
         self._fill_in(event.item_id, None, "The voice engine could not transcribe this.")
@@ -233,11 +237,18 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._host.emit(UsageMeasured(usage))
 
     def _response_created(self, event: Any) -> None:
-        carried, self._awaiting_tools = self._awaiting_tools, None
-        if carried is not None and not carried.finished and self._reply is carried:
+        purpose = _purpose(event.response)
+        carried = self._awaiting_tools
+        if purpose is None and carried is not None and not carried.finished and self._reply is carried:
+            self._awaiting_tools = None
             self._continues[event.response.id] = carried.key  # the answer after its tools: the same reply
             return
-        greeting, self._greeting_pending = self._greeting_pending, False
+        if purpose is not None:  # our own out-of-band response: the greeting or a notice, never a turn
+            greeting = True
+            self._greeting_pending = self._greeting_pending and purpose != "greeting"
+        else:
+            self._awaiting_tools = None
+            greeting, self._greeting_pending = self._greeting_pending, False
         self._begin_reply(event.response.id, greeting=greeting, ended_at=None if greeting else self._ended_at)
 
     def _output_item(self, event: Any) -> None:
@@ -353,3 +364,10 @@ _HANDLERS: dict[str, Callable[[OpenAIRealtimeEngine, Any], None]] = {
 # Read as the SDK's types: the handled events but the flat ones that come many times a second per reply.
 STREAMED_EVENTS = {"response.output_audio.delta", "response.output_audio_transcript.delta"}
 TYPED_EVENTS = frozenset(_HANDLERS) - STREAMED_EVENTS
+
+
+def _purpose(response: Any) -> str | None:
+    """The ``metadata.purpose`` of a response we asked for out of band (greeting, notice), if any."""
+    metadata = getattr(response, "metadata", None)
+    purpose = metadata.get("purpose") if isinstance(metadata, dict) else getattr(metadata, "purpose", None)
+    return purpose if isinstance(purpose, str) else None

@@ -32,6 +32,11 @@ class EngineTools:
         )
         self.specs = box.specs if box is not None else ()
 
+    def heard(self, said: str, utterance: str) -> None:
+        """The user said ``said`` in utterance ``utterance``: it answers a held call, if one waits (anything
+        but a clear yes drops it)."""
+        self._host.recorder.heard(said, utterance)
+
     async def run(
         self, key: str, calls: list[ToolCall], said: str, utterance: str
     ) -> list[ToolOutcome | str]:
