@@ -15,6 +15,7 @@ import pytest
 from tests.engine.conftest import TalkSessions
 from tests.engine.live_helpers import RecordingOutput, feed, pcm16k, stored, wait_for, wait_until
 from tests.fakes.audio_samples import silence_pcm
+from tests.fakes.mcp_server import McpBoard
 from tests.fakes.openai_server import FakeOpenAI
 from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
@@ -311,3 +312,37 @@ def test_a_function_call_runs_its_tool_and_the_answer_uses_the_result(
     # The function call's response and the answer are one turn, billed as two responses.
     realtime = [e for e in events if e.kind == "realtime"]
     assert len(realtime) == 2 and sum(e.turn for e in realtime) == 1
+
+
+def test_a_confirm_first_call_runs_once_on_the_next_utterances_yes_and_never_on_a_no(
+    session_factory: Factory,
+    settings: Settings,
+    store: Store,
+    user: User,
+    fake_openai: FakeOpenAI,
+    mcp_board: McpBoard,
+    question: bytes,
+) -> None:
+    from dataclasses import replace
+
+    board = replace(settings, mcp_servers=Settings.from_mapping(mcp_board.settings()).mcp_servers)
+    opened = len(mcp_board.opened)
+    ticket = [("board__open_ticket", {"title": "Pager storm"})]
+    # The model calls it at every turn: held, then (after "No.") held anew, then run on the next yes.
+    fake_openai.realtime.transcripts = ["Open a ticket about the pager storm.", "No.", "Yes, go ahead."]
+    fake_openai.realtime.tool_calls = [ticket, ticket, ticket]
+    session, _ = session_factory(settings_=board)
+    connected(session, fake_openai)
+    for turn in (1, 2):
+        feed(session, question)
+        wait_for(session, lambda s, turn=turn: s.turns == turn and s.state == "listening")
+    assert mcp_board.opened[opened:] == []
+    feed(session, question)
+    snap = wait_for(session, lambda s: s.turns == 3 and s.state == "listening")
+    assert mcp_board.opened[opened:] == ["Pager storm"]
+    replies = [m for m in stored(store, user, snap.conversation_id) if m.role == "assistant"]
+    assert [[s.status for s in r.tool_steps] for r in replies] == [
+        ["awaiting_confirmation"],
+        ["awaiting_confirmation"],
+        ["ok"],
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from voicechat.usage import Usage, chat_cost, transcription_cost
 from voicechat.voices import OPENAI_AUDIO_RATE, TALK_RATE
 
 log = logging.getLogger(__name__)
+TRANSCRIPT_WAIT_SECONDS = 3.0  # how long a tool call waits for its utterance's transcript, at most
 PRE_ROLL_SAMPLES = ms_to_samples(300)
 # OpenAI's advice for voice agents: a short preamble before a tool call, so the caller is not left in silence.
 PREAMBLE = (
@@ -98,6 +100,7 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         )
         self._user_said = ""  # the user's last transcript (a confirm-first call runs on their yes)
         self._user_item = ""  # the newest utterance's item: a yes confirms only a call held before it
+        self._transcripts: dict[str, asyncio.Event] = {}  # transcripts a tool call waits for, by item
 
     def announce(self, text: str) -> None:
         """See ``TalkEngine.announce``: an out-of-band response says it, outside the conversation."""
@@ -220,6 +223,8 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         self._fill_in(event.item_id, None, "The voice engine could not transcribe this.")
 
     def _fill_in(self, item_id: str, text: str | None, error: str | None) -> None:
+        if (heard := self._transcripts.pop(item_id, None)) is not None:
+            heard.set()
         seconds = self._pending.pop(item_id, None)
         if seconds is None:
             return
@@ -266,8 +271,16 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         return reply.key == self._continues.get(response_id, response_id)
 
     async def _answer_calls(self, reply: Speaking, calls: list[ToolCall]) -> None:
-        """Run the calls, send their outputs, and ask for the answer that uses them."""
-        results = await self._tools.run(reply.key, calls, self._user_said, self._user_item)
+        """Run the calls, send their outputs, and ask for the answer that uses them. The user's words are
+        those of their newest utterance: its transcript can come after the response, so it is awaited
+        (briefly) before a held call could take them as its yes."""
+        utterance = self._user_item
+        if utterance in self._pending:
+            self._transcripts.setdefault(utterance, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._transcripts[utterance].wait(), TRANSCRIPT_WAIT_SECONDS)
+        said = self._user_said if utterance == self._user_item else ""
+        results = await self._tools.run(reply.key, calls, said, utterance)
         connection = self._connection
         if connection is None:
             self._awaiting_tools = None
