@@ -195,6 +195,7 @@ MEMORY_FACT_CHARS = 200
 TOOL_TIMEOUT_SECONDS = 10.0  # one tool call, after which the model is told it timed out
 TOOL_RESULT_CHARS = 4_000  # what the model sees of one result (tool output is untrusted and capped)
 TOOL_SUMMARY_CHARS = 300  # what is stored and shown of one result
+TOOL_CONTEXT_CHARS = 4_000  # earlier turns' tool calls and results sent back as context, at most
 TOOL_ARGUMENTS_CHARS = 1_000  # what is stored and shown of one call's arguments
 TOOL_ROUNDS = 4  # model -> tools -> model rounds in one reply, at most
 TOOL_CONFIRM_SECONDS = 600  # how long a held confirm-first call waits for the user's yes

@@ -128,11 +128,20 @@ class Message:
 
 @dataclass(frozen=True)
 class ContextMessage:
-    """What the model sees of a stored message (also what the hot cache holds)."""
+    """What the model sees of a stored message (also what the hot cache holds): a reply's tool calls and
+    their capped results too, so a later turn can use what a tool said without calling it again."""
 
     id: str
     role: Role
     content: str
+    tool_steps: tuple[ToolStep, ...] = ()
+
+    @staticmethod
+    def of(message: Message) -> ContextMessage:
+        """What the model sees of ``message``."""
+        return ContextMessage(
+            id=message.id, role=message.role, content=message.content, tool_steps=message.tool_steps
+        )
 
 
 @dataclass(frozen=True)

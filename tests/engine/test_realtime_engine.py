@@ -346,3 +346,30 @@ def test_a_confirm_first_call_runs_once_on_the_next_utterances_yes_and_never_on_
         ["awaiting_confirmation"],
         ["ok"],
     ]
+
+
+def test_a_call_on_a_conversation_hears_its_earlier_tool_results(
+    session_factory: Factory, settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.openai_server import ChatScript
+    from voicechat.providers.openai.client import make_client
+    from voicechat.providers.openai.llm import OpenAIChat
+    from voicechat.turns.text import ChatService, TurnOptions
+
+    fake_openai.script_chat(ChatScript(tool_calls=(("current_time", {}),)))
+    turn = ChatService(store=store, settings=settings).begin_text_turn(
+        user=user,
+        conversation_id=None,
+        text="What time is it?",
+        options=TurnOptions(model=settings.chat_model, system_prompt="Be brief."),
+        llm=OpenAIChat(client=make_client(settings)),
+    )
+    "".join(turn.stream_reply())
+    session, _ = session_factory(conversation_id=turn.conversation.id)
+    connected(session, fake_openai)
+    wait_until(lambda: len(fake_openai.realtime.sessions[0].items_created) >= 4)
+    session.stop()
+    items = fake_openai.realtime.sessions[0].items_created
+    assert [i["type"] for i in items[:4]] == ["message", "function_call", "function_call_output", "message"]
+    assert items[1]["name"] == "current_time" and items[1]["call_id"] == items[2]["call_id"]
+    assert "UTC" in json.loads(items[2]["output"])["data"]

@@ -141,3 +141,21 @@ def test_barge_in_still_works_while_a_tool_runs(
     # ... and is billed once it ends (the scripted chat also answers "Stop, never mind." with the tool, so a
     # second call of it may be billed in the same write).
     wait_until(lambda: "board__slow_report" in billed(), timeout=15)
+
+
+def test_a_spoken_follow_up_gets_the_earlier_tool_result_as_context(
+    talk_sessions: TalkSessions, call_settings: Settings, store: Store, user: User, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.transcript = "What is on the incident board?"
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
+    snap, _ = ask(talk_sessions, call_settings, user, "What is on the incident board?")
+    fake_openai.reset_chat()
+    fake_openai.transcript = "Who owns the first one?"
+    fake_openai.script_chat(ChatScript(reply="The payments team.", repeat=True))
+    snap, _ = ask(talk_sessions, call_settings, user, "Who owns the first one?", snap.conversation_id)
+
+    *_, answer = stored(store, user, snap.conversation_id)
+    assert answer.content == "The payments team." and answer.tool_steps == ()
+    messages = fake_openai.chat_requests()[-1].body["messages"]
+    results = [m["content"] for m in messages if m["role"] == "tool"]
+    assert len(results) == 1 and "INC-7" in results[0]  # the earlier result, as context

@@ -260,3 +260,35 @@ def test_a_server_that_refuses_tools_is_asked_again_without_them(
     assert "tools" in first.body and "tools" not in second.body
     ask(service, user, llm, "Again")  # not offered tools again
     assert "tools" not in fake_openai.chat_requests()[-1].body and len(fake_openai.chat_requests()) == 3
+
+
+def test_a_follow_up_gets_the_earlier_tool_result_as_context_and_calls_nothing_again(
+    store: Store,
+    mcp_settings: Settings,
+    user: User,
+    llm: OpenAIChat,
+    fake_openai: FakeOpenAI,
+    mcp_board: McpBoard,
+) -> None:
+    trust_readers(store)
+    service = ChatService(store=store, settings=mcp_settings)
+    fake_openai.script_chat(ChatScript(tool_calls=(("board__list_incidents", {}),)))
+    first = ask(service, user, llm, "What is on the incident board?")
+    fake_openai.reset_chat()
+    follow_up = ask(service, user, llm, "And who owns the first one?", first.conversation.id)
+
+    [request] = fake_openai.chat_requests()  # one call: the model had what it needed
+    messages = request.body["messages"]
+    calls = [m for m in messages if m.get("tool_calls")]
+    results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
+    assert [c["tool_calls"][0]["function"]["name"] for c in calls] == ["board__list_incidents"]
+    assert INCIDENTS[0][:20] in results[0]["data"] and results[0]["tool"] == "board__list_incidents"
+    # In order: the question, the call and its result, the reply, then the follow-up.
+    roles = [m["role"] for m in messages[1:]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+    assert follow_up.reply is not None and follow_up.reply.tool_steps == ()
+    # From the hot cache and from MongoDB alike.
+    store.context.forget(first.conversation.id)
+    fake_openai.reset_chat()
+    ask(service, user, llm, "Thanks", first.conversation.id)
+    assert [m["role"] for m in fake_openai.chat_requests()[0].body["messages"][1:]].count("tool") == 1

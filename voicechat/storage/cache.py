@@ -12,13 +12,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import redis
 
 from voicechat import defaults
-from voicechat.models import ContextMessage
+from voicechat.models import ContextMessage, ToolStep
 from voicechat.storage.outage import OutageTracker
 
 log = logging.getLogger(__name__)
@@ -169,15 +169,17 @@ class RedisContextCache:
 
 
 def _encode(context: CachedContext) -> str:
-    return json.dumps(
-        {"head": context.head_id, "messages": [[m.id, m.role, m.content] for m in context.messages]}
-    )
+    messages = [[m.id, m.role, m.content, [asdict(s) for s in m.tool_steps]] for m in context.messages]
+    return json.dumps({"head": context.head_id, "messages": messages})
 
 
 def _decode(raw: bytes) -> CachedContext | None:
     try:
         data = json.loads(raw)
-        messages = tuple(ContextMessage(id=i, role=r, content=c) for i, r, c in data["messages"])
+        messages = tuple(
+            ContextMessage(id=i, role=r, content=c, tool_steps=tuple(ToolStep(**s) for s in steps))
+            for i, r, c, steps in data["messages"]
+        )
         return CachedContext(head_id=data["head"], messages=messages)
     except (ValueError, KeyError, TypeError):
-        return None  # an entry we cannot read is a miss
+        return None  # an entry we cannot read is a miss (one written before steps were kept, too)

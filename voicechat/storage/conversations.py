@@ -320,14 +320,15 @@ class ConversationRepository:
             lambda db: list(
                 db.messages.find(
                     {"conversation_id": oid, "status": {"$in": ["complete", "interrupted"]}},
-                    {"role": 1, "content": 1},
+                    {"role": 1, "content": 1, "tool_steps": 1},
                 )
                 .sort([("created_at", -1), ("_id", -1)])
                 .limit(limit)
             )
         )
         return [
-            ContextMessage(id=str(d["_id"]), role=d["role"], content=d["content"]) for d in reversed(docs)
+            ContextMessage(id=str(d["_id"]), role=d["role"], content=d["content"], tool_steps=steps_of(d))
+            for d in reversed(docs)
         ]
 
     # Helpers ---------------------------------------------------------------------------------------

@@ -332,4 +332,4 @@ class ChatService:
 
 
 def _context_of(message: Message) -> ContextMessage:
-    return ContextMessage(id=message.id, role=message.role, content=message.content)
+    return ContextMessage.of(message)

@@ -15,8 +15,9 @@ from voicechat import defaults
 from voicechat.config import Settings
 from voicechat.errors import ProviderError, ProviderRequestError
 from voicechat.models import ContextMessage, Conversation, Message, MessageStatus, ToolStep, TurnMetrics, User
-from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, elapsed_ms
+from voicechat.providers.base import LLM, ChatMessage, ChatRequest, ChatStream, ToolCall, elapsed_ms
 from voicechat.storage.store import Store
+from voicechat.tools.earlier_calls import arguments_of, call_id, kept_steps, result_of
 from voicechat.tools.runner import tool_usage
 from voicechat.turns.chat_usage import chat_usage
 from voicechat.turns.held_answer import HeldAnswer, settle
@@ -173,9 +174,26 @@ class TextTurn:
         return ChatMessage(role="system", content=prompt)
 
     def _history(self) -> list[ChatMessage]:
-        # A reply cut off before a word was heard is stored empty; as context it teaches the model to say
-        # nothing (a small local model then answers every question with silence).
-        return [ChatMessage(role=m.role, content=m.content) for m in self._context if m.content.strip()]
+        """The context as chat messages: each reply after the calls it made and their results (when the
+        model may call tools; the oldest results drop first)."""
+        kept = kept_steps(self._context) if self.tools is not None else {}
+        history: list[ChatMessage] = []
+        for m in self._context:
+            if steps := kept.get(m.id):
+                calls = tuple(
+                    ToolCall(id=call_id(m.id, i), name=s.name, arguments=arguments_of(s))
+                    for i, s in enumerate(steps)
+                )
+                history.append(ChatMessage(role="assistant", content="", tool_calls=calls))
+                history += [
+                    ChatMessage(role="tool", content=result_of(s), tool_call_id=c.id)
+                    for s, c in zip(steps, calls, strict=True)
+                ]
+            # A reply cut off before a word was heard is stored empty; as context it teaches the model to
+            # say nothing (a small local model then answers every question with silence).
+            if m.content.strip():
+                history.append(ChatMessage(role=m.role, content=m.content))
+        return history
 
     def _open(self, request: ChatRequest) -> tuple[ChatStream, ChatRequest]:
         """Start the chat call. A server that refuses the request with tools (an OpenAI-compatible one whose
@@ -259,4 +277,4 @@ class TextTurn:
 
 
 def _context_of(message: Message) -> ContextMessage:
-    return ContextMessage(id=message.id, role=message.role, content=message.content)
+    return ContextMessage.of(message)

@@ -12,6 +12,7 @@ from typing import Any
 
 from voicechat.models import ContextMessage
 from voicechat.providers.openai.realtime_reader import FALLBACK_VOICE, REALTIME_VOICES, SPEED_RANGE
+from voicechat.tools.earlier_calls import arguments_of, call_id, kept_steps, result_of
 from voicechat.voices import OPENAI_AUDIO_RATE
 
 PCM_FORMAT = {"type": "audio/pcm", "rate": OPENAI_AUDIO_RATE}
@@ -70,14 +71,23 @@ def session_config(
     }
 
 
-def history_item(message: ContextMessage) -> dict[str, Any]:
-    """A stored message as a ``conversation.item.create`` item (text: the model hears it as context)."""
-    part = "input_text" if message.role == "user" else "output_text"
-    return {
-        "type": "message",
-        "role": message.role,
-        "content": [{"type": part, "text": message.content}],
-    }
+def history_items(context: list[ContextMessage]) -> list[dict[str, Any]]:
+    """Stored messages as ``conversation.item.create`` items (text: the model hears them as context), each
+    reply after the function calls it made and their results (the oldest results drop first)."""
+    kept = kept_steps(context)
+    items: list[dict[str, Any]] = []
+    for message in context:
+        for index, step in enumerate(kept.get(message.id, ())):
+            call = call_id(message.id, index)
+            items.append(
+                {"type": "function_call", "call_id": call, "name": step.name, "arguments": arguments_of(step)}
+            )
+            items.append({"type": "function_call_output", "call_id": call, "output": result_of(step)})
+        part = "input_text" if message.role == "user" else "output_text"
+        items.append(
+            {"type": "message", "role": message.role, "content": [{"type": part, "text": message.content}]}
+        )
+    return items
 
 
 def greeting_response(greeting: str, *, purpose: str = "greeting") -> dict[str, Any]:

@@ -16,16 +16,16 @@ import base64
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import openai
 
 from voicechat.audio.pcm import resample
-from voicechat.models import UsageStatus
+from voicechat.models import ContextMessage, UsageStatus
 from voicechat.providers.base import ToolCall
 from voicechat.providers.openai.client import socket_options
-from voicechat.providers.openai.realtime_session import greeting_response, history_item, session_config
+from voicechat.providers.openai.realtime_session import greeting_response, history_items, session_config
 from voicechat.providers.sockets import abort_transport, audio_append, parse_lightly, send_event
 from voicechat.talk.engine import EngineHost, TalkEngine
 from voicechat.talk.events import (
@@ -130,8 +130,8 @@ class OpenAIRealtimeEngine(ConnectedEngine):
         await self._tools.prepare()
         await connection.session.update(session=cast(Any, self._session()))
         history = await asyncio.wrap_future(self._host.recorder.history())
-        for message in history:
-            await connection.conversation.item.create(item=cast(Any, history_item(message)))
+        for item in history_items(history if self._tools.specs else [_without_steps(m) for m in history]):
+            await connection.conversation.item.create(item=cast(Any, item))
         if self._greeting_pending:
             await connection.response.create(response=cast(Any, greeting_response(self._host.greeting)))
         outbox = self._connected()
@@ -384,3 +384,8 @@ def _purpose(response: Any) -> str | None:
     metadata = getattr(response, "metadata", None)
     purpose = metadata.get("purpose") if isinstance(metadata, dict) else getattr(metadata, "purpose", None)
     return purpose if isinstance(purpose, str) else None
+
+
+def _without_steps(message: ContextMessage) -> ContextMessage:
+    """A message as context for a model that has no tools to have called."""
+    return replace(message, tool_steps=())
