@@ -44,6 +44,8 @@ from voicechat.usage import Usage
 from voicechat.validation import clean_transcript
 
 log = logging.getLogger(__name__)
+CLOSE_REPLY_SECONDS = 8.0  # a call ending waits this long for a cut reply to be reported
+CLOSE_TRANSCRIPT_SECONDS = 30.0  # ...and this long for the words of a turn not yet transcribed
 SOMETHING_WRONG = "Something went wrong with that turn; please say it again."
 
 
@@ -154,13 +156,18 @@ class CascadedEngine(TalkEngine):
         turn.task = asyncio.ensure_future(self._say(turn, text))
 
     async def close(self) -> None:
-        """Stop the reply being spoken; the turn reports how it ended before this returns."""
+        """Stop the reply being spoken; the turn reports how it ended before this returns. A turn whose
+        words are still awaited gets them first (the call screen has closed already: this runs behind it),
+        so what the user said is stored with its transcript."""
         self._closed = True
         turn = self._turn
         if turn is not None and turn.busy:
+            awaiting_words = turn.reply is None
             self._interrupt(turn, onset=None)
             assert turn.task is not None
-            await asyncio.wait([turn.task], timeout=8)
+            await asyncio.wait(
+                [turn.task], timeout=CLOSE_TRANSCRIPT_SECONDS if awaiting_words else CLOSE_REPLY_SECONDS
+            )
         await self._listener.close()
 
     def _idle(self) -> bool:
