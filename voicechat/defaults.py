@@ -85,6 +85,12 @@ DEFAULT_STT_MODEL = "gpt-transcribe"
 DEFAULT_LIVE_STT_MODEL = (
     "gpt-live-transcribe"  # Talk mode transcribes while the user speaks ("" turns it off)
 )
+# A live transcription socket that drops is reopened within the call: first after this long, each failed
+# attempt doubling the wait up to the longest; a socket that transcribed something, or stayed open the
+# healthy time, starts again from the first. Turns are transcribed from their recording meanwhile.
+LIVE_RECONNECT_FIRST_SECONDS = 0.5
+LIVE_RECONNECT_LONGEST_SECONDS = 10.0
+LIVE_RECONNECT_HEALTHY_SECONDS = 10.0
 STT_PRICES_PER_MINUTE: MappingProxyType[str, float] = MappingProxyType(
     {
         "gpt-transcribe": 0.0045,
@@ -217,3 +223,6 @@ CALL_SLOT_RENEW_SECONDS = 30.0  # ...as the call does this often (a crashed proc
 MAX_AUDIO_SPEED = 1.5  # browser audio arriving faster than this many times real time is dropped...
 AUDIO_BURST_SECONDS = 1.0  # ...beyond this much audio ahead of that rate (network jitter arrives in bursts)
 CALL_INBOX_FRAMES = 1_000  # frames of one call waiting for the audio loop, at most (20 s of 20 ms frames)
+USAGE_SETTLED_AFTER_DAYS = 2  # a usage day this old gets no more events: its rollup may be reshaped
+CALL_CLOSE_REPLY_SECONDS = 8.0  # a call ending waits this long for a cut reply to be reported...
+CALL_CLOSE_TRANSCRIPT_SECONDS = 30.0  # ...and this long for the words of a turn not yet transcribed

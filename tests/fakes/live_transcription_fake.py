@@ -4,7 +4,8 @@ Standard behaviour (``../shared/BENCHMARKS.md``): while audio is appended, a ``.
 200 ms of audio (the next word of the item's text); after ``input_audio_buffer.commit``,
 ``input_audio_buffer.committed`` at once and ``...transcription.completed`` (the whole text, usage by
 duration) ``completed_delay`` seconds later. Every client event is validated with the SDK's own types.
-Scripted failures: refuse the handshake, or drop the connection at the Nth commit.
+Scripted failures: refuse every handshake or the next N, or drop the connection at its Nth commit (every
+connection, or the next N). ``handshakes`` counts every connection attempt, refused ones included.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ class FakeLiveTranscription:
         self.texts: deque[str] = deque()
         self.completed_delay = 0.15
         self.reject = False
+        self.refuse_handshakes = 0  # refuse this many handshakes, then accept
         self.drop_at_commit: int | None = None  # close the socket at this commit (1-based), answering nothing
+        self.drops_left: int | None = None  # connections that drop at ``drop_at_commit`` (None: every one)
         self.empty_at_commit: int | None = None  # refuse this commit as empty (the error the service sends)
+        self.handshakes = 0
         self.connections: list[TranscriptionSession] = []
         self._ids = itertools.count(1)
 
@@ -68,13 +72,18 @@ class FakeLiveTranscription:
         self.texts.clear()
         self.completed_delay = 0.15
         self.reject = False
+        self.refuse_handshakes = 0
         self.drop_at_commit = None
+        self.drops_left = None
         self.empty_at_commit = None
+        self.handshakes = 0
         self.connections.clear()
 
     async def serve(self, websocket: WebSocket) -> None:
         """Handle one transcription connection."""
-        if self.reject:
+        self.handshakes += 1
+        if self.reject or self.refuse_handshakes > 0:
+            self.refuse_handshakes = max(0, self.refuse_handshakes - 1)
             await websocket.close(code=1008)
             return
         record = TranscriptionSession(authorization=websocket.headers.get("authorization"))
@@ -135,7 +144,9 @@ class FakeLiveTranscription:
             await self._send(websocket, "error", error=error)
             return item
         record.commits += 1
-        if record.commits == self.drop_at_commit:
+        if record.commits == self.drop_at_commit and self.drops_left != 0:
+            if self.drops_left is not None:
+                self.drops_left -= 1
             await websocket.close(code=1011)
             return None
         record.committed_texts.append(item.text)

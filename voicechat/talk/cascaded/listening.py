@@ -7,7 +7,8 @@ machine, transcribed in the background), a reply is drafted on them, and the tur
 user has finished. At the pause (``paused``) the turn ends if it said yes and the words do not stop
 mid-phrase; else it ends at the longest silence. If the user goes on (``resumed``) the draft is cancelled.
 At the end of the turn only the tail is left to transcribe; if the live path fails, the turn's recording is
-transcribed as a file instead (logged, nothing lost).
+transcribed as a file instead (logged, nothing lost). So is every turn not streamed whole to one live
+connection: one begun while the socket was down, or through which it dropped (it is reopened for later turns).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Utterance:
     """The user's turn being heard: its live transcript pieces, a background transcript, a draft reply."""
 
     key: str
+    live: int | None = None  # the live connection its audio streams to (None: not streamed live)
     segments: list[asyncio.Future[str]] = field(default_factory=list)
     early: tuple[int, asyncio.Future[Transcript]] | None = None  # (the pause it was made in, its transcript)
     draft: Draft | None = None
@@ -145,14 +147,23 @@ class Listener:
         for event in self._detector.feed(pcm):
             # Stream time -> clock time: it happened (detector.now - event.at) before this frame arrived.
             self._on_event(event, arrived - (self._detector.now - event.at), decided=arrived)
-        if in_turn and self._live is not None and self._detector.state in ("speaking", "stopping"):
-            self._live.append(pcm)
+        utterance, live = self._current, self._live
+        still_in_turn = in_turn and self._detector.state in ("speaking", "stopping")
+        if still_in_turn and live is not None and utterance is not None and self._streams_live(utterance):
+            live.append(pcm)
+
+    def _streams_live(self, utterance: Utterance) -> bool:
+        """All of the utterance so far went to the live connection that is still open (or opening)."""
+        return (
+            self._live is not None and utterance.live is not None and utterance.live == self._live.connection
+        )
 
     def _on_event(self, event: TurnEvent, happened: float, *, decided: float) -> None:
         utterance = self._current
         if event.type == "speech_started":
             self._current = Utterance(f"turn-{next(self._keys)}")
             if self._live is not None:
+                self._current.live = self._live.connection
                 self._live.begin_turn()
                 self._live.append(event.audio)
             self._on_speech(happened)
@@ -184,7 +195,7 @@ class Listener:
         its answer is there at the pause."""
         utterance.settled = True
         self._ask_turn_model(utterance, audio)
-        if self._live is not None and self._live.usable:
+        if self._live is not None and self._streams_live(utterance):
             segment = self._live.commit()
             if segment is not None:
                 utterance.segments.append(segment)
@@ -264,7 +275,7 @@ class Listener:
     def _words_so_far(self, utterance: Utterance) -> str:
         """The words said before this pause: the live transcripts once they are all in (new captions may
         already be words said after it), else the captions so far; Whisper's background transcript here."""
-        if self._live is not None:
+        if self._live is not None and self._streams_live(utterance):
             heard = _transcribed(utterance.segments) if utterance.segments else None
             return heard if heard is not None else self._live.caption
         early = utterance.early
@@ -275,10 +286,14 @@ class Listener:
     # The transcript -----------------------------------------------------------------------------------------
 
     async def transcript(self, utterance: Utterance, audio: bytes) -> Transcript:
-        """What the user said in this turn: the live transcript (only the tail left to wait for), the
-        background one if nothing was said after it, else the recording as a file. Raises ProviderError."""
+        """What the user said in this turn: the live transcript (only the tail left to wait for) when all of
+        it streamed to one live connection, the background one if nothing was said after it, else the
+        recording as a file. Raises ProviderError."""
         started = time.perf_counter()
-        if self._live is not None and (utterance.segments or self._live.usable):
+        if self._live is not None and not self._streams_live(utterance):
+            if utterance.live is not None:  # (none of it went to the connection opened since)
+                log.warning("live transcription dropped during a turn; transcribing its recording instead")
+        elif self._live is not None:
             if utterance.settled:
                 self._live.clear()  # only silence since the last commit
             elif (tail := self._live.commit()) is not None:
