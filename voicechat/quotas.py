@@ -263,6 +263,20 @@ class Quotas:
         self._check_budget(user, now)
         self._count(user, action, client_address, now)
 
+    def would_admit(self, user: User, action: Action, *, client_address: str | None = None) -> bool:
+        """Whether one more ``action`` would be admitted now: nothing is counted or recorded (a call asks
+        before it drafts a reply it may not give)."""
+        budget = self._budgets.get(user.tier)
+        if budget is not None:
+            today = datetime.now(UTC).date()
+            rows = self._store.usage.daily_by_user(start=today.replace(day=1), end=today, user_id=user.id)
+            if sum(row.cost_usd for row in rows) >= budget:
+                return False
+        keys: list[tuple[RateLimitItem, tuple[str, ...]]] = [(self._per_user[action], (action, user.id))]
+        if client_address:
+            keys.append((self._per_address, ("address", client_address)))
+        return all(self._limiter.test(item, *key) for item, key in keys)
+
     def admit_call(
         self, user: User, call_id: str, *, client_address: str | None = None, now: datetime | None = None
     ) -> None:
@@ -362,6 +376,10 @@ class CallQuota:
         with self._lock:
             if not self._ended:
                 self._quotas.renew_call(self._user, self.call_id)
+
+    def would_admit_turn(self) -> bool:
+        """Whether the call's next voice turn would be admitted (nothing counted)."""
+        return self._quotas.would_admit(self._user, "voice", client_address=self._client_address)
 
     def check_budget(self, *, pending_usd: float = 0.0) -> None:
         """Raise ``Refused`` once the budget is spent, with ``pending_usd`` the call has not billed yet."""

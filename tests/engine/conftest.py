@@ -11,6 +11,7 @@ import pytest
 from tests.engine.live_helpers import FastClock, RecordingOutput
 from voicechat.config import Settings
 from voicechat.models import User, VoicePreferences
+from voicechat.quotas import CallQuota
 from voicechat.storage.store import Store
 from voicechat.talk.session import TalkSession
 from voicechat.talk.setup import talk_setup
@@ -37,6 +38,7 @@ class TalkSessions:
         system_prompt: str = "Be brief.",
         conversation_id: str | None = None,
         admit: Callable[[], None] | None = None,
+        quota: CallQuota | None = None,
         speed: float = 8,
         **session: Any,
     ) -> tuple[TalkSession, RecordingOutput]:
@@ -49,6 +51,7 @@ class TalkSessions:
             today=TODAY,
             conversation_id=conversation_id,
             admit=admit,
+            quota=quota,
         )
         output = RecordingOutput()
         clock = FastClock(speed)

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import redis
@@ -16,7 +16,7 @@ import redis
 from tests.fakes.servers import RedisServer
 from voicechat.config import Settings, SettingsError
 from voicechat.errors import Refused
-from voicechat.models import User
+from voicechat.models import UsageEvent, User
 from voicechat.quotas import CallSlots, Quotas
 from voicechat.storage.store import Store
 
@@ -154,3 +154,33 @@ def test_call_settings_are_read_and_bad_values_refused_by_name() -> None:
         Settings.from_mapping({"VOICECHAT_MAX_CALL_MINUTES": "1"})  # no room for the minute's warning
     with pytest.raises(SettingsError, match="VOICECHAT_MAX_CALLS_PER_USER"):
         Settings.from_mapping({"VOICECHAT_MAX_CALLS_PER_USER": "0"})
+
+
+def test_a_call_asks_whether_its_next_turn_would_be_admitted_without_counting_it(
+    store: Store, settings: Settings, user: User
+) -> None:
+    # Asked before a call drafts a reply in the user's pause: a turn the limits will refuse gets no draft.
+    quotas = Quotas(replace(settings, voice_rate_limit="2/15 minutes"), store)
+    call = quotas.for_call(user)
+    call.begin()  # counts one voice turn
+    for _ in range(3):
+        assert call.would_admit_turn()  # asking counts nothing
+    quotas.admit(user, "voice")
+    assert not call.would_admit_turn()
+    assert not store.refusals.daily(start=date.today(), end=date.today(), user_id=user.id)  # not a refusal
+    with pytest.raises(Refused):
+        quotas.admit(user, "voice")
+
+    budgeted = Quotas(replace(settings, monthly_budgets=(("default", 1.0),)), store)
+    assert budgeted.would_admit(user, "text")
+    store.usage.record(
+        UsageEvent(
+            user_id=user.id,
+            kind="chat",
+            provider="openai",
+            model="m",
+            cost_usd=1.0,
+            created_at=datetime.now(UTC),
+        )
+    )
+    assert not budgeted.would_admit(user, "text")

@@ -50,6 +50,7 @@ class EngineHost:
     barge_in: bool
     vad: SpeechProbability | None = None  # the cascaded engine's model (tests inject one)
     admit: Callable[[], None] | None = None  # counts a voice turn; raises Refused over a limit
+    admissible: Callable[[], bool] | None = None  # whether the next one would be (counts nothing; blocks)
 
     async def in_order(self, work: Callable[[], T]) -> T:
         """Run blocking ``work`` on the worker, after every write queued so far."""

@@ -160,6 +160,7 @@ class TalkSession:
                 barge_in=setup.barge_in,
                 vad=vad,
                 admit=setup.admit,
+                admissible=setup.quota.would_admit_turn if setup.quota is not None else None,
             )
         )
         self._view.describe(vad=self._engine.vad_name)
@@ -246,7 +247,10 @@ class TalkSession:
             self._stopping = True  # audio from now on is not heard
             if self._loop.alive:
                 try:
-                    self._loop.submit(self._close_engine()).result(timeout=10)
+                    # A turn still awaiting its words gets them first (the engine's own bound), then a margin.
+                    self._loop.submit(self._close_engine()).result(
+                        timeout=defaults.CALL_CLOSE_TRANSCRIPT_SECONDS + 5
+                    )
                 except Exception as exc:  # the worker still stores what was queued
                     log.warning("talk engine close: %s", type(exc).__name__)
             self._worker.shutdown(wait=True)  # every write done; what they report waits on the loop

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from voicechat import defaults
 from voicechat.audio.smart_turn import TurnCompletion
 from voicechat.audio.vad import SileroVAD, VadParams
 from voicechat.errors import ProviderError, VoicechatError
@@ -44,8 +45,6 @@ from voicechat.usage import Usage
 from voicechat.validation import clean_transcript
 
 log = logging.getLogger(__name__)
-CLOSE_REPLY_SECONDS = 8.0  # a call ending waits this long for a cut reply to be reported
-CLOSE_TRANSCRIPT_SECONDS = 30.0  # ...and this long for the words of a turn not yet transcribed
 SOMETHING_WRONG = "Something went wrong with that turn; please say it again."
 
 
@@ -123,15 +122,17 @@ class CascadedEngine(TalkEngine):
     def __init__(self, host: EngineHost, spec: CascadedSpec) -> None:
         self._host, self._spec = host, spec
         self._listener = Listener(
-            host, spec, on_speech=self._user_spoke, on_turn=self._turn_ended, may_draft=self._idle
+            host, spec, on_speech=self._user_spoke, on_turn=self._turn_ended, may_draft=self._may_draft
         )
         self.vad_name = self._listener.description
         self._turn: _Turn | None = None
         self._closed = False
+        self._admissible = True  # the next turn would be admitted: a reply may be drafted in its pause
 
     def start(self) -> None:
         """Open the live transcription; say the greeting, if there is one."""
         self._listener.start()
+        self._check_admissible()
         if self._host.greeting:
             turn = self._turn = _Turn("greeting")
             turn.task = asyncio.ensure_future(self._say(turn, self._host.greeting))
@@ -166,13 +167,33 @@ class CascadedEngine(TalkEngine):
             self._interrupt(turn, onset=None)
             assert turn.task is not None
             await asyncio.wait(
-                [turn.task], timeout=CLOSE_TRANSCRIPT_SECONDS if awaiting_words else CLOSE_REPLY_SECONDS
+                [turn.task],
+                timeout=defaults.CALL_CLOSE_TRANSCRIPT_SECONDS
+                if awaiting_words
+                else defaults.CALL_CLOSE_REPLY_SECONDS,
             )
         await self._listener.close()
 
     def _idle(self) -> bool:
-        """No reply is being prepared or spoken (a draft may start)."""
+        """No reply is being prepared or spoken."""
         return self._turn is None or not self._turn.busy
+
+    def _may_draft(self) -> bool:
+        """Idle, and the next turn would be admitted: a draft the limits would refuse is never billed."""
+        return self._idle() and self._admissible
+
+    def _check_admissible(self) -> None:
+        """Learn (off the loop, after the writes queued so far: a turn's cost counts) whether the next
+        turn would be admitted."""
+        check = self._host.admissible
+        if check is None or self._closed:
+            return
+
+        def learned(future: asyncio.Future[bool]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                self._admissible = future.result()
+
+        asyncio.ensure_future(self._host.in_order(check)).add_done_callback(learned)
 
     def _user_spoke(self, onset: float) -> None:
         current = self._turn
@@ -223,6 +244,7 @@ class CascadedEngine(TalkEngine):
             self._host.emit(EngineError(SOMETHING_WRONG))
         finally:
             end.utterance.drop_draft()  # unused, or cut short: cancelled (a draft spoken to its end is done)
+            self._check_admissible()  # before the next pause's draft
 
     async def _answer_turn(self, turn: _Turn, end: TurnEnd, end_of_turn_ms: float) -> None:
         host, spec = self._host, self._spec
