@@ -248,6 +248,7 @@ def _live_view(holder: SessionHolder, call: Call, state: ChatState) -> None:
     snap = session.snapshot() if session is not None else None
     if snap is not None and snap.conversation_id and snap.conversation_id != conversation_id():
         open_conversation(snap.conversation_id)  # a new conversation: the URL (and a reload) reopens it
+        st.rerun(scope="app")  # ...and the sidebar lists it now, not after the call (the call goes on)
     if snap is not None and snap.state == "stopped" and snap.error:  # it ended by itself, and says why
         state.notice = ("warning", snap.error)
         _hang_up(call, holder)
