@@ -102,30 +102,34 @@ def answered_confirmation(messages: list[Message]) -> tool_steps.Pressed | None:
 wait_for_previous_reply(state)
 current = conversation_id()
 confirmation: tool_steps.Pressed | None = None
-if current is not None:
-    try:
-        conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
-        st.subheader(escape_markdown(conversation.title))
-        shown = st.session_state.get(f"shown-{current}", defaults.MESSAGES_PAGE_SIZE)
-        history = app.store.conversations.messages_page(
-            owner_id=app.user.id, conversation_id=current, limit=shown
-        )
-    except NotFound as exc:
-        st.warning(exc.user_message)
-        open_conversation(None)
-        current = None
-    else:
-        if history.next_cursor and st.button("Show earlier messages", icon=":material/expand_less:"):
-            st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
-            st.rerun()
-        shown_messages = [m for m in history.items if m.status != "replaced"]
-        regenerating = state.pending_action == message_actions.REGENERATE and typed is None
-        if regenerating and shown_messages and shown_messages[-1].role == "assistant":
-            shown_messages.pop()  # the new reply streams in its place below: never both on the page
-        for message in shown_messages:
-            show_message(message, state, last=message is shown_messages[-1])
-        if typed is None:  # a typed message answers a held call itself: no buttons under it meanwhile
-            confirmation = answered_confirmation(shown_messages)
+# The conversation, and any turn answered in this run, in one place: a new conversation's first reply is
+# streamed where the rerun draws it from storage, so it is never on the page twice.
+conversation_area = st.container()
+with conversation_area:
+    if current is not None:
+        try:
+            conversation = app.store.conversations.get(owner_id=app.user.id, conversation_id=current)
+            st.subheader(escape_markdown(conversation.title))
+            shown = st.session_state.get(f"shown-{current}", defaults.MESSAGES_PAGE_SIZE)
+            history = app.store.conversations.messages_page(
+                owner_id=app.user.id, conversation_id=current, limit=shown
+            )
+        except NotFound as exc:
+            st.warning(exc.user_message)
+            open_conversation(None)
+            current = None
+        else:
+            if history.next_cursor and st.button("Show earlier messages", icon=":material/expand_less:"):
+                st.session_state[f"shown-{current}"] = shown + defaults.MESSAGES_PAGE_SIZE
+                st.rerun()
+            shown_messages = [m for m in history.items if m.status != "replaced"]
+            regenerating = state.pending_action == message_actions.REGENERATE and typed is None
+            if regenerating and shown_messages and shown_messages[-1].role == "assistant":
+                shown_messages.pop()  # the new reply streams in its place below: never both on the page
+            for message in shown_messages:
+                show_message(message, state, last=message is shown_messages[-1])
+            if typed is None:  # a typed message answers a held call itself: no buttons under it meanwhile
+                confirmation = answered_confirmation(shown_messages)
 
 if state.notice is not None:
     kind, text = state.notice
@@ -144,9 +148,10 @@ if (off := tools_off_reason(app.settings, state.model)) is not None and app.sett
     st.caption(f":material/build: {off}")
 if state.pending_action == message_actions.REGENERATE and current is not None and prompt is None:
     state.pending_action = None
-    run_regenerate(app, state, current)
+    run_regenerate(app, state, current, area=conversation_area)
 elif prompt is not None:
-    run_text_turn(app, state, current, prompt, pressed=None if typed else confirmation)
+    pressed = None if typed else confirmation
+    run_text_turn(app, state, current, prompt, pressed=pressed, area=conversation_area)
 elif recording is not None and recording.file_id != state.handled_recording:
     state.handled_recording = recording.file_id
-    run_voice_turn(app, state, current, recording.getvalue())
+    run_voice_turn(app, state, current, recording.getvalue(), area=conversation_area)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui import tool_steps
 from ui.context import AppContext, admit
@@ -17,7 +18,7 @@ from voicechat.errors import ProviderError, VoicechatError
 from voicechat.providers.base import LLM
 from voicechat.providers.chat_factory import llm_for
 from voicechat.providers.speech_factory import recogniser_for, speaker_for
-from voicechat.rendering import stream_without_remote_images, without_remote_images
+from voicechat.rendering import escape_markdown, stream_without_remote_images, without_remote_images
 from voicechat.tools.runner import held_step
 from voicechat.turns.push_to_talk import NothingHeard, TranscriptionFailed, VoiceTurnService
 from voicechat.turns.text import ChatService, TextTurn, TurnOptions
@@ -29,10 +30,11 @@ def run_text_turn(
     current: str | None,
     prompt: str,
     *,
+    area: DeltaGenerator,
     pressed: tool_steps.Pressed | None = None,
 ) -> None:
     """Store and answer a typed message, or the Yes / No ``pressed`` under a held call (and speak the
-    answer when "Speak replies" is on)."""
+    answer when "Speak replies" is on), drawn in the conversation's ``area``."""
     service = ChatService(store=app.store, settings=app.settings)
     try:
         admit(app, "text")
@@ -52,14 +54,17 @@ def run_text_turn(
             st.text(prompt)
         return
     open_conversation(turn.conversation.id)
-    with st.chat_message("user"):
-        st.markdown(without_remote_images(turn.user_message.content))
-    spoke = _reply(app, state, turn, speak=state.speak_replies)
+    with area:
+        if current is None:  # as the rerun will draw the new conversation: its title first
+            st.subheader(escape_markdown(turn.conversation.title))
+        with st.chat_message("user"):
+            st.markdown(without_remote_images(turn.user_message.content))
+        spoke = _reply(app, state, turn, speak=state.speak_replies)
     if current is None or spoke:
         st.rerun()  # list the new conversation in the sidebar / play the spoken reply from storage
 
 
-def run_regenerate(app: AppContext, state: ChatState, current: str) -> None:
+def run_regenerate(app: AppContext, state: ChatState, current: str, *, area: DeltaGenerator) -> None:
     """Answer the conversation's last question again (the reply it replaces stays on record, unseen)."""
     service = ChatService(store=app.store, settings=app.settings)
     try:
@@ -74,11 +79,14 @@ def run_regenerate(app: AppContext, state: ChatState, current: str) -> None:
     except VoicechatError as exc:  # shown on a fresh page, with the reply it did not replace
         state.notice = ("error", exc.user_message)
         st.rerun()
-    _reply(app, state, turn, speak=state.speak_replies)
+    with area:
+        _reply(app, state, turn, speak=state.speak_replies)
     st.rerun()  # the new reply with its actions, from storage
 
 
-def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recording: bytes) -> None:
+def run_voice_turn(
+    app: AppContext, state: ChatState, current: str | None, recording: bytes, *, area: DeltaGenerator
+) -> None:
     """Transcribe a recording, answer it, speak the answer; every failure is explained and nothing is lost."""
     service = VoiceTurnService(store=app.store, settings=app.settings)
     try:
@@ -101,10 +109,13 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
         st.error(exc.user_message, icon=":material/mic_off:")
         return
     open_conversation(turn.conversation.id)
-    with st.chat_message("user"):
-        st.markdown(without_remote_images(turn.user_message.content))
-        st.caption("🎙️ voice message")
-    _reply(app, state, turn, speak=True)
+    with area:
+        if current is None:
+            st.subheader(escape_markdown(turn.conversation.title))
+        with st.chat_message("user"):
+            st.markdown(without_remote_images(turn.user_message.content))
+            st.caption("🎙️ voice message")
+        _reply(app, state, turn, speak=True)
     state.recorder_generation += 1
     st.rerun()
 
@@ -112,6 +123,8 @@ def run_voice_turn(app: AppContext, state: ChatState, current: str | None, recor
 def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) -> bool:
     """Stream the reply, then speak it if asked; True when a spoken reply was stored."""
     with st.chat_message("assistant"):
+        # The text first, as the stored reply is drawn: the rerun replaces it in place, never beside it.
+        body = st.container()
         # Any click reruns the page, which stops the stream: the reply is kept as far as it came, marked
         # interrupted. This button says so.
         stop = st.empty()
@@ -119,7 +132,8 @@ def _reply(app: AppContext, state: ChatState, turn: TextTurn, *, speak: bool) ->
         reply = turn.stream_reply()
         state.replying = turn
         try:
-            st.write_stream(stream_without_remote_images(reply))
+            with body:
+                st.write_stream(stream_without_remote_images(reply))
             stop.empty()
         except ProviderError as exc:
             stop.empty()
