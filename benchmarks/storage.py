@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -203,6 +204,7 @@ def main() -> None:
             }
             for key, value in figures.items():
                 print(f"{key:>26}: {value}")
+            print(f"{'load average (1, 5, 15 min)':>26}: {os.getloadavg()}")
             print(json.dumps(figures))
         finally:
             db.close()

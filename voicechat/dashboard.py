@@ -14,6 +14,7 @@ from voicechat.models import DailyUsage, UsageKind, User
 from voicechat.storage.refusals import RefusalCount
 from voicechat.storage.store import Store
 from voicechat.storage.usage_events import conversations_started
+from voicechat.storage.usage_people import PersonTotals, totals_from_rows
 from voicechat.usage import histogram_percentile
 
 LATENCY_METRIC: Mapping[UsageKind, str] = {
@@ -116,11 +117,14 @@ def build_report(
     Everyone's usage: for admins only (``NotAllowed`` otherwise)."""
     if not acting.is_admin:
         raise NotAllowed("This page is for administrators.")
-    user_rows = store.usage.daily_by_user(start=start, end=end, user_id=user_id)
-    model_rows = user_rows if user_id else store.usage.daily_by_model(start=start, end=end)
-    emails = store.users.emails({row.user_id for row in user_rows if row.user_id})
+    if user_id:
+        model_rows = store.usage.daily_by_user(start=start, end=end, user_id=user_id)
+        people = totals_from_rows(model_rows)
+    else:  # everyone: one people document per day rather than thousands of per-user rows
+        model_rows, people = store.usage.daily_with_people(start=start, end=end)
+    emails = store.users.emails({person for person in people if person})
     headline = Headline(
-        active_users=len({row.user_id for row in user_rows if row.events}),
+        active_users=sum(1 for totals in people.values() if totals.calls),
         conversations=conversations_started(store.db, start=start, end=end, user_id=user_id),
         turns=sum(row.turns for row in model_rows),
         audio_minutes_in=round(sum(r.audio_seconds for r in model_rows if r.kind == "stt") / 60, 2),
@@ -138,7 +142,7 @@ def build_report(
         headline=headline,
         cost_by_day_kind=_sum_by(model_rows, lambda r: (r.day, r.kind)),
         cost_by_day_model=_sum_by(model_rows, lambda r: (r.day, r.model)),
-        per_user=_per_user(user_rows, emails),
+        per_user=_per_user(people, emails),
         latency=_latency(model_rows, store.turn_latency.daily(start=start, end=end, user_id=user_id)),
         providers=_providers(model_rows),
         refusals=refusals,
@@ -187,26 +191,18 @@ def _sum_by(
     return sorted((day, name, round(cost, 8)) for (day, name), cost in totals.items())
 
 
-def _per_user(rows: list[DailyUsage], emails: Mapping[str, str]) -> list[UserUsage]:
-    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0, 0.0, 0])
-    for row in rows:
-        total = totals[row.user_id or ""]
-        total[0] += row.cost_usd
-        total[1] += row.events
-        total[2] += row.input_tokens + row.output_tokens
-        total[3] += row.audio_seconds / 60
-        total[4] += row.errors
+def _per_user(people: Mapping[str, PersonTotals], emails: Mapping[str, str]) -> list[UserUsage]:
     users = [
         UserUsage(
             user_id=user_id,
             email=emails.get(user_id, "(deleted user)"),
-            cost_usd=round(t[0], 6),
-            calls=int(t[1]),
-            tokens=int(t[2]),
-            audio_minutes=round(t[3], 2),
-            errors=int(t[4]),
+            cost_usd=totals.cost_usd,
+            calls=totals.calls,
+            tokens=totals.tokens,
+            audio_minutes=totals.audio_minutes,
+            errors=totals.errors,
         )
-        for user_id, t in totals.items()
+        for user_id, totals in people.items()
     ]
     return sorted(users, key=lambda u: u.cost_usd, reverse=True)
 

@@ -71,9 +71,9 @@ def budget_use(store: Store, settings: Settings, *, acting: User, today: date) -
     budgets = dict(settings.monthly_budgets)
     if not budgets:
         return []
-    spent: dict[str, float] = defaultdict(float)
-    for row in store.usage.daily_by_user(start=today.replace(day=1), end=today):
-        spent[row.user_id or ""] += row.cost_usd
+    # Everyone's month so far from one small document per day (not the per-user rows: thousands of them).
+    _, people = store.usage.daily_with_people(start=today.replace(day=1), end=today)
+    spent = {user_id: totals.cost_usd for user_id, totals in people.items()}
     uses = [
         BudgetUse(person.email, person.tier, round(spent.get(person.id, 0.0), 6), budgets[person.tier])
         for person in store.users.list_all(acting=acting)

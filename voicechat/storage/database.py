@@ -61,6 +61,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ),
         ([("user_id", ASCENDING), ("day", ASCENDING)], {}),
     ],
+    "usage_daily_people": [([("day", ASCENDING)], {"unique": True})],  # each day's per-person totals
     "turn_latency_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
     "conversations_daily": [([("day", ASCENDING), ("user_id", ASCENDING)], {"unique": True})],
     # Recordings by conversation, so a delete finds clips stored but never attached to a message.

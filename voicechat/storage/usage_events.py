@@ -2,7 +2,8 @@
 
 Aggregating a million raw events per page view takes seconds on the embedded server (shared/FINDINGS.md),
 so every write also ``$inc``s two small rollups: per day/kind/provider/model, and the same per user. Each
-rollup row carries a latency histogram, so daily percentiles need no raw events either.
+rollup row carries a latency histogram, so daily percentiles need no raw events either. A third
+rollup holds each day's per-person totals in one document (``usage_people``) for the dashboard's people table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pymongo import UpdateOne
 
 from voicechat.models import DailyUsage, UsageEvent
 from voicechat.storage.database import Database, Document, parse_id
+from voicechat.storage.usage_people import COMPLETE, PersonTotals, people_ops, people_totals
 from voicechat.usage import latency_bucket
 
 _SUMMED = ("cost_usd", "input_tokens", "output_tokens", "audio_seconds", "characters")
@@ -45,7 +47,11 @@ class UsageRepository:
                 by_user.setdefault((day, doc["user_id"], doc["kind"], doc["provider"], doc["model"]), {}), doc
             )
         model_ops = [
-            UpdateOne({"day": d, "kind": k, "provider": p, "model": m}, {"$inc": inc}, upsert=True)
+            UpdateOne(
+                {"day": d, "kind": k, "provider": p, "model": m},
+                {"$inc": inc, "$setOnInsert": {COMPLETE: True}},
+                upsert=True,
+            )
             for (d, k, p, m), inc in by_model.items()
         ]
         user_ops = [
@@ -56,11 +62,24 @@ class UsageRepository:
         ]
         self._db.run(lambda db: db.usage_daily.bulk_write(model_ops, ordered=False))
         self._db.run(lambda db: db.usage_daily_users.bulk_write(user_ops, ordered=False))
+        day_ops = people_ops(by_user)
+        self._db.run(lambda db: db.usage_daily_people.bulk_write(day_ops, ordered=False))
 
     def daily_by_model(self, *, start: date, end: date) -> list[DailyUsage]:
         """Rollup rows per day, kind, provider and model for days ``start``..``end`` inclusive."""
         query = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
         return [_to_row(d) for d in self._db.run(lambda db: list(db.usage_daily.find(query, {"_id": 0})))]
+
+    def daily_with_people(
+        self, *, start: date, end: date
+    ) -> tuple[list[DailyUsage], dict[str, PersonTotals]]:
+        """``daily_by_model``'s rows plus each person's totals over the range (user id -> totals).
+
+        Reads one people document per day, not the per-user rows (but for days written before those existed).
+        """
+        query = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
+        docs = self._db.run(lambda db: list(db.usage_daily.find(query, {"_id": 0})))
+        return [_to_row(d) for d in docs], people_totals(self._db, docs, start=start, end=end)
 
     def daily_by_user(self, *, start: date, end: date, user_id: str | None = None) -> list[DailyUsage]:
         """Rollup rows per day, user, kind, provider and model (of one user when ``user_id`` is given)."""
